@@ -1,0 +1,278 @@
+//! Layered loading and validation of [`Config`].
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use config::{FileFormat, Map, Source, Value, ValueKind};
+
+use super::Config;
+
+/// Environment variables with this prefix override config keys:
+/// `LAP__KAFKA__BOOTSTRAP_SERVERS` sets `kafka.bootstrap_servers`.
+const ENV_PREFIX: &str = "LAP__";
+
+/// Keys whose children are free-form (passed through to librdkafka).
+const OPEN_MAPS: &[&str] = &["kafka.properties"];
+
+/// Why a configuration could not be loaded. Every variant names the key and
+/// where its value came from, so the fix is obvious.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file is missing or not valid TOML.
+    #[error("cannot read config file {path}: {reason}")]
+    File {
+        /// The file given with `--config`.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A key that no section defines (usually a typo).
+    #[error("unknown config key `{key}` in {origin}{hint}")]
+    UnknownKey {
+        /// Dotted key path.
+        key: String,
+        /// File path or environment variable name.
+        origin: String,
+        /// A suggestion such as "; did you mean `kafka.bootstrap_servers`?".
+        hint: String,
+    },
+    /// A value of the wrong type (the message names key and origin).
+    #[error("{0}")]
+    Type(String),
+    /// A value of the right type that is not allowed.
+    #[error("invalid value for `{key}` in {origin}: {reason}")]
+    Invalid {
+        /// Dotted key path.
+        key: String,
+        /// File path, environment variable or "built-in defaults".
+        origin: String,
+        /// What is allowed.
+        reason: String,
+    },
+    /// A secret could not be read.
+    #[error("secret {name}: {reason}")]
+    Secret {
+        /// Environment variable or file the secret was expected in.
+        name: String,
+        /// What went wrong and what to do.
+        reason: String,
+    },
+}
+
+/// Loads defaults, then `file` if given, then `LAP__*` variables from the
+/// process environment.
+pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    load_from(file, std::env::vars())
+}
+
+/// Like [`load`] with an explicit environment, so tests need not mutate the
+/// process environment.
+pub fn load_from(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let defaults = Config::default();
+    let known = serde_json::to_value(&defaults).expect("config serialises to JSON");
+
+    let mut builder = config::Config::builder().add_source(
+        config::Config::try_from(&defaults).map_err(|e| ConfigError::Type(e.to_string()))?,
+    );
+    let mut origins = Origins::default();
+
+    if let Some(path) = file {
+        let source = config::File::from(path).format(FileFormat::Toml).required(true);
+        let table = source.collect().map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let origin = path.display().to_string();
+        let mut keys = Vec::new();
+        flatten(&table, "", &mut keys);
+        for key in &keys {
+            check_known(&known, key, &origin)?;
+        }
+        origins.file = Some((origin, keys.into_iter().collect()));
+        builder = builder.add_source(source);
+    }
+
+    let mut env_map = Map::new();
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        check_known(&known, &key, &format!("environment variable {name}"))?;
+        origins.env.insert(key, name.clone());
+        env_map.insert(name, value);
+    }
+    builder = builder.add_source(
+        config::Environment::with_prefix("LAP")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(env_map)),
+    );
+
+    let cfg: Config = builder
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .map_err(|e| ConfigError::Type(e.to_string()))?;
+    validate(&cfg, &origins)?;
+    Ok(cfg)
+}
+
+/// Which layer set which key, for error messages.
+#[derive(Default)]
+struct Origins {
+    file: Option<(String, HashSet<String>)>,
+    env: BTreeMap<String, String>,
+}
+
+impl Origins {
+    fn of(&self, key: &str) -> String {
+        if let Some(var) = self.env.get(key) {
+            return format!("environment variable {var}");
+        }
+        match &self.file {
+            Some((path, keys)) if keys.contains(key) => path.clone(),
+            _ => "built-in defaults".into(),
+        }
+    }
+}
+
+fn flatten(table: &Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match &v.kind {
+            ValueKind::Table(inner) if !OPEN_MAPS.contains(&path.as_str()) => {
+                flatten(inner, &path, out)
+            }
+            _ => out.push(path),
+        }
+    }
+}
+
+fn check_known(known: &serde_json::Value, key: &str, origin: &str) -> Result<(), ConfigError> {
+    let mut node = known;
+    let mut path = String::new();
+    for part in key.split('.') {
+        if OPEN_MAPS.contains(&path.as_str()) {
+            return Ok(());
+        }
+        let obj = node.as_object();
+        match obj.and_then(|o| o.get(part)) {
+            Some(child) => node = child,
+            None => {
+                let siblings: Vec<String> = obj
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default();
+                let hint = closest(part, &siblings)
+                    .map(|s| {
+                        let full = if path.is_empty() { s } else { format!("{path}.{s}") };
+                        format!("; did you mean `{full}`?")
+                    })
+                    .unwrap_or_default();
+                return Err(ConfigError::UnknownKey {
+                    key: key.to_string(),
+                    origin: origin.to_string(),
+                    hint,
+                });
+            }
+        }
+        path = if path.is_empty() { part.to_string() } else { format!("{path}.{part}") };
+    }
+    Ok(())
+}
+
+/// The candidate with the smallest edit distance, if it is close enough to be a typo.
+fn closest(word: &str, candidates: &[String]) -> Option<String> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
+    let invalid = |key: &str, reason: String| ConfigError::Invalid {
+        key: key.to_string(),
+        origin: origins.of(key),
+        reason,
+    };
+    let one_of = |key: &str, value: &str, allowed: &[&str]| {
+        if allowed.contains(&value) {
+            Ok(())
+        } else {
+            Err(invalid(key, format!("`{value}` is not one of {}", allowed.join(", "))))
+        }
+    };
+    let k = &cfg.kafka;
+    if k.bootstrap_servers.trim().is_empty() {
+        return Err(invalid("kafka.bootstrap_servers", "must list at least one host:port".into()));
+    }
+    one_of(
+        "kafka.security_protocol",
+        &k.security_protocol,
+        &["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"],
+    )?;
+    one_of("kafka.producer.compression", &k.producer.compression, &["none", "gzip", "snappy", "lz4"])?;
+    one_of("kafka.consumer.auto_offset_reset", &k.consumer.auto_offset_reset, &["earliest", "latest"])?;
+    if k.consumer.batch_max == 0 {
+        return Err(invalid("kafka.consumer.batch_max", "must be at least 1".into()));
+    }
+    one_of("log.format", &cfg.log.format, &["auto", "human", "json"])?;
+    let t = &cfg.topics;
+    if t.partitions < 1 {
+        return Err(invalid("topics.partitions", "must be at least 1".into()));
+    }
+    if t.replication_factor < 1 {
+        return Err(invalid("topics.replication_factor", "must be at least 1".into()));
+    }
+    let fields = [
+        "raw_xapi", "raw_caliper", "events", "dlq", "roster", "enriched", "unmatched", "late",
+        "indicators",
+    ];
+    let mut seen = HashSet::new();
+    for (field, spec) in fields.iter().zip(t.all()) {
+        let key = format!("topics.{field}.name");
+        let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if spec.name.is_empty() || spec.name.len() > 249 || !spec.name.chars().all(legal) {
+            return Err(invalid(&key, format!("`{}` is not a legal Kafka topic name", spec.name)));
+        }
+        if !seen.insert(spec.name.clone()) {
+            return Err(invalid(&key, format!("`{}` is used for two topics", spec.name)));
+        }
+        if spec.partitions < 0 {
+            return Err(invalid(&format!("topics.{field}.partitions"), "must be 0 (default) or more".into()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos() {
+        let c = vec!["bootstrap_servers".to_string(), "client_id".to_string()];
+        assert_eq!(closest("bootstrap_server", &c).as_deref(), Some("bootstrap_servers"));
+        assert_eq!(closest("zzz", &c), None);
+    }
+}

@@ -1,0 +1,298 @@
+//! Pipeline configuration: one file for all stages.
+//!
+//! Values come from three layers, later ones winning: built-in defaults, the
+//! TOML file given with `--config FILE`, and `LAP__SECTION__KEY` environment
+//! variables (e.g. `LAP__KAFKA__BOOTSTRAP_SERVERS`). One file serves every
+//! stage so that a Kubernetes ConfigMap and a laptop run are the same
+//! document. Unknown keys are errors naming the key and where it was set, so a
+//! typo never silently falls back to a default.
+//!
+//! Secrets (Kafka passwords, later the pseudonymisation key and HTTP client
+//! credentials) are never values in this file: only the *path* of a secret
+//! file, or an environment variable, see [`Secret`].
+
+mod load;
+mod secret;
+
+use std::net::SocketAddr;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, load, load_from};
+pub use secret::Secret;
+
+/// The whole configuration.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Broker connection and client tuning.
+    pub kafka: KafkaConfig,
+    /// Topic names, partitions and retention.
+    pub topics: TopicsConfig,
+    /// Metrics/health HTTP server and shutdown behaviour of each service.
+    pub service: ServiceConfig,
+    /// Log level and format.
+    pub log: LogConfig,
+}
+
+/// How to reach Kafka and how the clients behave.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list of bootstrap brokers.
+    pub bootstrap_servers: String,
+    /// Prefix of the client id reported to the broker (the stage name is appended).
+    pub client_id: String,
+    /// `plaintext`, `ssl`, `sasl_plaintext` or `sasl_ssl`.
+    pub security_protocol: String,
+    /// SASL mechanism (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`); empty for none.
+    pub sasl_mechanism: String,
+    /// SASL user name; the password comes from `LAP_KAFKA_SASL_PASSWORD` or
+    /// the file named by `sasl_password_file`.
+    pub sasl_username: String,
+    /// Path of a file holding the SASL password (e.g. a mounted Kubernetes Secret).
+    pub sasl_password_file: String,
+    /// CA certificate bundle for TLS; empty uses the system store.
+    pub ssl_ca_location: String,
+    /// Further librdkafka properties passed through unchanged
+    /// (e.g. `"ssl.endpoint.identification.algorithm" = "none"`).
+    pub properties: std::collections::BTreeMap<String, String>,
+    /// Consumer group settings.
+    pub consumer: ConsumerConfig,
+    /// Producer settings.
+    pub producer: ProducerConfig,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            client_id: "lap".into(),
+            security_protocol: "plaintext".into(),
+            sasl_mechanism: String::new(),
+            sasl_username: String::new(),
+            sasl_password_file: String::new(),
+            ssl_ca_location: String::new(),
+            properties: Default::default(),
+            consumer: ConsumerConfig::default(),
+            producer: ProducerConfig::default(),
+        }
+    }
+}
+
+/// Consumer group behaviour.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsumerConfig {
+    /// Group id prefix; each stage joins `<prefix>.<stage>`.
+    pub group_prefix: String,
+    /// Static membership id (Kubernetes: the pod name) so a restarting pod
+    /// gets its partitions back without a rebalance; empty for dynamic.
+    pub group_instance_id: String,
+    /// Broker session timeout.
+    pub session_timeout_ms: u32,
+    /// Maximum time between polls before the member is considered stuck.
+    pub max_poll_interval_ms: u32,
+    /// Maximum messages per batch handed to a stage.
+    pub batch_max: usize,
+    /// How long to wait to fill a batch before handing over a partial one.
+    pub batch_linger_ms: u64,
+    /// On partition revocation, how long to wait for in-flight messages of
+    /// the revoked partitions to be acknowledged before committing.
+    pub drain_timeout_ms: u64,
+    /// How often acknowledged offsets are committed.
+    pub commit_interval_ms: u64,
+    /// Where a group without committed offsets starts: `earliest` or `latest`.
+    pub auto_offset_reset: String,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            group_prefix: "lap".into(),
+            group_instance_id: String::new(),
+            session_timeout_ms: 10_000,
+            max_poll_interval_ms: 300_000,
+            batch_max: 2_000,
+            batch_linger_ms: 20,
+            drain_timeout_ms: 10_000,
+            commit_interval_ms: 1_000,
+            auto_offset_reset: "earliest".into(),
+        }
+    }
+}
+
+/// Producer behaviour. Idempotence and `acks=all` are always on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProducerConfig {
+    /// How long to wait to fill a produce request.
+    pub linger_ms: u32,
+    /// `none`, `gzip`, `snappy` or `lz4`.
+    pub compression: String,
+    /// Total time a record may spend being retried before delivery fails.
+    pub delivery_timeout_ms: u32,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            linger_ms: 5,
+            compression: "lz4".into(),
+            delivery_timeout_ms: 120_000,
+        }
+    }
+}
+
+/// One topic's name and settings.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicSpec {
+    /// Topic name on the broker.
+    pub name: String,
+    /// Partitions; 0 uses `topics.partitions`.
+    pub partitions: i32,
+    /// Retention in milliseconds; -1 keeps records forever.
+    pub retention_ms: i64,
+    /// Log compaction (keyed latest-value topics such as the roster).
+    pub compact: bool,
+    /// What the topic carries, for `lap topics create` output and the catalogue.
+    pub description: String,
+}
+
+impl Default for TopicSpec {
+    fn default() -> Self {
+        TopicSpec {
+            name: String::new(),
+            partitions: 0,
+            retention_ms: 7 * DAY_MS,
+            compact: false,
+            description: String::new(),
+        }
+    }
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn topic(name: &str, retention_days: i64, compact: bool, description: &str) -> TopicSpec {
+    TopicSpec {
+        name: name.into(),
+        partitions: 0,
+        retention_ms: if retention_days < 0 { -1 } else { retention_days * DAY_MS },
+        compact,
+        description: description.into(),
+    }
+}
+
+/// The topics of the pipeline (DESIGN.md §3).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Default partition count; scaling a stage beyond it adds idle replicas.
+    pub partitions: i32,
+    /// Replication factor for created topics (3 in production clusters).
+    pub replication_factor: i32,
+    /// Raw xAPI statements from LMSs (JSON).
+    pub raw_xapi: TopicSpec,
+    /// Raw Caliper envelopes from LMSs (JSON).
+    pub raw_caliper: TopicSpec,
+    /// Validated canonical learning events (Avro).
+    pub events: TopicSpec,
+    /// Rejected inputs with original bytes and reasons (Avro).
+    pub dlq: TopicSpec,
+    /// OneRoster records keyed by type and sourcedId (Avro, compacted).
+    pub roster: TopicSpec,
+    /// Enriched, pseudonymised events keyed by learner (Avro).
+    pub enriched: TopicSpec,
+    /// Events with no roster match after the grace period (Avro).
+    pub unmatched: TopicSpec,
+    /// Events later than the allowed lateness (Avro).
+    pub late: TopicSpec,
+    /// Indicator rows with revisions (Avro).
+    pub indicators: TopicSpec,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            partitions: 4,
+            replication_factor: 1,
+            raw_xapi: topic("lap.raw.xapi", 7, false, "raw xAPI statements as sent by LMSs (JSON)"),
+            raw_caliper: topic("lap.raw.caliper", 7, false, "raw Caliper envelopes as sent by LMSs (JSON)"),
+            events: topic("lap.events", 7, false, "validated canonical LearningEvents (Avro)"),
+            dlq: topic("lap.dlq", 30, false, "rejected inputs: original bytes, origin and reasons (Avro)"),
+            roster: topic("lap.roster", -1, true, "OneRoster records keyed by type and sourcedId (Avro, compacted)"),
+            enriched: topic("lap.enriched", 30, false, "pseudonymised EnrichedEvents keyed by learner (Avro)"),
+            unmatched: topic("lap.unmatched", 30, false, "events with no roster match after the grace period (Avro)"),
+            late: topic("lap.late", 30, false, "events later than the allowed lateness, for backfill (Avro)"),
+            indicators: topic("lap.indicators", 7, false, "indicator rows with revisions (Avro)"),
+        }
+    }
+}
+
+impl TopicsConfig {
+    /// Every topic with its effective partition count, in pipeline order.
+    pub fn all(&self) -> Vec<TopicSpec> {
+        [
+            &self.raw_xapi,
+            &self.raw_caliper,
+            &self.events,
+            &self.dlq,
+            &self.roster,
+            &self.enriched,
+            &self.unmatched,
+            &self.late,
+            &self.indicators,
+        ]
+        .into_iter()
+        .map(|t| TopicSpec {
+            partitions: if t.partitions > 0 { t.partitions } else { self.partitions },
+            ..t.clone()
+        })
+        .collect()
+    }
+}
+
+/// Per-service HTTP endpoint and lifecycle.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address of the `/metrics`, `/healthz` and `/readyz` server.
+    pub metrics_addr: SocketAddr,
+    /// After SIGTERM: how long to drain in-flight work and commit before exiting.
+    /// Keep below the pod's `terminationGracePeriodSeconds`.
+    pub shutdown_grace_ms: u64,
+    /// `/healthz` fails when the poll loop has not moved for this long.
+    pub stall_timeout_ms: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            metrics_addr: SocketAddr::from(([0, 0, 0, 0], 9464)),
+            shutdown_grace_ms: 20_000,
+            stall_timeout_ms: 60_000,
+        }
+    }
+}
+
+/// Logging.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `tracing` filter directive, e.g. `info` or `lap_ingest=debug,info`.
+    /// `RUST_LOG` overrides it.
+    pub level: String,
+    /// `auto` (human on a terminal, JSON otherwise), `human` or `json`.
+    /// `LAP_LOG_FORMAT` overrides it.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "auto".into(),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Running transport-free stage logic over any [`Source`] and [`RecordSink`].
+//!
+//! A stage is an [`Operator`]: a pure transformation from input messages to
+//! output records plus whatever state it keeps. [`run`] connects it to a
+//! transport: it feeds batches in, sends what the operator emits, and
+//! acknowledges each input message once everything emitted for it is durable.
+//! The same operator runs inside `lap run` (in-memory transport) and inside
+//! a Kubernetes pod (Kafka); it never learns which.
+
+use std::collections::HashSet;
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::transport::{
+    Acker, CloseReport, Message, MessageId, OutRecord, RecordSink, Source, TransportError,
+};
+
+/// Errors that stop a stage. Bad *input* is never one of them: operators turn
+/// it into dead letters. These are failures of the machinery around it.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// Reading, writing or committing failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The operator hit a condition it cannot continue from.
+    #[error("{stage}: {message}")]
+    Operator {
+        /// Stage name.
+        stage: &'static str,
+        /// What went wrong and what to do about it.
+        message: String,
+    },
+}
+
+/// What an operator emits while handling a batch or a tick.
+#[derive(Debug, Default)]
+pub struct Output {
+    records: Vec<OutRecord>,
+    held: HashSet<MessageId>,
+    released: Vec<MessageId>,
+}
+
+impl Output {
+    /// Emits a record.
+    pub fn emit(&mut self, record: OutRecord) {
+        self.records.push(record);
+    }
+
+    /// Keeps an input message of the current batch unacknowledged after this
+    /// call: the operator still needs it (e.g. an event waiting for its roster
+    /// record). It must later be [`release`](Self::release)d.
+    pub fn hold(&mut self, id: MessageId) {
+        self.held.insert(id);
+    }
+
+    /// Acknowledges previously held messages once the records emitted in this
+    /// same call are durable.
+    pub fn release(&mut self, ids: impl IntoIterator<Item = MessageId>) {
+        self.released.extend(ids);
+    }
+
+    /// Records emitted so far (for tests and the embedded summary).
+    pub fn records(&self) -> &[OutRecord] {
+        &self.records
+    }
+}
+
+/// Transport-free stage logic.
+pub trait Operator: Send {
+    /// Stage name for metrics and logs.
+    fn name(&self) -> &'static str;
+
+    /// Handles one batch of input messages. Every message is acknowledged
+    /// after this call's emitted records are durable, unless held.
+    fn process_batch(&mut self, batch: &[Message], out: &mut Output) -> Result<(), StageError>;
+
+    /// Called every tick interval with the wall-clock time, for timers
+    /// (grace periods, provisional window emissions, idle partitions).
+    fn on_tick(&mut self, _now: SystemTime, _out: &mut Output) -> Result<(), StageError> {
+        Ok(())
+    }
+
+    /// Called once when the input has ended for good (a finished embedded
+    /// run), not on shutdown: flush everything that was waiting for more input.
+    fn on_end_of_input(&mut self, _out: &mut Output) -> Result<(), StageError> {
+        Ok(())
+    }
+}
+
+/// How [`run`] paces itself.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Interval of [`Operator::on_tick`].
+    pub tick: Duration,
+    /// How long to wait for acknowledgements when closing.
+    pub grace: Duration,
+    /// Batches whose deliveries may be awaited concurrently.
+    pub max_in_flight: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            tick: Duration::from_secs(1),
+            grace: Duration::from_secs(20),
+            max_in_flight: 8,
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct RunReport {
+    /// True when the input ended by itself; false when stopped by the token.
+    pub end_of_input: bool,
+    /// What the source committed when it closed.
+    pub close: CloseReport,
+}
+
+type Delivery = Pin<Box<dyn std::future::Future<Output = Result<(), TransportError>> + Send>>;
+
+/// Runs `op` until the source ends or `stop` is cancelled, then drains
+/// deliveries, commits and closes the source.
+pub async fn run<S, K, O>(
+    mut source: S,
+    sink: K,
+    mut op: O,
+    opts: RunOptions,
+    metrics: Metrics,
+    health: Health,
+    stop: CancellationToken,
+) -> Result<(O, RunReport), StageError>
+where
+    S: Source,
+    K: RecordSink,
+    O: Operator,
+{
+    let stage = op.name();
+    let mut in_flight: FuturesUnordered<Delivery> = FuturesUnordered::new();
+    let mut ticker = tokio::time::interval(opts.tick);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopping = false;
+    let end_of_input;
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled(), if !stopping => {
+                source.stop();
+                stopping = true;
+            }
+            Some(done) = in_flight.next() => done?,
+            _ = ticker.tick() => {
+                health.beat();
+                let mut out = Output::default();
+                op.on_tick(SystemTime::now(), &mut out)?;
+                in_flight.push(dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?);
+            }
+            next = source.next_batch(), if in_flight.len() < opts.max_in_flight => {
+                let Some(batch) = next? else {
+                    end_of_input = !stopping;
+                    break;
+                };
+                health.beat();
+                let started = Instant::now();
+                for m in &batch.messages {
+                    metrics.records_in.with_label_values(&[stage, &m.topic]).inc();
+                }
+                let mut out = Output::default();
+                op.process_batch(&batch.messages, &mut out)?;
+                metrics.batch_seconds.with_label_values(&[stage]).observe(started.elapsed().as_secs_f64());
+                let acker = batch.acker();
+                in_flight.push(dispatch(&sink, &metrics, stage, out, batch.messages, acker).await?);
+            }
+        }
+    }
+    if end_of_input {
+        let mut out = Output::default();
+        op.on_end_of_input(&mut out)?;
+        in_flight.push(dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?);
+    }
+    while let Some(done) = in_flight.next().await {
+        done?;
+    }
+    sink.flush(opts.grace).await?;
+    let close = source.close(opts.grace).await?;
+    info!(
+        stage,
+        end_of_input,
+        committed_partitions = close.committed.len(),
+        unacknowledged = close.unacknowledged,
+        "stage stopped"
+    );
+    Ok((op, RunReport { end_of_input, close }))
+}
+
+/// Enqueues the emitted records in order and returns a future that resolves
+/// once all are durable, then acknowledges the batch's messages (minus held
+/// ones) and the released ones.
+async fn dispatch<K: RecordSink>(
+    sink: &K,
+    metrics: &Metrics,
+    stage: &'static str,
+    out: Output,
+    batch: Vec<Message>,
+    acker: Acker,
+) -> Result<Delivery, TransportError> {
+    let mut pending = Vec::with_capacity(out.records.len());
+    for record in out.records {
+        metrics.records_out.with_label_values(&[stage, &record.topic]).inc();
+        pending.push(sink.send(record).await?);
+    }
+    let mut acks: Vec<MessageId> = batch
+        .iter()
+        .map(Message::id)
+        .filter(|id| !out.held.contains(id))
+        .collect();
+    acks.extend(out.released);
+    Ok(Box::pin(async move {
+        for p in pending {
+            p.await?;
+        }
+        acker.ack(acks);
+        Ok(())
+    }))
+}

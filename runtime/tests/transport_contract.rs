@@ -1,0 +1,378 @@
+//! One contract, two adapters: the Kafka adapter against a real broker
+//! process and the in-memory adapter must both deliver everything, redeliver
+//! whatever was not acknowledged, never commit past an unacknowledged
+//! message, and lose nothing when a second consumer joins the group.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lap_runtime::config::{KafkaConfig, TopicSpec};
+use lap_runtime::health::Health;
+use lap_runtime::metrics::Metrics;
+use lap_runtime::transport::kafka::{KafkaSink, KafkaSource, ensure_topics};
+use lap_runtime::transport::memory::MemoryBroker;
+use lap_runtime::transport::{Message, OutRecord, RecordSink, Source};
+use parking_lot::Mutex;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+const PARTITIONS: i32 = 4;
+const DEADLINE: Duration = Duration::from_secs(90);
+
+/// What the contract needs from an adapter.
+trait Harness: Send + Sync + 'static {
+    type Src: Source + 'static;
+    type Snk: RecordSink;
+    async fn topic(&self) -> String;
+    fn sink(&self) -> Self::Snk;
+    fn source(&self, group: &str, topic: &str) -> Self::Src;
+    async fn committed(&self, group: &str, topic: &str) -> Vec<Option<i64>>;
+}
+
+struct Memory(MemoryBroker);
+
+impl Harness for Memory {
+    type Src = lap_runtime::transport::memory::MemorySource;
+    type Snk = lap_runtime::transport::memory::MemorySink;
+    async fn topic(&self) -> String {
+        let name = support::unique("contract");
+        self.0.create_topic(&name, PARTITIONS);
+        name
+    }
+    fn sink(&self) -> Self::Snk {
+        self.0.sink()
+    }
+    fn source(&self, group: &str, topic: &str) -> Self::Src {
+        self.0.subscribe(group, &[topic], 50)
+    }
+    async fn committed(&self, group: &str, topic: &str) -> Vec<Option<i64>> {
+        (0..PARTITIONS)
+            .map(|p| {
+                let tp = lap_runtime::transport::TopicPartition {
+                    topic: Arc::from(topic),
+                    partition: p,
+                };
+                self.0.committed(group, &tp)
+            })
+            .collect()
+    }
+}
+
+struct Kafka(KafkaConfig);
+
+impl Kafka {
+    fn from_env(var: &str) -> Option<Self> {
+        let bootstrap = support::broker(var)?;
+        let mut cfg = KafkaConfig {
+            bootstrap_servers: bootstrap,
+            ..KafkaConfig::default()
+        };
+        cfg.consumer.batch_max = 50;
+        cfg.consumer.batch_linger_ms = 5;
+        cfg.consumer.session_timeout_ms = 6_000;
+        cfg.consumer.commit_interval_ms = 200;
+        Some(Kafka(cfg))
+    }
+}
+
+impl Harness for Kafka {
+    type Src = KafkaSource;
+    type Snk = KafkaSink;
+    async fn topic(&self) -> String {
+        let name = support::unique("contract");
+        let spec = TopicSpec {
+            name: name.clone(),
+            partitions: PARTITIONS,
+            ..TopicSpec::default()
+        };
+        ensure_topics(&self.0, &[spec], 1).await.expect("create topic");
+        name
+    }
+    fn sink(&self) -> Self::Snk {
+        KafkaSink::new(&self.0, "contract").expect("producer")
+    }
+    fn source(&self, group: &str, topic: &str) -> Self::Src {
+        KafkaSource::subscribe(&self.0, group, &[topic], Health::default(), Metrics::new("contract"))
+            .expect("consumer")
+    }
+    async fn committed(&self, group: &str, topic: &str) -> Vec<Option<i64>> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.0.bootstrap_servers)
+            .set("group.id", group)
+            .create()
+            .expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..PARTITIONS {
+            tpl.add_partition(topic, p);
+        }
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed");
+            (0..PARTITIONS)
+                .map(|p| match got.find_partition(&topic, p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => Some(o),
+                    _ => None,
+                })
+                .collect()
+        })
+        .await
+        .unwrap()
+    }
+}
+
+/// Produces `n` keyed records `evt-<i>` and returns, per partition, the
+/// payloads in offset order.
+async fn produce<H: Harness>(h: &H, topic: &str, range: std::ops::Range<usize>) -> BTreeMap<i32, Vec<(i64, String)>> {
+    let sink = h.sink();
+    let topic: Arc<str> = Arc::from(topic);
+    let mut pending = Vec::new();
+    for i in range.clone() {
+        let rec = OutRecord::new(
+            topic.clone(),
+            Some(Bytes::from(format!("key-{}", i % 37))),
+            Bytes::from(format!("evt-{i}")),
+        );
+        pending.push((i, sink.send(rec).await.expect("enqueue")));
+    }
+    let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
+    for (i, p) in pending {
+        let d = p.await.expect("delivered");
+        by_partition.entry(d.partition).or_default().push((d.offset, format!("evt-{i}")));
+    }
+    for v in by_partition.values_mut() {
+        v.sort();
+    }
+    assert!(range.len() < 37 || by_partition.len() > 1, "keys spread over several partitions");
+    by_partition
+}
+
+fn payload(m: &Message) -> String {
+    String::from_utf8(m.payload.as_ref().unwrap().to_vec()).unwrap()
+}
+
+/// Reads batches until `on_batch` reports done or the deadline passes;
+/// `on_batch` returns the messages to acknowledge and whether it is done.
+async fn consume_until<S: Source>(src: &mut S, mut on_batch: impl FnMut(&[Message]) -> (Vec<Message>, bool)) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let next = tokio::time::timeout_at(deadline, src.next_batch())
+            .await
+            .expect("timed out waiting for messages")
+            .expect("source error")
+            .expect("source ended early");
+        let (to_ack, done) = on_batch(&next.messages);
+        next.acker().ack(to_ack.iter().map(Message::id));
+        if done {
+            return;
+        }
+    }
+}
+
+async fn all_delivered<H: Harness>(h: H) {
+    let topic = h.topic().await;
+    let produced = produce(&h, &topic, 0..400).await;
+    let expected: BTreeSet<String> = produced.values().flatten().map(|(_, p)| p.clone()).collect();
+    let group = support::unique("g");
+    let mut src = h.source(&group, &topic);
+    let mut seen = BTreeSet::new();
+    consume_until(
+        &mut src,
+        |batch| {
+            seen.extend(batch.iter().map(payload));
+            (batch.to_vec(), seen.len() >= expected.len())
+        },
+    )
+    .await;
+    src.close(Duration::from_secs(10)).await.expect("close");
+    assert_eq!(seen, expected);
+    let committed = h.committed(&group, &topic).await;
+    for (p, records) in &produced {
+        let end = records.last().unwrap().0 + 1;
+        assert_eq!(committed[*p as usize], Some(end), "partition {p} committed to its end");
+    }
+}
+
+async fn unacknowledged_are_redelivered<H: Harness>(h: H) {
+    let topic = h.topic().await;
+    let produced = produce(&h, &topic, 0..300).await;
+    let total = produced.values().map(Vec::len).sum::<usize>();
+    let group = support::unique("g");
+    let mut first = h.source(&group, &topic);
+    let mut seen = 0;
+    let mut unacked = BTreeSet::new();
+    consume_until(
+        &mut first,
+        |batch| {
+            seen += batch.len();
+            // Acknowledge roughly two thirds; the rest is "lost in a crash".
+            let (ack, skip): (Vec<Message>, Vec<Message>) =
+                batch.iter().cloned().partition(|m| m.offset % 3 != 1);
+            unacked.extend(skip.iter().map(payload));
+            (ack, seen >= total)
+        },
+    )
+    .await;
+    first.close(Duration::from_millis(200)).await.expect("close");
+    assert!(!unacked.is_empty());
+
+    let mut second = h.source(&group, &topic);
+    let mut redelivered = BTreeSet::new();
+    consume_until(
+        &mut second,
+        |batch| {
+            redelivered.extend(batch.iter().map(payload));
+            (batch.to_vec(), unacked.is_subset(&redelivered))
+        },
+    )
+    .await;
+    second.close(Duration::from_secs(10)).await.expect("close");
+    let missing: Vec<_> = unacked.difference(&redelivered).collect();
+    assert!(missing.is_empty(), "not redelivered: {missing:?}");
+}
+
+async fn commit_never_passes_unacknowledged<H: Harness>(h: H) {
+    let topic = h.topic().await;
+    let produced = produce(&h, &topic, 0..200).await;
+    let total = produced.values().map(Vec::len).sum::<usize>();
+    // Hold back the 5th message of every partition; acknowledge all others.
+    let held: BTreeMap<i32, i64> = produced
+        .iter()
+        .filter(|(_, v)| v.len() > 5)
+        .map(|(p, v)| (*p, v[4].0))
+        .collect();
+    let group = support::unique("g");
+    let mut src = h.source(&group, &topic);
+    let mut seen = 0;
+    consume_until(
+        &mut src,
+        |batch| {
+            seen += batch.len();
+            let ack = batch
+                .iter()
+                .filter(|m| held.get(&m.partition) != Some(&m.offset))
+                .cloned()
+                .collect();
+            (ack, seen >= total)
+        },
+    )
+    .await;
+    src.close(Duration::from_millis(200)).await.expect("close");
+    let committed = h.committed(&group, &topic).await;
+    for (p, offset) in &held {
+        assert_eq!(
+            committed[*p as usize],
+            Some(*offset),
+            "partition {p}: commit stops exactly at the unacknowledged message"
+        );
+    }
+}
+
+async fn rebalance_loses_nothing<H: Harness>(h: H) {
+    let h = Arc::new(h);
+    let topic = h.topic().await;
+    let mut expected: BTreeSet<String> = produce(&*h, &topic, 0..300)
+        .await
+        .values()
+        .flatten()
+        .map(|(_, p)| p.clone())
+        .collect();
+    let group = support::unique("g");
+    let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let per_member: Arc<Mutex<[usize; 2]>> = Arc::default();
+    // Set once production has finished: the number of distinct records.
+    let target: Arc<Mutex<Option<usize>>> = Arc::default();
+
+    let spawn_member = |idx: usize| {
+        let (h, topic, group, seen, per_member, target) =
+            (h.clone(), topic.clone(), group.clone(), seen.clone(), per_member.clone(), target.clone());
+        tokio::spawn(async move {
+            let mut src = h.source(&group, &topic);
+            let deadline = tokio::time::Instant::now() + DEADLINE;
+            let finished = || target.lock().is_some_and(|t| seen.lock().len() >= t);
+            while !finished() && tokio::time::Instant::now() < deadline {
+                let next = tokio::time::timeout(Duration::from_millis(500), src.next_batch()).await;
+                if let Ok(batch) = next {
+                    let batch = batch.expect("source error").expect("source ended");
+                    // Slow consumers keep messages in flight across the rebalance.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    seen.lock().extend(batch.messages.iter().map(payload));
+                    per_member.lock()[idx] += batch.messages.len();
+                    batch.acker().ack(batch.messages.iter().map(Message::id));
+                }
+            }
+            src.close(Duration::from_secs(10)).await.expect("close");
+        })
+    };
+    let wait_for = |idx: usize| {
+        let per_member = per_member.clone();
+        async move {
+            while per_member.lock()[idx] == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let a = spawn_member(0);
+    tokio::time::timeout(DEADLINE, wait_for(0)).await.expect("first member never received anything");
+    // Join a second member and keep producing until it has taken over partitions.
+    let b = spawn_member(1);
+    let mut next = 300;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while per_member.lock()[1] == 0 && tokio::time::Instant::now() < deadline {
+        let chunk = produce(&*h, &topic, next..next + 40).await;
+        expected.extend(chunk.values().flatten().map(|(_, p)| p.clone()));
+        next += 40;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    *target.lock() = Some(expected.len());
+    a.await.unwrap();
+    b.await.unwrap();
+    let seen = seen.lock().clone();
+    let missing: Vec<_> = expected.difference(&seen).take(10).collect();
+    assert!(missing.is_empty(), "lost across the rebalance: {missing:?}");
+    let counts = *per_member.lock();
+    assert!(counts[1] > 0, "second member got partitions ({counts:?})");
+}
+
+macro_rules! contract {
+    ($adapter:ident, $make:expr) => {
+        mod $adapter {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn all_messages_delivered_and_committed() {
+                if let Some(h) = $make {
+                    all_delivered(h).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn unacknowledged_messages_are_redelivered_after_restart() {
+                if let Some(h) = $make {
+                    unacknowledged_are_redelivered(h).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn committed_offset_never_passes_an_unacknowledged_message() {
+                if let Some(h) = $make {
+                    commit_never_passes_unacknowledged(h).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn rebalance_between_two_consumers_loses_nothing() {
+                if let Some(h) = $make {
+                    rebalance_loses_nothing(h).await;
+                }
+            }
+        }
+    };
+}
+
+contract!(memory, Some(Memory(MemoryBroker::new(PARTITIONS))));
+contract!(kafka, Kafka::from_env(support::KAFKA_ENV));
+contract!(kafka_tansu, Kafka::from_env("LAP_TEST_KAFKA_TANSU"));

@@ -1,0 +1,3 @@
+//! One module per `lap` subcommand.
+
+pub mod topics;
