@@ -1,0 +1,29 @@
+//! The canonical records of lap and their wire format.
+//!
+//! Every topic between stages carries one of five records, each defined by
+//! an Avro schema in `schemas/avro/` (the contract, with a description for
+//! every field) and mirrored by a Rust type in [`records`]:
+//!
+//! | record | topic | written by |
+//! |---|---|---|
+//! | [`LearningEvent`] | `lap.events` | ingest |
+//! | [`EnrichedEvent`] | `lap.enriched` | enrich |
+//! | [`IndicatorRow`] | `lap.indicators` | aggregate |
+//! | [`DeadLetter`] | `lap.dlq` | any stage |
+//! | [`RosterRecord`] | `lap.roster` | `lap roster load` |
+//!
+//! [`codec`] writes them in Avro single-object encoding, whose header names
+//! the writer schema by fingerprint; every published version stays in
+//! `schemas/history/` so old messages stay readable, and [`compat`] is the
+//! check that a schema change keeps them readable.
+
+pub mod codec;
+pub mod compat;
+pub mod records;
+
+pub use codec::{CodecError, Record, decode, encode, encode_into};
+pub use records::{
+    Action, Actor, ActorKind, DeadLetter, EnrichedEvent, EntityKind, EventContext, EventObject,
+    EventResult, Flag, IndicatorRow, LearningEvent, Origin, OriginKind, Problem, Role, RosterEntity,
+    RosterRecord, RosterStatus, SourceStandard, WindowKind,
+};
