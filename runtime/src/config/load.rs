@@ -12,7 +12,7 @@ use super::Config;
 const ENV_PREFIX: &str = "LAP__";
 
 /// Keys whose children are free-form (passed through to librdkafka).
-const OPEN_MAPS: &[&str] = &["kafka.properties"];
+const OPEN_MAPS: &[&str] = &["kafka.properties", "ingest.http.clients"];
 
 /// Why a configuration could not be loaded. Every variant names the key and
 /// where its value came from, so the fix is obvious.
@@ -237,6 +237,7 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         return Err(invalid("kafka.consumer.batch_max", "must be at least 1".into()));
     }
     one_of("log.format", &cfg.log.format, &["auto", "human", "json"])?;
+    validate_ingest(cfg, &invalid)?;
     let t = &cfg.topics;
     if t.partitions < 1 {
         return Err(invalid("topics.partitions", "must be at least 1".into()));
@@ -260,6 +261,37 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         }
         if spec.partitions < 0 {
             return Err(invalid(&format!("topics.{field}.partitions"), "must be 0 (default) or more".into()));
+        }
+    }
+    Ok(())
+}
+
+fn validate_ingest(cfg: &Config, invalid: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+    let i = &cfg.ingest;
+    const XAPI_VERSIONS: &[&str] = &["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"];
+    if !XAPI_VERSIONS.contains(&i.default_xapi_version.as_str()) {
+        return Err(invalid(
+            "ingest.default_xapi_version",
+            format!("`{}` is not one of {}", i.default_xapi_version, XAPI_VERSIONS.join(", ")),
+        ));
+    }
+    if !(2..=128).contains(&i.max_depth) {
+        return Err(invalid("ingest.max_depth", "must be between 2 and 128".into()));
+    }
+    if i.max_message_bytes < 1024 {
+        return Err(invalid("ingest.max_message_bytes", "must be at least 1024".into()));
+    }
+    for (id, client) in &i.http.clients {
+        let key = format!("ingest.http.clients.{id}");
+        let h = &client.secret_sha256;
+        if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid(
+                &format!("{key}.secret_sha256"),
+                "must be 64 hex digits: the SHA-256 of the secret, e.g. from `printf %s \"$SECRET\" | sha256sum`".into(),
+            ));
+        }
+        if client.scopes.is_empty() || client.scopes.iter().any(|s| s != "xapi" && s != "caliper") {
+            return Err(invalid(&format!("{key}.scopes"), "must list xapi and/or caliper".into()));
         }
     }
     Ok(())

@@ -33,6 +33,8 @@ pub struct Config {
     pub service: ServiceConfig,
     /// Log level and format.
     pub log: LogConfig,
+    /// The ingest stage: validation limits and the HTTP front door.
+    pub ingest: IngestConfig,
 }
 
 /// How to reach Kafka and how the clients behave.
@@ -295,4 +297,70 @@ impl Default for LogConfig {
             format: "auto".into(),
         }
     }
+}
+
+/// The ingest stage.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// xAPI version applied when neither the `X-Experience-API-Version`
+    /// header nor the statement's `version` says (one of 1.0.0–1.0.3, 2.0.0).
+    pub default_xapi_version: String,
+    /// Largest raw message (Kafka record or HTTP body) accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    pub max_depth: usize,
+    /// Most statements in one message (an xAPI array).
+    pub max_statements_per_message: usize,
+    /// Statement ids remembered for duplicate and conflict detection.
+    pub dedupe_capacity: usize,
+    /// The HTTP front door for LMSs that cannot write to Kafka.
+    pub http: IngestHttpConfig,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            default_xapi_version: "1.0.3".into(),
+            max_message_bytes: 1024 * 1024,
+            max_depth: 32,
+            max_statements_per_message: 2_000,
+            dedupe_capacity: 1_000_000,
+            http: IngestHttpConfig::default(),
+        }
+    }
+}
+
+/// The ingest HTTP endpoints (`/xapi/statements`, `/xapi/about`, `/caliper`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestHttpConfig {
+    /// Serve the HTTP endpoints at all.
+    pub enabled: bool,
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Clients allowed to send, by client id. The secret itself is never in
+    /// config: only its SHA-256 (hex), so the file can be shared safely.
+    pub clients: std::collections::BTreeMap<String, HttpClient>,
+}
+
+impl Default for IngestHttpConfig {
+    fn default() -> Self {
+        IngestHttpConfig {
+            enabled: true,
+            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            clients: Default::default(),
+        }
+    }
+}
+
+/// One HTTP client's credential: HTTP Basic (client id + secret) for xAPI,
+/// `Authorization: Bearer <secret>` for Caliper.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpClient {
+    /// Hex SHA-256 of the client's secret (`printf %s "$SECRET" | sha256sum`).
+    pub secret_sha256: String,
+    /// What the client may send: `xapi`, `caliper` or both.
+    pub scopes: Vec<String>,
 }

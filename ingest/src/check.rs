@@ -1,0 +1,278 @@
+//! Small checks shared by the xAPI and Caliper validators. Each records a
+//! problem at the value's path and returns what it could read, so one pass
+//! both validates and extracts, and every problem in a record is reported.
+
+use std::borrow::Cow;
+
+use crate::json::Json;
+use crate::problem::{Path, Problems};
+
+/// Object members.
+pub type Members<'j, 'a> = &'j [(Cow<'a, str>, Json<'a>)];
+
+/// Error-code prefix of the standard being checked (`xapi` or `caliper`).
+#[derive(Clone, Copy, Debug)]
+pub struct Codes {
+    /// `xapi.property.type` or `caliper.property.type`, ...
+    pub type_: &'static str,
+    /// Unknown property.
+    pub unknown: &'static str,
+    /// Known property in the wrong case.
+    pub case: &'static str,
+    /// `null` where a value is required.
+    pub null: &'static str,
+    /// Required property missing.
+    pub missing: &'static str,
+    /// Not an IRI.
+    pub iri: &'static str,
+}
+
+/// Error codes for xAPI.
+pub const XAPI: Codes = Codes {
+    type_: "xapi.property.type",
+    unknown: "xapi.property.unknown",
+    case: "xapi.property.case",
+    null: "xapi.property.null",
+    missing: "xapi.property.missing",
+    iri: "xapi.iri",
+};
+
+/// Error codes for Caliper.
+pub const CALIPER: Codes = Codes {
+    type_: "caliper.property.type",
+    unknown: "caliper.property.unknown",
+    case: "caliper.property.case",
+    null: "caliper.property.null",
+    missing: "caliper.property.missing",
+    iri: "caliper.iri",
+};
+
+/// Checks that `v` is an object whose keys are all in `allowed` and whose
+/// values are not null; returns the members.
+pub fn object<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    what: &str,
+    allowed: &[&str],
+    codes: Codes,
+    probs: &mut Problems,
+) -> Option<Members<'j, 'a>> {
+    let Json::Object(members) = v else {
+        probs.add(codes.type_, path, format!("{what} must be an object, not {}", v.kind()));
+        return None;
+    };
+    for (k, val) in members {
+        let p = path.key(k);
+        if !allowed.contains(&k.as_ref()) {
+            match allowed.iter().find(|a| a.eq_ignore_ascii_case(k)) {
+                Some(right) => probs.add(codes.case, &p, format!("property names are case-sensitive: write `{right}`, not `{k}`")),
+                None => probs.add(
+                    codes.unknown,
+                    &p,
+                    format!("`{k}` is not a property of {what} (allowed: {})", allowed.join(", ")),
+                ),
+            }
+        } else if matches!(val, Json::Null) {
+            probs.add(codes.null, &p, format!("`{k}` must not be null; leave it out instead"));
+        }
+    }
+    Some(members)
+}
+
+/// The value of member `key`, if present and not null.
+pub fn get<'j, 'a>(members: Members<'j, 'a>, key: &str) -> Option<&'j Json<'a>> {
+    members
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .filter(|v| !matches!(v, Json::Null))
+}
+
+/// Like [`get`], recording a problem when the member is missing.
+pub fn required<'j, 'a>(
+    members: Members<'j, 'a>,
+    key: &str,
+    path: &Path<'_>,
+    what: &str,
+    codes: Codes,
+    probs: &mut Problems,
+) -> Option<&'j Json<'a>> {
+    let v = get(members, key);
+    if v.is_none() && !members.iter().any(|(k, _)| k == key) {
+        probs.add(codes.missing, &path.key(key), format!("{what} requires `{key}`"));
+    }
+    v
+}
+
+/// A string value.
+pub fn string<'j>(v: &'j Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<&'j str> {
+    match v {
+        Json::Str(s) => Some(s),
+        other => {
+            probs.add(codes.type_, path, format!("must be a string, not {}", other.kind()));
+            None
+        }
+    }
+}
+
+/// A number value.
+pub fn number(v: &Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<f64> {
+    match v {
+        Json::Num(n, _) => Some(*n),
+        other => {
+            probs.add(codes.type_, path, format!("must be a number, not {}", other.kind()));
+            None
+        }
+    }
+}
+
+/// A boolean value.
+pub fn boolean(v: &Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<bool> {
+    match v {
+        Json::Bool(b) => Some(*b),
+        other => {
+            probs.add(codes.type_, path, format!("must be true or false, not {}", other.kind()));
+            None
+        }
+    }
+}
+
+/// An array value.
+pub fn array<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<&'j [Json<'a>]> {
+    match v {
+        Json::Array(items) => Some(items),
+        other => {
+            probs.add(codes.type_, path, format!("must be an array, not {}", other.kind()));
+            None
+        }
+    }
+}
+
+/// Whether `s` is an absolute IRI: a scheme (RFC 3987 `ALPHA *( ALPHA /
+/// DIGIT / "+" / "-" / "." ) ":"`) and no whitespace or control characters.
+pub fn is_iri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        && !rest.is_empty()
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`'))
+}
+
+/// A string that must be an absolute IRI.
+pub fn iri<'j>(v: &'j Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<&'j str> {
+    let s = string(v, path, codes, probs)?;
+    if is_iri(s) {
+        Some(s)
+    } else {
+        probs.add(codes.iri, path, format!("`{s}` is not an absolute IRI (it needs a scheme such as https:)"));
+        None
+    }
+}
+
+/// Whether `s` is a UUID in its canonical 8-4-4-4-12 hex form.
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Whether `tag` is a well-formed RFC 5646 language tag (the BCP 47 grammar:
+/// language, extlang, script, region, variants, extensions, private use;
+/// and the private-use and legacy `i-` forms).
+pub fn is_language_tag(tag: &str) -> bool {
+    let parts: Vec<&str> = tag.split('-').collect();
+    let alpha = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic());
+    let alnum = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric());
+    if parts.iter().any(|p| p.is_empty()) {
+        return false;
+    }
+    let first = parts[0];
+    if first.eq_ignore_ascii_case("x") || first.eq_ignore_ascii_case("i") {
+        return parts.len() > 1 && parts[1..].iter().all(|p| alnum(p, 1, 8));
+    }
+    if !alpha(first, 2, 8) {
+        return false;
+    }
+    let mut i = 1;
+    if first.len() <= 3 {
+        let mut ext = 0;
+        while i < parts.len() && ext < 3 && alpha(parts[i], 3, 3) {
+            i += 1;
+            ext += 1;
+        }
+    }
+    if i < parts.len() && alpha(parts[i], 4, 4) {
+        i += 1;
+    }
+    if i < parts.len() && (alpha(parts[i], 2, 2) || (parts[i].len() == 3 && parts[i].chars().all(|c| c.is_ascii_digit()))) {
+        i += 1;
+    }
+    while i < parts.len()
+        && (alnum(parts[i], 5, 8) || (parts[i].len() == 4 && parts[i].starts_with(|c: char| c.is_ascii_digit()) && alnum(parts[i], 4, 4)))
+    {
+        i += 1;
+    }
+    while i < parts.len() && parts[i].len() == 1 && !parts[i].eq_ignore_ascii_case("x") && alnum(parts[i], 1, 1) {
+        i += 1;
+        let start = i;
+        while i < parts.len() && alnum(parts[i], 2, 8) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if i < parts.len() && parts[i].eq_ignore_ascii_case("x") {
+        i += 1;
+        let start = i;
+        while i < parts.len() && alnum(parts[i], 1, 8) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == parts.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iris() {
+        assert!(is_iri("http://adlnet.gov/expapi/verbs/completed"));
+        assert!(is_iri("urn:uuid:27734504-068d-4596-861c-2315be33a2a2"));
+        assert!(is_iri("mailto:a@b.example"));
+        assert!(is_iri("https://例え.jp/活動"));
+        assert!(!is_iri("completed"));
+        assert!(!is_iri("http://x y"));
+        assert!(!is_iri("1http://x"));
+        assert!(!is_iri("http:"));
+    }
+
+    #[test]
+    fn uuids() {
+        assert!(is_uuid("fd41c918-b88b-4b20-a0a5-a4c32391aaa0"));
+        assert!(is_uuid("FD41C918-B88B-4B20-A0A5-A4C32391AAA0"));
+        assert!(!is_uuid("fd41c918b88b4b20a0a5a4c32391aaa0"));
+        assert!(!is_uuid("{fd41c918-b88b-4b20-a0a5-a4c32391aaa0}"));
+        assert!(!is_uuid("fd41c918-b88b-4b20-a0a5-a4c32391aaaz"));
+    }
+
+    #[test]
+    fn language_tags() {
+        for ok in ["en", "en-US", "zh-Hant-TW", "sr-Latn-RS", "de-CH-1901", "es-419", "ja-JP-u-ca-japanese", "x-private", "en-GB-x-lap", "i-klingon", "sgn-ase"] {
+            assert!(is_language_tag(ok), "{ok}");
+        }
+        for bad in ["", "en_US", "e", "en--US", "en-a", "123", "en-US-x"] {
+            assert!(!is_language_tag(bad), "{bad}");
+        }
+    }
+}

