@@ -58,22 +58,37 @@ pub fn object<'j, 'a>(
     probs: &mut Problems,
 ) -> Option<Members<'j, 'a>> {
     let Json::Object(members) = v else {
-        probs.add(codes.type_, path, format!("{what} must be an object, not {}", v.kind()));
+        probs.add(
+            codes.type_,
+            path,
+            format!("{what} must be an object, not {}", v.kind()),
+        );
         return None;
     };
     for (k, val) in members {
         let p = path.key(k);
         if !allowed.contains(&k.as_ref()) {
             match allowed.iter().find(|a| a.eq_ignore_ascii_case(k)) {
-                Some(right) => probs.add(codes.case, &p, format!("property names are case-sensitive: write `{right}`, not `{k}`")),
+                Some(right) => probs.add(
+                    codes.case,
+                    &p,
+                    format!("property names are case-sensitive: write `{right}`, not `{k}`"),
+                ),
                 None => probs.add(
                     codes.unknown,
                     &p,
-                    format!("`{k}` is not a property of {what} (allowed: {})", allowed.join(", ")),
+                    format!(
+                        "`{k}` is not a property of {what} (allowed: {})",
+                        allowed.join(", ")
+                    ),
                 ),
             }
         } else if matches!(val, Json::Null) {
-            probs.add(codes.null, &p, format!("`{k}` must not be null; leave it out instead"));
+            probs.add(
+                codes.null,
+                &p,
+                format!("`{k}` must not be null; leave it out instead"),
+            );
         }
     }
     Some(members)
@@ -99,17 +114,30 @@ pub fn required<'j, 'a>(
 ) -> Option<&'j Json<'a>> {
     let v = get(members, key);
     if v.is_none() && !members.iter().any(|(k, _)| k == key) {
-        probs.add(codes.missing, &path.key(key), format!("{what} requires `{key}`"));
+        probs.add(
+            codes.missing,
+            &path.key(key),
+            format!("{what} requires `{key}`"),
+        );
     }
     v
 }
 
 /// A string value.
-pub fn string<'j>(v: &'j Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<&'j str> {
+pub fn string<'j>(
+    v: &'j Json<'_>,
+    path: &Path<'_>,
+    codes: Codes,
+    probs: &mut Problems,
+) -> Option<&'j str> {
     match v {
         Json::Str(s) => Some(s),
         other => {
-            probs.add(codes.type_, path, format!("must be a string, not {}", other.kind()));
+            probs.add(
+                codes.type_,
+                path,
+                format!("must be a string, not {}", other.kind()),
+            );
             None
         }
     }
@@ -120,7 +148,11 @@ pub fn number(v: &Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems)
     match v {
         Json::Num(n, _) => Some(*n),
         other => {
-            probs.add(codes.type_, path, format!("must be a number, not {}", other.kind()));
+            probs.add(
+                codes.type_,
+                path,
+                format!("must be a number, not {}", other.kind()),
+            );
             None
         }
     }
@@ -131,18 +163,31 @@ pub fn boolean(v: &Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems
     match v {
         Json::Bool(b) => Some(*b),
         other => {
-            probs.add(codes.type_, path, format!("must be true or false, not {}", other.kind()));
+            probs.add(
+                codes.type_,
+                path,
+                format!("must be true or false, not {}", other.kind()),
+            );
             None
         }
     }
 }
 
 /// An array value.
-pub fn array<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<&'j [Json<'a>]> {
+pub fn array<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    codes: Codes,
+    probs: &mut Problems,
+) -> Option<&'j [Json<'a>]> {
     match v {
         Json::Array(items) => Some(items),
         other => {
-            probs.add(codes.type_, path, format!("must be an array, not {}", other.kind()));
+            probs.add(
+                codes.type_,
+                path,
+                format!("must be an array, not {}", other.kind()),
+            );
             None
         }
     }
@@ -158,16 +203,29 @@ pub fn is_iri(s: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
         && !rest.is_empty()
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`'))
+        && !s.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+        })
 }
 
 /// A string that must be an absolute IRI.
-pub fn iri<'j>(v: &'j Json<'_>, path: &Path<'_>, codes: Codes, probs: &mut Problems) -> Option<&'j str> {
+pub fn iri<'j>(
+    v: &'j Json<'_>,
+    path: &Path<'_>,
+    codes: Codes,
+    probs: &mut Problems,
+) -> Option<&'j str> {
     let s = string(v, path, codes, probs)?;
     if is_iri(s) {
         Some(s)
     } else {
-        probs.add(codes.iri, path, format!("`{s}` is not an absolute IRI (it needs a scheme such as https:)"));
+        probs.add(
+            codes.iri,
+            path,
+            format!("`{s}` is not an absolute IRI (it needs a scheme such as https:)"),
+        );
         None
     }
 }
@@ -187,8 +245,12 @@ pub fn is_uuid(s: &str) -> bool {
 /// and the private-use and legacy `i-` forms).
 pub fn is_language_tag(tag: &str) -> bool {
     let parts: Vec<&str> = tag.split('-').collect();
-    let alpha = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic());
-    let alnum = |s: &str, lo: usize, hi: usize| (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let alpha = |s: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic())
+    };
+    let alnum = |s: &str, lo: usize, hi: usize| {
+        (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric())
+    };
     if parts.iter().any(|p| p.is_empty()) {
         return false;
     }
@@ -210,15 +272,25 @@ pub fn is_language_tag(tag: &str) -> bool {
     if i < parts.len() && alpha(parts[i], 4, 4) {
         i += 1;
     }
-    if i < parts.len() && (alpha(parts[i], 2, 2) || (parts[i].len() == 3 && parts[i].chars().all(|c| c.is_ascii_digit()))) {
-        i += 1;
-    }
-    while i < parts.len()
-        && (alnum(parts[i], 5, 8) || (parts[i].len() == 4 && parts[i].starts_with(|c: char| c.is_ascii_digit()) && alnum(parts[i], 4, 4)))
+    if i < parts.len()
+        && (alpha(parts[i], 2, 2)
+            || (parts[i].len() == 3 && parts[i].chars().all(|c| c.is_ascii_digit())))
     {
         i += 1;
     }
-    while i < parts.len() && parts[i].len() == 1 && !parts[i].eq_ignore_ascii_case("x") && alnum(parts[i], 1, 1) {
+    while i < parts.len()
+        && (alnum(parts[i], 5, 8)
+            || (parts[i].len() == 4
+                && parts[i].starts_with(|c: char| c.is_ascii_digit())
+                && alnum(parts[i], 4, 4)))
+    {
+        i += 1;
+    }
+    while i < parts.len()
+        && parts[i].len() == 1
+        && !parts[i].eq_ignore_ascii_case("x")
+        && alnum(parts[i], 1, 1)
+    {
         i += 1;
         let start = i;
         while i < parts.len() && alnum(parts[i], 2, 8) {
@@ -268,7 +340,19 @@ mod tests {
 
     #[test]
     fn language_tags() {
-        for ok in ["en", "en-US", "zh-Hant-TW", "sr-Latn-RS", "de-CH-1901", "es-419", "ja-JP-u-ca-japanese", "x-private", "en-GB-x-lap", "i-klingon", "sgn-ase"] {
+        for ok in [
+            "en",
+            "en-US",
+            "zh-Hant-TW",
+            "sr-Latn-RS",
+            "de-CH-1901",
+            "es-419",
+            "ja-JP-u-ca-japanese",
+            "x-private",
+            "en-GB-x-lap",
+            "i-klingon",
+            "sgn-ase",
+        ] {
             assert!(is_language_tag(ok), "{ok}");
         }
         for bad in ["", "en_US", "e", "en--US", "en-a", "123", "en-US-x"] {

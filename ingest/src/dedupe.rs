@@ -112,7 +112,11 @@ mod tests {
         log.record(2, 20, true, true);
         assert!(log.is_voiding(2));
         log.record(3, 30, false, true);
-        assert_eq!(log.check(1, 10), Seen::New, "oldest id forgotten at capacity");
+        assert_eq!(
+            log.check(1, 10),
+            Seen::New,
+            "oldest id forgotten at capacity"
+        );
         assert_eq!(log.len(), 2);
     }
 

@@ -86,7 +86,9 @@ impl<'a> Json<'a> {
             Json::Null => out.push_str("null"),
             Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Json::Num(n, true) if n.abs() < 9.0e15 => out.push_str(&(*n as i64).to_string()),
-            Json::Num(n, _) => out.push_str(&serde_json::Number::from_f64(*n).map_or("null".into(), |x| x.to_string())),
+            Json::Num(n, _) => out.push_str(
+                &serde_json::Number::from_f64(*n).map_or("null".into(), |x| x.to_string()),
+            ),
             Json::Str(s) => out.push_str(&serde_json::to_string(s.as_ref()).unwrap_or_default()),
             Json::Array(items) => {
                 out.push('[');
@@ -216,7 +218,9 @@ impl<'de> Visitor<'de> for JsonVisitor {
             return Err(de::Error::custom(DEPTH_MARK));
         }
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(v) = seq.next_element_seed(Seed { depth: self.depth - 1 })? {
+        while let Some(v) = seq.next_element_seed(Seed {
+            depth: self.depth - 1,
+        })? {
             items.push(v);
         }
         Ok(Json::Array(items))
@@ -228,11 +232,17 @@ impl<'de> Visitor<'de> for JsonVisitor {
         }
         let mut members: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-            let value = map.next_value_seed(Seed { depth: self.depth - 1 })?;
+            let value = map.next_value_seed(Seed {
+                depth: self.depth - 1,
+            })?;
             let duplicate = if members.len() < 24 {
                 members.iter().any(|(k, _)| *k == key)
             } else {
-                members.iter().map(|(k, _)| k).collect::<std::collections::HashSet<_>>().contains(&key)
+                members
+                    .iter()
+                    .map(|(k, _)| k)
+                    .collect::<std::collections::HashSet<_>>()
+                    .contains(&key)
             };
             if duplicate {
                 return Err(de::Error::custom(format!("{DUP_MARK}{key}")));
@@ -263,7 +273,10 @@ mod tests {
     #[test]
     fn borrows_strings_without_escapes() {
         let v = parse(br#"{"a":"plain","b":"esc\"aped","n":1.5,"i":3}"#, 8).unwrap();
-        assert!(matches!(v.get("a"), Some(Json::Str(Cow::Borrowed("plain")))));
+        assert!(matches!(
+            v.get("a"),
+            Some(Json::Str(Cow::Borrowed("plain")))
+        ));
         assert!(matches!(v.get("b"), Some(Json::Str(Cow::Owned(_)))));
         assert_eq!(v.get("n"), Some(&Json::Num(1.5, false)));
         assert_eq!(v.get("i"), Some(&Json::Num(3.0, true)));
@@ -278,10 +291,16 @@ mod tests {
     #[test]
     fn depth_is_limited() {
         let deep = format!("{}{}", "[".repeat(40), "]".repeat(40));
-        assert_eq!(parse(deep.as_bytes(), 32).unwrap_err(), JsonError::TooDeep(32));
+        assert_eq!(
+            parse(deep.as_bytes(), 32).unwrap_err(),
+            JsonError::TooDeep(32)
+        );
         assert!(parse(deep.as_bytes(), 64).is_ok());
         let very = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(parse(very.as_bytes(), 64).unwrap_err(), JsonError::TooDeep(64));
+        assert_eq!(
+            parse(very.as_bytes(), 64).unwrap_err(),
+            JsonError::TooDeep(64)
+        );
     }
 
     #[test]

@@ -41,10 +41,13 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(addr = %listener.local_addr()?, "HTTP front door listening");
         let stop = svc.stop.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state)).with_graceful_shutdown(stop.cancelled_owned()).await;
+            let _ = axum::serve(listener, router(state))
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
         });
     }
     let operator = Ingest::new(topics.clone(), cfg.ingest.clone(), log, metrics);
-    svc.run_kafka(&[&topics.raw_xapi, &topics.raw_caliper], operator).await?;
+    svc.run_kafka(&[&topics.raw_xapi, &topics.raw_caliper], operator)
+        .await?;
     Ok(())
 }

@@ -33,7 +33,8 @@ impl IngestMetrics {
         };
         let histogram = |name: &str, help: &str, labels: &[&str], start: f64| {
             let h = HistogramVec::new(
-                HistogramOpts::new(name, help).buckets(prometheus::exponential_buckets(start, 2.0, 16).expect("buckets")),
+                HistogramOpts::new(name, help)
+                    .buckets(prometheus::exponential_buckets(start, 2.0, 16).expect("buckets")),
                 labels,
             )
             .expect("valid metric");
@@ -41,21 +42,37 @@ impl IngestMetrics {
             h
         };
         IngestMetrics {
-            accepted: counter("lap_ingest_accepted_total", "Records accepted by ingest.", &["source", "version"]),
-            rejected: counter("lap_ingest_rejected_total", "Records rejected by ingest, by error code.", &["source", "code"]),
+            accepted: counter(
+                "lap_ingest_accepted_total",
+                "Records accepted by ingest.",
+                &["source", "version"],
+            ),
+            rejected: counter(
+                "lap_ingest_rejected_total",
+                "Records rejected by ingest, by error code.",
+                &["source", "code"],
+            ),
             duplicates: counter(
                 "lap_ingest_duplicates_total",
                 "Records already seen with the same id and content.",
                 &["source"],
             ),
-            entities: counter("lap_ingest_caliper_entities_total", "Caliper entity describes received.", &["version"]),
+            entities: counter(
+                "lap_ingest_caliper_entities_total",
+                "Caliper entity describes received.",
+                &["version"],
+            ),
             record_seconds: histogram(
                 "lap_ingest_record_duration_seconds",
                 "Time to parse, validate, normalise and encode one record.",
                 &["source"],
                 0.000_001,
             ),
-            http_requests: counter("lap_http_requests_total", "HTTP requests to ingest.", &["route", "status"]),
+            http_requests: counter(
+                "lap_http_requests_total",
+                "HTTP requests to ingest.",
+                &["route", "status"],
+            ),
             http_seconds: histogram(
                 "lap_http_request_duration_seconds",
                 "HTTP request latency, including the durable write to Kafka.",

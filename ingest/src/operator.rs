@@ -43,7 +43,10 @@ pub struct Ingest {
 
 /// Microseconds since the epoch, now.
 pub fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
 }
 
 /// Namespace of the name-based ids ingest assigns to statements without one.
@@ -52,7 +55,11 @@ const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6c61_7000_2f1d_4b7e_9c3
 /// The id of statement `index` of a raw message: a UUID v5 of the message's
 /// position, so replaying the topic assigns the same id again.
 pub fn positional_id(topic: &str, partition: i32, offset: i64, index: usize) -> String {
-    uuid::Uuid::new_v5(&ID_NAMESPACE, format!("{topic}/{partition}/{offset}/{index}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &ID_NAMESPACE,
+        format!("{topic}/{partition}/{offset}/{index}").as_bytes(),
+    )
+    .to_string()
 }
 
 /// The partitioning key of an event: its actor's canonical identifier, so
@@ -66,7 +73,12 @@ pub fn actor_key(e: &LearningEvent) -> Bytes {
 
 impl Ingest {
     /// An operator writing to `topics`, sharing `log` with the HTTP front door.
-    pub fn new(topics: IngestTopics, cfg: IngestConfig, log: SharedLog, metrics: IngestMetrics) -> Self {
+    pub fn new(
+        topics: IngestTopics,
+        cfg: IngestConfig,
+        log: SharedLog,
+        metrics: IngestMetrics,
+    ) -> Self {
         Ingest {
             topics,
             cfg,
@@ -75,25 +87,50 @@ impl Ingest {
         }
     }
 
-    fn reject(&self, out: &mut Output, source: &str, origin: Origin, problems: &Problems, bytes: &[u8]) -> Result<(), StageError> {
+    fn reject(
+        &self,
+        out: &mut Output,
+        source: &str,
+        origin: Origin,
+        problems: &Problems,
+        bytes: &[u8],
+    ) -> Result<(), StageError> {
         for p in &problems.0 {
-            self.metrics.rejected.with_label_values(&[source, p.code]).inc();
+            self.metrics
+                .rejected
+                .with_label_values(&[source, p.code])
+                .inc();
         }
         let letter = dead_letter(source, origin, problems, bytes, now_us());
         let payload = encode(&letter).map_err(|e| StageError::Operator {
             stage: "ingest",
             message: e.to_string(),
         })?;
-        out.emit(OutRecord::new(self.topics.dlq.clone(), None, Bytes::from(payload)));
+        out.emit(OutRecord::new(
+            self.topics.dlq.clone(),
+            None,
+            Bytes::from(payload),
+        ));
         Ok(())
     }
 
     /// Emits an accepted event unless it is a duplicate, a conflict, or
     /// voids a voiding statement.
-    fn accept(&self, out: &mut Output, source: &str, stmt: Statement, origin: Origin, bytes: &[u8]) -> Result<(), StageError> {
+    fn accept(
+        &self,
+        out: &mut Output,
+        source: &str,
+        stmt: Statement,
+        origin: Origin,
+        bytes: &[u8],
+    ) -> Result<(), StageError> {
         let event = &stmt.event;
         let Some(key) = uuid_key(&event.event_id) else {
-            let p = Problems::one("input.id", &Path::Root, format!("`{}` is not a UUID", event.event_id));
+            let p = Problems::one(
+                "input.id",
+                &Path::Root,
+                format!("`{}` is not a UUID", event.event_id),
+            );
             return self.reject(out, source, origin, &p, bytes);
         };
         let voids = event.voids.as_deref().and_then(uuid_key);
@@ -103,13 +140,18 @@ impl Ingest {
                 Seen::Different => Some(Problems::one(
                     "xapi.conflict",
                     &Path::Root.key("id"),
-                    format!("id {} was already used for a statement with different content", event.event_id),
+                    format!(
+                        "id {} was already used for a statement with different content",
+                        event.event_id
+                    ),
                 )),
                 Seen::Same { emitted: true } => {
                     self.metrics.duplicates.with_label_values(&[source]).inc();
                     return Ok(());
                 }
-                Seen::Same { emitted: false } | Seen::New if voids.is_some_and(|t| log.is_voiding(t)) => {
+                Seen::Same { emitted: false } | Seen::New
+                    if voids.is_some_and(|t| log.is_voiding(t)) =>
+                {
                     Some(Problems::one(
                         "xapi.voiding.voiding_target",
                         &Path::Root.key("object").key("id"),
@@ -129,15 +171,30 @@ impl Ingest {
             stage: "ingest",
             message: e.to_string(),
         })?;
-        self.metrics.accepted.with_label_values(&[source, &event.spec_version]).inc();
-        out.emit(OutRecord::new(self.topics.events.clone(), Some(actor_key(event)), Bytes::from(payload)));
+        self.metrics
+            .accepted
+            .with_label_values(&[source, &event.spec_version])
+            .inc();
+        out.emit(OutRecord::new(
+            self.topics.events.clone(),
+            Some(actor_key(event)),
+            Bytes::from(payload),
+        ));
         Ok(())
     }
 
-    fn xapi(&self, m: &Message, origin: Origin, stored_us: i64, out: &mut Output) -> Result<(), StageError> {
+    fn xapi(
+        &self,
+        m: &Message,
+        origin: Origin,
+        stored_us: i64,
+        out: &mut Output,
+    ) -> Result<(), StageError> {
         let payload = m.payload.as_deref().unwrap_or_default();
         let started = Instant::now();
-        let header = m.header(XAPI_VERSION_HEADER).and_then(|h| std::str::from_utf8(h).ok());
+        let header = m
+            .header(XAPI_VERSION_HEADER)
+            .and_then(|h| std::str::from_utf8(h).ok());
         let assign = |i: usize| positional_id(&m.topic, m.partition, m.offset, i);
         let records = match read::xapi_message(payload, header, &self.cfg, stored_us, &assign) {
             Ok(r) => r,
@@ -155,11 +212,20 @@ impl Ingest {
             }
         }
         let per_record = started.elapsed().as_secs_f64() / n;
-        self.metrics.record_seconds.with_label_values(&["xapi"]).observe(per_record);
+        self.metrics
+            .record_seconds
+            .with_label_values(&["xapi"])
+            .observe(per_record);
         Ok(())
     }
 
-    fn caliper(&self, m: &Message, origin: Origin, stored_us: i64, out: &mut Output) -> Result<(), StageError> {
+    fn caliper(
+        &self,
+        m: &Message,
+        origin: Origin,
+        stored_us: i64,
+        out: &mut Output,
+    ) -> Result<(), StageError> {
         let payload = m.payload.as_deref().unwrap_or_default();
         let started = Instant::now();
         let envelope = match read::caliper_message(payload, &self.cfg, stored_us) {
@@ -181,12 +247,21 @@ impl Ingest {
                     };
                     self.accept(out, "caliper", stmt, origin, payload)?;
                 }
-                Item::Entity => self.metrics.entities.with_label_values(&[envelope.version.label()]).inc(),
-                Item::Rejected { bytes, problems, .. } => self.reject(out, "caliper", origin, &problems, bytes)?,
+                Item::Entity => self
+                    .metrics
+                    .entities
+                    .with_label_values(&[envelope.version.label()])
+                    .inc(),
+                Item::Rejected {
+                    bytes, problems, ..
+                } => self.reject(out, "caliper", origin, &problems, bytes)?,
             }
         }
         let per_record = started.elapsed().as_secs_f64() / n;
-        self.metrics.record_seconds.with_label_values(&["caliper"]).observe(per_record);
+        self.metrics
+            .record_seconds
+            .with_label_values(&["caliper"])
+            .observe(per_record);
         Ok(())
     }
 }
@@ -204,7 +279,9 @@ impl Operator for Ingest {
                 topic: Some(m.topic.to_string()),
                 partition: Some(m.partition),
                 offset: Some(m.offset),
-                client_id: m.header(CLIENT_HEADER).map(|c| String::from_utf8_lossy(c).into_owned()),
+                client_id: m
+                    .header(CLIENT_HEADER)
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
                 path: None,
                 line: None,
                 index: None,
@@ -215,8 +292,18 @@ impl Operator for Ingest {
             } else if m.topic == self.topics.raw_caliper {
                 self.caliper(m, origin, stored_us, out)?;
             } else {
-                let p = Problems::one("input.topic", &Path::Root, format!("ingest does not read topic {}", m.topic));
-                self.reject(out, "unknown", origin, &p, m.payload.as_deref().unwrap_or_default())?;
+                let p = Problems::one(
+                    "input.topic",
+                    &Path::Root,
+                    format!("ingest does not read topic {}", m.topic),
+                );
+                self.reject(
+                    out,
+                    "unknown",
+                    origin,
+                    &p,
+                    m.payload.as_deref().unwrap_or_default(),
+                )?;
             }
         }
         Ok(())

@@ -33,11 +33,18 @@ impl fmt::Display for Path<'_> {
         match self {
             Path::Root => f.write_str("$"),
             Path::Key(parent, key) => {
-                let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
+                let plain = !key.is_empty()
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@');
                 if plain {
                     write!(f, "{parent}.{key}")
                 } else {
-                    write!(f, "{parent}[{}]", serde_json::to_string(key).unwrap_or_default())
+                    write!(
+                        f,
+                        "{parent}[{}]",
+                        serde_json::to_string(key).unwrap_or_default()
+                    )
                 }
             }
             Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
@@ -108,7 +115,13 @@ impl fmt::Display for Problems {
 
 /// Builds the dead letter for a rejected input: its original bytes, where
 /// it came from and every problem found.
-pub fn dead_letter(format: &str, origin: Origin, problems: &Problems, payload: &[u8], now_us: i64) -> DeadLetter {
+pub fn dead_letter(
+    format: &str,
+    origin: Origin,
+    problems: &Problems,
+    payload: &[u8],
+    now_us: i64,
+) -> DeadLetter {
     let first = problems.first();
     DeadLetter {
         id: uuid::Uuid::new_v4().to_string(),
@@ -145,7 +158,10 @@ mod tests {
         let parent = ctx.key("contextActivities").key("parent").to_string();
         assert_eq!(parent, "$.context.contextActivities.parent");
         let ext = root.key("extensions");
-        assert_eq!(ext.key("http://x.y/z").to_string(), "$.extensions[\"http://x.y/z\"]");
+        assert_eq!(
+            ext.key("http://x.y/z").to_string(),
+            "$.extensions[\"http://x.y/z\"]"
+        );
         let arr = root.key("data");
         assert_eq!(arr.index(3).to_string(), "$.data[3]");
     }

@@ -24,7 +24,10 @@ fn size_problem(len: usize, cfg: &IngestConfig) -> Option<Problems> {
         Problems::one(
             "input.too_large",
             &Path::Root,
-            format!("{len} bytes exceeds the limit of {} bytes (ingest.max_message_bytes)", cfg.max_message_bytes),
+            format!(
+                "{len} bytes exceeds the limit of {} bytes (ingest.max_message_bytes)",
+                cfg.max_message_bytes
+            ),
         )
     })
 }
@@ -45,7 +48,11 @@ pub fn xapi_message<'b>(
     }
     let parts = split_top_level(payload).map_err(|e| crate::json_problem(&e))?;
     if parts.is_empty() {
-        return Err(Problems::one("xapi.batch.empty", &Path::Root, "an empty array holds no statements"));
+        return Err(Problems::one(
+            "xapi.batch.empty",
+            &Path::Root,
+            "an empty array holds no statements",
+        ));
     }
     if parts.len() > cfg.max_statements_per_message {
         return Err(Problems::one(
@@ -74,13 +81,21 @@ pub fn xapi_message<'b>(
                     };
                     xapi::parse_statement(&tree, &env)
                 });
-            XapiRecord { index, bytes, outcome }
+            XapiRecord {
+                index,
+                bytes,
+                outcome,
+            }
         })
         .collect())
 }
 
 /// Reads a Caliper envelope.
-pub fn caliper_message<'b>(payload: &'b [u8], cfg: &IngestConfig, stored_us: i64) -> Result<Envelope<'b>, Problems> {
+pub fn caliper_message<'b>(
+    payload: &'b [u8],
+    cfg: &IngestConfig,
+    stored_us: i64,
+) -> Result<Envelope<'b>, Problems> {
     if let Some(p) = size_problem(payload.len(), cfg) {
         return Err(p);
     }

@@ -78,8 +78,16 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 
 /// Parses a timestamp into microseconds since the Unix epoch, UTC.
 pub fn parse_timestamp(s: &str, rules: TimeRules) -> Result<i64, TimeError> {
-    let fmt = || err("format", format!("`{s}` is not an ISO 8601 date-time like 2024-03-01T08:15:00.000Z"));
-    let mut c = Cursor { b: s.as_bytes(), i: 0 };
+    let fmt = || {
+        err(
+            "format",
+            format!("`{s}` is not an ISO 8601 date-time like 2024-03-01T08:15:00.000Z"),
+        )
+    };
+    let mut c = Cursor {
+        b: s.as_bytes(),
+        i: 0,
+    };
     let year = c.digits(4).ok_or_else(fmt)?;
     if !c.eat(b'-') {
         return Err(fmt());
@@ -98,7 +106,10 @@ pub fn parse_timestamp(s: &str, rules: TimeRules) -> Result<i64, TimeError> {
         } else {
             ""
         };
-        return Err(err("format", format!("`{s}` is not an ISO 8601 date-time{hint}")));
+        return Err(err(
+            "format",
+            format!("`{s}` is not an ISO 8601 date-time{hint}"),
+        ));
     }
     let hour = c.digits(2).ok_or_else(fmt)?;
     if !c.eat(b':') {
@@ -139,7 +150,10 @@ pub fn parse_timestamp(s: &str, rules: TimeRules) -> Result<i64, TimeError> {
         }
         Some(sign @ (b'+' | b'-')) => {
             if rules == TimeRules::Caliper {
-                return Err(err("zone", format!("`{s}` must be in UTC with a trailing Z (Caliper)")));
+                return Err(err(
+                    "zone",
+                    format!("`{s}` must be in UTC with a trailing Z (Caliper)"),
+                ));
             }
             c.i += 1;
             let start = c.i;
@@ -156,14 +170,19 @@ pub fn parse_timestamp(s: &str, rules: TimeRules) -> Result<i64, TimeError> {
                 let written = &s[start - 1..];
                 return Err(err(
                     "unknown_offset",
-                    format!("`{s}`: the offset {written} means \"unknown local offset\" and is not allowed in xAPI 2.0; use Z or +00:00"),
+                    format!(
+                        "`{s}`: the offset {written} means \"unknown local offset\" and is not allowed in xAPI 2.0; use Z or +00:00"
+                    ),
                 ));
             }
             let total = h * 60 + m;
             if sign == b'-' { -total } else { total }
         }
         None => {
-            return Err(err("zone", format!("`{s}` has no time zone; add Z or an offset such as +09:00")));
+            return Err(err(
+                "zone",
+                format!("`{s}` has no time zone; add Z or an offset such as +09:00"),
+            ));
         }
         Some(_) => return Err(fmt()),
     };
@@ -208,7 +227,12 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// and 30 days, which is what the indicators need (time on task is never
 /// reported in months).
 pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
-    let bad = || err("format", format!("`{s}` is not an ISO 8601 duration like PT1H30M or PT45.5S"));
+    let bad = || {
+        err(
+            "format",
+            format!("`{s}` is not an ISO 8601 duration like PT1H30M or PT45.5S"),
+        )
+    };
     let b = s.as_bytes();
     if b.first() != Some(&b'P') || b.len() < 3 {
         return Err(bad());
@@ -271,12 +295,27 @@ mod tests {
         assert_eq!(parse_timestamp("2024-03-01T08:15:00Z", r), Ok(T0));
         assert_eq!(parse_timestamp("2024-03-01T17:15:00+09:00", r), Ok(T0));
         assert_eq!(parse_timestamp("2024-03-01T03:15:00-0500", r), Ok(T0));
-        assert_eq!(parse_timestamp("2024-03-01T08:15:00.123456789Z", r), Ok(T0 + 123_456));
-        assert_eq!(parse_timestamp("2024-03-01T08:15:00.5Z", r), Ok(T0 + 500_000));
+        assert_eq!(
+            parse_timestamp("2024-03-01T08:15:00.123456789Z", r),
+            Ok(T0 + 123_456)
+        );
+        assert_eq!(
+            parse_timestamp("2024-03-01T08:15:00.5Z", r),
+            Ok(T0 + 500_000)
+        );
         assert_eq!(parse_timestamp("2024-03-01T08:15:00-00:00", r), Ok(T0));
-        assert_eq!(parse_timestamp("2024-03-01T08:15:00", r).unwrap_err().kind, "zone");
-        assert_eq!(parse_timestamp("2024-02-30T08:15:00Z", r).unwrap_err().kind, "range");
-        assert_eq!(parse_timestamp("2024-03-01 08:15:00Z", r).unwrap_err().kind, "format");
+        assert_eq!(
+            parse_timestamp("2024-03-01T08:15:00", r).unwrap_err().kind,
+            "zone"
+        );
+        assert_eq!(
+            parse_timestamp("2024-02-30T08:15:00Z", r).unwrap_err().kind,
+            "range"
+        );
+        assert_eq!(
+            parse_timestamp("2024-03-01 08:15:00Z", r).unwrap_err().kind,
+            "format"
+        );
         assert_eq!(parse_timestamp("yesterday", r).unwrap_err().kind, "format");
     }
 
@@ -284,8 +323,16 @@ mod tests {
     fn xapi2_is_rfc3339() {
         let r = TimeRules::Xapi2;
         assert_eq!(parse_timestamp("2024-03-01 08:15:00Z", r), Ok(T0));
-        for bad in ["2024-03-01T08:15:00-00", "2024-03-01T08:15:00-0000", "2024-03-01T08:15:00-00:00"] {
-            assert_eq!(parse_timestamp(bad, r).unwrap_err().kind, "unknown_offset", "{bad}");
+        for bad in [
+            "2024-03-01T08:15:00-00",
+            "2024-03-01T08:15:00-0000",
+            "2024-03-01T08:15:00-00:00",
+        ] {
+            assert_eq!(
+                parse_timestamp(bad, r).unwrap_err().kind,
+                "unknown_offset",
+                "{bad}"
+            );
         }
         assert_eq!(parse_timestamp("2024-03-01T08:15:00+00:00", r), Ok(T0));
     }
@@ -294,7 +341,12 @@ mod tests {
     fn caliper_wants_utc() {
         let r = TimeRules::Caliper;
         assert_eq!(parse_timestamp("2024-03-01T08:15:00.000Z", r), Ok(T0));
-        assert_eq!(parse_timestamp("2024-03-01T09:15:00.000+01:00", r).unwrap_err().kind, "zone");
+        assert_eq!(
+            parse_timestamp("2024-03-01T09:15:00.000+01:00", r)
+                .unwrap_err()
+                .kind,
+            "zone"
+        );
     }
 
     #[test]

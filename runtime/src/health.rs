@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+/// Named readiness checks with their details, as `/readyz` reports them.
+pub type Checks = Vec<(String, String)>;
+
 /// Shared health state of one service. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Health {
@@ -57,27 +60,37 @@ impl Health {
         if age <= stall.as_millis() as u64 {
             Ok(())
         } else {
-            Err(format!("poll loop has not moved for {age} ms (limit {} ms)", stall.as_millis()))
+            Err(format!(
+                "poll loop has not moved for {age} ms (limit {} ms)",
+                stall.as_millis()
+            ))
         }
     }
 
     /// `Ok` when at least one check is registered and all pass; otherwise the
     /// failing checks with their details.
-    pub fn readiness(&self) -> Result<Vec<(String, String)>, Vec<(String, String)>> {
+    pub fn readiness(&self) -> Result<Checks, Checks> {
         let checks = self.inner.checks.lock();
-        let all: Vec<(String, String)> = checks
+        let all: Checks = checks
             .iter()
             .map(|(k, (_, d))| (k.to_string(), d.clone()))
             .collect();
-        let failing: Vec<(String, String)> = checks
+        let failing: Checks = checks
             .iter()
             .filter(|(_, (ok, _))| !ok)
             .map(|(k, (_, d))| (k.to_string(), d.clone()))
             .collect();
         if checks.is_empty() {
-            return Err(vec![("startup".into(), "no readiness check has reported yet".into())]);
+            return Err(vec![(
+                "startup".into(),
+                "no readiness check has reported yet".into(),
+            )]);
         }
-        if failing.is_empty() { Ok(all) } else { Err(failing) }
+        if failing.is_empty() {
+            Ok(all)
+        } else {
+            Err(failing)
+        }
     }
 }
 

@@ -18,4 +18,6 @@ pub mod service;
 pub mod shutdown;
 pub mod stage;
 pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transport;

@@ -34,34 +34,62 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c
         };
         let gauge = |name: &str, help: &str, labels: &[&str]| {
             let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(g.clone())).expect("unique metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
             g
         };
-        let records_in = counter("lap_records_in_total", "Records read by a stage.", &["stage", "topic"]);
-        let records_out =
-            counter("lap_records_out_total", "Records written by a stage.", &["stage", "topic"]);
+        let records_in = counter(
+            "lap_records_in_total",
+            "Records read by a stage.",
+            &["stage", "topic"],
+        );
+        let records_out = counter(
+            "lap_records_out_total",
+            "Records written by a stage.",
+            &["stage", "topic"],
+        );
         let batch_seconds = HistogramVec::new(
-            HistogramOpts::new("lap_batch_duration_seconds", "Time to process one input batch.")
-                .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("buckets")),
+            HistogramOpts::new(
+                "lap_batch_duration_seconds",
+                "Time to process one input batch.",
+            )
+            .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("buckets")),
             &["stage"],
         )
         .expect("valid metric");
-        registry.register(Box::new(batch_seconds.clone())).expect("unique metric");
+        registry
+            .register(Box::new(batch_seconds.clone()))
+            .expect("unique metric");
         let consumer_lag = gauge(
             "lap_consumer_lag_records",
             "Records between the committed offset and the end of the partition.",
             &["topic", "partition"],
         );
-        let rebalances =
-            counter("lap_rebalances_total", "Partition assignments and revocations.", &["kind"]);
-        let commits = counter("lap_offset_commits_total", "Consumer offset commits.", &["result"]);
-        let info = gauge("lap_build_info", "Service name and version; always 1.", &["service", "version"]);
-        info.with_label_values(&[service, env!("CARGO_PKG_VERSION")]).set(1);
+        let rebalances = counter(
+            "lap_rebalances_total",
+            "Partition assignments and revocations.",
+            &["kind"],
+        );
+        let commits = counter(
+            "lap_offset_commits_total",
+            "Consumer offset commits.",
+            &["result"],
+        );
+        let info = gauge(
+            "lap_build_info",
+            "Service name and version; always 1.",
+            &["service", "version"],
+        );
+        info.with_label_values(&[service, env!("CARGO_PKG_VERSION")])
+            .set(1);
         Metrics {
             registry,
             records_in,

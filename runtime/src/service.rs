@@ -32,7 +32,9 @@ pub enum ServiceError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The metrics/health port could not be bound, or signals not installed.
-    #[error("cannot start the service endpoint on {addr}: {source} (set service.metrics_addr to a free address)")]
+    #[error(
+        "cannot start the service endpoint on {addr}: {source} (set service.metrics_addr to a free address)"
+    )]
     Endpoint {
         /// The address from `service.metrics_addr`.
         addr: SocketAddr,
@@ -91,7 +93,11 @@ impl Service {
 
     /// Runs `op` over Kafka: consumes `topics` in this stage's group, produces
     /// what it emits, and returns after a graceful stop.
-    pub async fn run_kafka<O: Operator>(&self, topics: &[&str], op: O) -> Result<(O, RunReport), StageError> {
+    pub async fn run_kafka<O: Operator>(
+        &self,
+        topics: &[&str],
+        op: O,
+    ) -> Result<(O, RunReport), StageError> {
         let kafka = &self.config.kafka;
         let source = KafkaSource::subscribe(
             kafka,
@@ -105,6 +111,15 @@ impl Service {
             grace: Duration::from_millis(self.config.service.shutdown_grace_ms),
             ..RunOptions::default()
         };
-        run(source, sink, op, opts, self.metrics.clone(), self.health.clone(), self.stop.clone()).await
+        run(
+            source,
+            sink,
+            op,
+            opts,
+            self.metrics.clone(),
+            self.health.clone(),
+            self.stop.clone(),
+        )
+        .await
     }
 }

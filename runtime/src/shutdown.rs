@@ -20,7 +20,10 @@ pub fn on_signal() -> std::io::Result<CancellationToken> {
             _ = term.recv() => "SIGTERM",
             _ = int.recv() => "SIGINT",
         };
-        info!(signal = name, "shutting down: stop polling, drain, commit, exit");
+        info!(
+            signal = name,
+            "shutting down: stop polling, drain, commit, exit"
+        );
         cancel.cancel();
         tokio::select! {
             _ = term.recv() => {},

@@ -196,7 +196,13 @@ where
         unacknowledged = close.unacknowledged,
         "stage stopped"
     );
-    Ok((op, RunReport { end_of_input, close }))
+    Ok((
+        op,
+        RunReport {
+            end_of_input,
+            close,
+        },
+    ))
 }
 
 /// Enqueues the emitted records in order and returns a future that resolves
@@ -212,7 +218,10 @@ async fn dispatch<K: RecordSink>(
 ) -> Result<Delivery, TransportError> {
     let mut pending = Vec::with_capacity(out.records.len());
     for record in out.records {
-        metrics.records_out.with_label_values(&[stage, &record.topic]).inc();
+        metrics
+            .records_out
+            .with_label_values(&[stage, &record.topic])
+            .inc();
         pending.push(sink.send(record).await?);
     }
     let mut acks: Vec<MessageId> = batch

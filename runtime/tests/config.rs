@@ -11,7 +11,10 @@ fn file(text: &str) -> tempfile::NamedTempFile {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -31,7 +34,10 @@ fn defaults_then_file_then_environment() {
     let from_file = load_from(Some(f.path()), env(&[])).unwrap();
     assert_eq!(from_file.kafka.bootstrap_servers, "from-file:9092");
     assert_eq!(from_file.topics.partitions, 12);
-    assert_eq!(from_file.kafka.consumer.batch_max, Config::default().kafka.consumer.batch_max);
+    assert_eq!(
+        from_file.kafka.consumer.batch_max,
+        Config::default().kafka.consumer.batch_max
+    );
 
     let both = load_from(
         Some(f.path()),
@@ -42,9 +48,15 @@ fn defaults_then_file_then_environment() {
         ]),
     )
     .unwrap();
-    assert_eq!(both.kafka.bootstrap_servers, "from-env:9092", "environment beats file");
+    assert_eq!(
+        both.kafka.bootstrap_servers, "from-env:9092",
+        "environment beats file"
+    );
     assert_eq!(both.kafka.client_id, "file-client", "file beats defaults");
-    assert_eq!(both.kafka.consumer.batch_max, 77, "numbers parse from the environment");
+    assert_eq!(
+        both.kafka.consumer.batch_max, 77,
+        "numbers parse from the environment"
+    );
 }
 
 #[test]
@@ -55,7 +67,10 @@ fn unknown_key_in_file_names_key_and_file() {
     assert!(matches!(err, ConfigError::UnknownKey { .. }), "{msg}");
     assert!(msg.contains("kafka.bootstrap_server"), "{msg}");
     assert!(msg.contains(&f.path().display().to_string()), "{msg}");
-    assert!(msg.contains("did you mean `kafka.bootstrap_servers`"), "{msg}");
+    assert!(
+        msg.contains("did you mean `kafka.bootstrap_servers`"),
+        "{msg}"
+    );
 
     let f = file("[nonsense]\nx = 1\n");
     let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
@@ -80,11 +95,19 @@ fn wrong_types_and_bad_values_name_key_and_origin() {
     let f = file("[kafka]\nsecurity_protocol = \"tls\"\n");
     let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
     assert!(msg.contains("kafka.security_protocol"), "{msg}");
-    assert!(msg.contains("plaintext, ssl, sasl_plaintext, sasl_ssl"), "{msg}");
+    assert!(
+        msg.contains("plaintext, ssl, sasl_plaintext, sasl_ssl"),
+        "{msg}"
+    );
     assert!(msg.contains(&f.path().display().to_string()), "{msg}");
 
-    let msg = load_from(None, env(&[("LAP__TOPICS__PARTITIONS", "0")])).unwrap_err().to_string();
-    assert!(msg.contains("environment variable LAP__TOPICS__PARTITIONS"), "{msg}");
+    let msg = load_from(None, env(&[("LAP__TOPICS__PARTITIONS", "0")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("environment variable LAP__TOPICS__PARTITIONS"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -92,13 +115,20 @@ fn pass_through_kafka_properties_are_free_form() {
     let f = file("[kafka.properties]\n\"ssl.endpoint.identification.algorithm\" = \"none\"\n");
     let cfg = load_from(Some(f.path()), env(&[])).unwrap();
     assert_eq!(
-        cfg.kafka.properties.get("ssl.endpoint.identification.algorithm").map(String::as_str),
+        cfg.kafka
+            .properties
+            .get("ssl.endpoint.identification.algorithm")
+            .map(String::as_str),
         Some("none")
     );
 }
 
 #[test]
 fn missing_file_is_reported() {
-    let err = load_from(Some(std::path::Path::new("/nonexistent/lap.toml")), env(&[])).unwrap_err();
+    let err = load_from(
+        Some(std::path::Path::new("/nonexistent/lap.toml")),
+        env(&[]),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/lap.toml"), "{err}");
 }

@@ -3,22 +3,19 @@
 //! whatever was not acknowledged, never commit past an unacknowledged
 //! message, and lose nothing when a second consumer joins the group.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use lap_runtime::config::{KafkaConfig, TopicSpec};
+use lap_runtime::config::KafkaConfig;
 use lap_runtime::health::Health;
 use lap_runtime::metrics::Metrics;
-use lap_runtime::transport::kafka::{KafkaSink, KafkaSource, ensure_topics};
+use lap_runtime::testkit;
+use lap_runtime::transport::kafka::{KafkaSink, KafkaSource};
 use lap_runtime::transport::memory::MemoryBroker;
 use lap_runtime::transport::{Message, OutRecord, RecordSink, Source};
 use parking_lot::Mutex;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 const PARTITIONS: i32 = 4;
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -39,7 +36,7 @@ impl Harness for Memory {
     type Src = lap_runtime::transport::memory::MemorySource;
     type Snk = lap_runtime::transport::memory::MemorySink;
     async fn topic(&self) -> String {
-        let name = support::unique("contract");
+        let name = testkit::unique("contract");
         self.0.create_topic(&name, PARTITIONS);
         name
     }
@@ -66,15 +63,8 @@ struct Kafka(KafkaConfig);
 
 impl Kafka {
     fn from_env(var: &str) -> Option<Self> {
-        let bootstrap = support::broker(var)?;
-        let mut cfg = KafkaConfig {
-            bootstrap_servers: bootstrap,
-            ..KafkaConfig::default()
-        };
+        let mut cfg = testkit::kafka_config(&testkit::service(var)?);
         cfg.consumer.batch_max = 50;
-        cfg.consumer.batch_linger_ms = 5;
-        cfg.consumer.session_timeout_ms = 6_000;
-        cfg.consumer.commit_interval_ms = 200;
         Some(Kafka(cfg))
     }
 }
@@ -83,50 +73,35 @@ impl Harness for Kafka {
     type Src = KafkaSource;
     type Snk = KafkaSink;
     async fn topic(&self) -> String {
-        let name = support::unique("contract");
-        let spec = TopicSpec {
-            name: name.clone(),
-            partitions: PARTITIONS,
-            ..TopicSpec::default()
-        };
-        ensure_topics(&self.0, &[spec], 1).await.expect("create topic");
+        let name = testkit::unique("contract");
+        testkit::create_topic(&self.0, &name, PARTITIONS).await;
         name
     }
     fn sink(&self) -> Self::Snk {
         KafkaSink::new(&self.0, "contract").expect("producer")
     }
     fn source(&self, group: &str, topic: &str) -> Self::Src {
-        KafkaSource::subscribe(&self.0, group, &[topic], Health::default(), Metrics::new("contract"))
-            .expect("consumer")
+        KafkaSource::subscribe(
+            &self.0,
+            group,
+            &[topic],
+            Health::default(),
+            Metrics::new("contract"),
+        )
+        .expect("consumer")
     }
     async fn committed(&self, group: &str, topic: &str) -> Vec<Option<i64>> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.0.bootstrap_servers)
-            .set("group.id", group)
-            .create()
-            .expect("consumer");
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..PARTITIONS {
-            tpl.add_partition(topic, p);
-        }
-        let topic = topic.to_string();
-        tokio::task::spawn_blocking(move || {
-            let got = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed");
-            (0..PARTITIONS)
-                .map(|p| match got.find_partition(&topic, p).map(|e| e.offset()) {
-                    Some(Offset::Offset(o)) => Some(o),
-                    _ => None,
-                })
-                .collect()
-        })
-        .await
-        .unwrap()
+        testkit::committed(&self.0.bootstrap_servers, group, topic, PARTITIONS).await
     }
 }
 
 /// Produces `n` keyed records `evt-<i>` and returns, per partition, the
 /// payloads in offset order.
-async fn produce<H: Harness>(h: &H, topic: &str, range: std::ops::Range<usize>) -> BTreeMap<i32, Vec<(i64, String)>> {
+async fn produce<H: Harness>(
+    h: &H,
+    topic: &str,
+    range: std::ops::Range<usize>,
+) -> BTreeMap<i32, Vec<(i64, String)>> {
     let sink = h.sink();
     let topic: Arc<str> = Arc::from(topic);
     let mut pending = Vec::new();
@@ -141,12 +116,18 @@ async fn produce<H: Harness>(h: &H, topic: &str, range: std::ops::Range<usize>) 
     let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
     for (i, p) in pending {
         let d = p.await.expect("delivered");
-        by_partition.entry(d.partition).or_default().push((d.offset, format!("evt-{i}")));
+        by_partition
+            .entry(d.partition)
+            .or_default()
+            .push((d.offset, format!("evt-{i}")));
     }
     for v in by_partition.values_mut() {
         v.sort();
     }
-    assert!(range.len() < 37 || by_partition.len() > 1, "keys spread over several partitions");
+    assert!(
+        range.len() < 37 || by_partition.len() > 1,
+        "keys spread over several partitions"
+    );
     by_partition
 }
 
@@ -156,7 +137,10 @@ fn payload(m: &Message) -> String {
 
 /// Reads batches until `on_batch` reports done or the deadline passes;
 /// `on_batch` returns the messages to acknowledge and whether it is done.
-async fn consume_until<S: Source>(src: &mut S, mut on_batch: impl FnMut(&[Message]) -> (Vec<Message>, bool)) {
+async fn consume_until<S: Source>(
+    src: &mut S,
+    mut on_batch: impl FnMut(&[Message]) -> (Vec<Message>, bool),
+) {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     loop {
         let next = tokio::time::timeout_at(deadline, src.next_batch())
@@ -175,24 +159,29 @@ async fn consume_until<S: Source>(src: &mut S, mut on_batch: impl FnMut(&[Messag
 async fn all_delivered<H: Harness>(h: H) {
     let topic = h.topic().await;
     let produced = produce(&h, &topic, 0..400).await;
-    let expected: BTreeSet<String> = produced.values().flatten().map(|(_, p)| p.clone()).collect();
-    let group = support::unique("g");
+    let expected: BTreeSet<String> = produced
+        .values()
+        .flatten()
+        .map(|(_, p)| p.clone())
+        .collect();
+    let group = testkit::unique("g");
     let mut src = h.source(&group, &topic);
     let mut seen = BTreeSet::new();
-    consume_until(
-        &mut src,
-        |batch| {
-            seen.extend(batch.iter().map(payload));
-            (batch.to_vec(), seen.len() >= expected.len())
-        },
-    )
+    consume_until(&mut src, |batch| {
+        seen.extend(batch.iter().map(payload));
+        (batch.to_vec(), seen.len() >= expected.len())
+    })
     .await;
     src.close(Duration::from_secs(10)).await.expect("close");
     assert_eq!(seen, expected);
     let committed = h.committed(&group, &topic).await;
     for (p, records) in &produced {
         let end = records.last().unwrap().0 + 1;
-        assert_eq!(committed[*p as usize], Some(end), "partition {p} committed to its end");
+        assert_eq!(
+            committed[*p as usize],
+            Some(end),
+            "partition {p} committed to its end"
+        );
     }
 }
 
@@ -200,34 +189,31 @@ async fn unacknowledged_are_redelivered<H: Harness>(h: H) {
     let topic = h.topic().await;
     let produced = produce(&h, &topic, 0..300).await;
     let total = produced.values().map(Vec::len).sum::<usize>();
-    let group = support::unique("g");
+    let group = testkit::unique("g");
     let mut first = h.source(&group, &topic);
     let mut seen = 0;
     let mut unacked = BTreeSet::new();
-    consume_until(
-        &mut first,
-        |batch| {
-            seen += batch.len();
-            // Acknowledge roughly two thirds; the rest is "lost in a crash".
-            let (ack, skip): (Vec<Message>, Vec<Message>) =
-                batch.iter().cloned().partition(|m| m.offset % 3 != 1);
-            unacked.extend(skip.iter().map(payload));
-            (ack, seen >= total)
-        },
-    )
+    consume_until(&mut first, |batch| {
+        seen += batch.len();
+        // Acknowledge roughly two thirds; the rest is "lost in a crash".
+        let (ack, skip): (Vec<Message>, Vec<Message>) =
+            batch.iter().cloned().partition(|m| m.offset % 3 != 1);
+        unacked.extend(skip.iter().map(payload));
+        (ack, seen >= total)
+    })
     .await;
-    first.close(Duration::from_millis(200)).await.expect("close");
+    first
+        .close(Duration::from_millis(200))
+        .await
+        .expect("close");
     assert!(!unacked.is_empty());
 
     let mut second = h.source(&group, &topic);
     let mut redelivered = BTreeSet::new();
-    consume_until(
-        &mut second,
-        |batch| {
-            redelivered.extend(batch.iter().map(payload));
-            (batch.to_vec(), unacked.is_subset(&redelivered))
-        },
-    )
+    consume_until(&mut second, |batch| {
+        redelivered.extend(batch.iter().map(payload));
+        (batch.to_vec(), unacked.is_subset(&redelivered))
+    })
     .await;
     second.close(Duration::from_secs(10)).await.expect("close");
     let missing: Vec<_> = unacked.difference(&redelivered).collect();
@@ -244,21 +230,18 @@ async fn commit_never_passes_unacknowledged<H: Harness>(h: H) {
         .filter(|(_, v)| v.len() > 5)
         .map(|(p, v)| (*p, v[4].0))
         .collect();
-    let group = support::unique("g");
+    let group = testkit::unique("g");
     let mut src = h.source(&group, &topic);
     let mut seen = 0;
-    consume_until(
-        &mut src,
-        |batch| {
-            seen += batch.len();
-            let ack = batch
-                .iter()
-                .filter(|m| held.get(&m.partition) != Some(&m.offset))
-                .cloned()
-                .collect();
-            (ack, seen >= total)
-        },
-    )
+    consume_until(&mut src, |batch| {
+        seen += batch.len();
+        let ack = batch
+            .iter()
+            .filter(|m| held.get(&m.partition) != Some(&m.offset))
+            .cloned()
+            .collect();
+        (ack, seen >= total)
+    })
     .await;
     src.close(Duration::from_millis(200)).await.expect("close");
     let committed = h.committed(&group, &topic).await;
@@ -280,15 +263,21 @@ async fn rebalance_loses_nothing<H: Harness>(h: H) {
         .flatten()
         .map(|(_, p)| p.clone())
         .collect();
-    let group = support::unique("g");
+    let group = testkit::unique("g");
     let seen: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let per_member: Arc<Mutex<[usize; 2]>> = Arc::default();
     // Set once production has finished: the number of distinct records.
     let target: Arc<Mutex<Option<usize>>> = Arc::default();
 
     let spawn_member = |idx: usize| {
-        let (h, topic, group, seen, per_member, target) =
-            (h.clone(), topic.clone(), group.clone(), seen.clone(), per_member.clone(), target.clone());
+        let (h, topic, group, seen, per_member, target) = (
+            h.clone(),
+            topic.clone(),
+            group.clone(),
+            seen.clone(),
+            per_member.clone(),
+            target.clone(),
+        );
         tokio::spawn(async move {
             let mut src = h.source(&group, &topic);
             let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -316,7 +305,9 @@ async fn rebalance_loses_nothing<H: Harness>(h: H) {
         }
     };
     let a = spawn_member(0);
-    tokio::time::timeout(DEADLINE, wait_for(0)).await.expect("first member never received anything");
+    tokio::time::timeout(DEADLINE, wait_for(0))
+        .await
+        .expect("first member never received anything");
     // Join a second member and keep producing until it has taken over partitions.
     let b = spawn_member(1);
     let mut next = 300;
@@ -374,5 +365,5 @@ macro_rules! contract {
 }
 
 contract!(memory, Some(Memory(MemoryBroker::new(PARTITIONS))));
-contract!(kafka, Kafka::from_env(support::KAFKA_ENV));
-contract!(kafka_tansu, Kafka::from_env("LAP_TEST_KAFKA_TANSU"));
+contract!(kafka, Kafka::from_env(testkit::KAFKA_ENV));
+contract!(kafka_tansu, Kafka::from_env(testkit::KAFKA_TANSU_ENV));

@@ -24,10 +24,14 @@ pub const HEADER_LEN: usize = 10;
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     /// The bytes do not start with the single-object marker `C3 01`.
-    #[error("not an Avro single-object message (expected marker C3 01 and a fingerprint, got {0} bytes starting {1})")]
+    #[error(
+        "not an Avro single-object message (expected marker C3 01 and a fingerprint, got {0} bytes starting {1})"
+    )]
     NotSingleObject(usize, String),
     /// The fingerprint matches no published version of the expected record.
-    #[error("unknown writer schema {fingerprint} for {record}: written by a newer lap, or not a {record} at all")]
+    #[error(
+        "unknown writer schema {fingerprint} for {record}: written by a newer lap, or not a {record} at all"
+    )]
     UnknownSchema {
         /// Record expected.
         record: &'static str,
@@ -66,7 +70,9 @@ pub struct SchemaSet {
 
 impl std::fmt::Debug for SchemaSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SchemaSet").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("SchemaSet")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,13 +86,15 @@ impl SchemaSet {
     /// The inputs are the crate's own files, so a parse failure is a bug
     /// caught by the tests, hence the panic.
     fn new(name: &'static str, current: &str, history: &[&str]) -> SchemaSet {
-        let current: &'static Schema =
-            Box::leak(Box::new(Schema::parse_str(current).unwrap_or_else(|e| panic!("{name}.avsc: {e}"))));
+        let current: &'static Schema = Box::leak(Box::new(
+            Schema::parse_str(current).unwrap_or_else(|e| panic!("{name}.avsc: {e}")),
+        ));
         let versions = history
             .iter()
             .enumerate()
             .map(|(i, text)| {
-                let schema = Schema::parse_str(text).unwrap_or_else(|e| panic!("{name} v{}: {e}", i + 1));
+                let schema =
+                    Schema::parse_str(text).unwrap_or_else(|e| panic!("{name} v{}: {e}", i + 1));
                 Version {
                     number: i as u32 + 1,
                     header: header_of(&schema),
@@ -168,10 +176,12 @@ pub fn encode<R: Record>(record: &R) -> Result<Vec<u8>, CodecError> {
 pub fn encode_into<R: Record>(record: &R, buf: &mut Vec<u8>) -> Result<(), CodecError> {
     let set = R::schemas();
     buf.extend_from_slice(&set.header);
-    set.writer.write_ser(buf, record).map_err(|e| CodecError::Avro {
-        record: set.name,
-        message: e.to_string(),
-    })?;
+    set.writer
+        .write_ser(buf, record)
+        .map_err(|e| CodecError::Avro {
+            record: set.name,
+            message: e.to_string(),
+        })?;
     Ok(())
 }
 
@@ -188,7 +198,9 @@ pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, CodecError> {
         message: e.to_string(),
     };
     if header == set.header {
-        let reader = GenericDatumReader::builder(set.current).build().map_err(avro_err)?;
+        let reader = GenericDatumReader::builder(set.current)
+            .build()
+            .map_err(avro_err)?;
         return reader.read_deser(&mut body).map_err(avro_err);
     }
     let writer = set

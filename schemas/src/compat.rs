@@ -18,5 +18,9 @@ pub fn check_backward(reader: &Schema, writers: &[(String, &Schema)]) -> Result<
             Err(e) => Some(format!("{label}: {e}")),
         })
         .collect();
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }

@@ -24,6 +24,6 @@ pub mod records;
 pub use codec::{CodecError, Record, decode, encode, encode_into};
 pub use records::{
     Action, Actor, ActorKind, DeadLetter, EnrichedEvent, EntityKind, EventContext, EventObject,
-    EventResult, Flag, IndicatorRow, LearningEvent, Origin, OriginKind, Problem, Role, RosterEntity,
-    RosterRecord, RosterStatus, SourceStandard, WindowKind,
+    EventResult, Flag, IndicatorRow, LearningEvent, Origin, OriginKind, Problem, Role,
+    RosterEntity, RosterRecord, RosterStatus, SourceStandard, WindowKind,
 };

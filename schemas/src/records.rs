@@ -141,17 +141,56 @@ impl Action {
 
     /// The action with this schema symbol.
     pub fn from_symbol(symbol: &str) -> Option<Action> {
-        ACTION_NAMES.iter().position(|n| *n == symbol).map(|i| Action::ALL[i])
+        ACTION_NAMES
+            .iter()
+            .position(|n| *n == symbol)
+            .map(|i| Action::ALL[i])
     }
 }
 
 const ACTION_NAMES: [&str; 42] = [
-    "started", "completed", "passed", "failed", "scored", "submitted", "graded", "viewed",
-    "navigated", "answered", "attended", "absent", "tardy", "logged_in", "logged_out", "voided",
-    "launched", "initialized", "terminated", "progressed", "paused", "resumed", "played", "seeked",
-    "skipped", "attempted", "commented", "shared", "searched", "bookmarked", "interacted",
-    "experienced", "registered", "satisfied", "waived", "abandoned", "timed_out", "reset",
-    "created", "modified", "deleted", "other",
+    "started",
+    "completed",
+    "passed",
+    "failed",
+    "scored",
+    "submitted",
+    "graded",
+    "viewed",
+    "navigated",
+    "answered",
+    "attended",
+    "absent",
+    "tardy",
+    "logged_in",
+    "logged_out",
+    "voided",
+    "launched",
+    "initialized",
+    "terminated",
+    "progressed",
+    "paused",
+    "resumed",
+    "played",
+    "seeked",
+    "skipped",
+    "attempted",
+    "commented",
+    "shared",
+    "searched",
+    "bookmarked",
+    "interacted",
+    "experienced",
+    "registered",
+    "satisfied",
+    "waived",
+    "abandoned",
+    "timed_out",
+    "reset",
+    "created",
+    "modified",
+    "deleted",
+    "other",
 ];
 
 /// Who acted.

@@ -14,7 +14,9 @@ use lap_schemas::compat::check_backward;
 use lap_schemas::*;
 
 fn versions_on_disk(name: &str) -> Vec<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("history").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("history")
+        .join(name);
     let mut files: Vec<(u32, String)> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -25,7 +27,11 @@ fn versions_on_disk(name: &str) -> Vec<String> {
         .collect();
     files.sort();
     for (i, (n, _)) in files.iter().enumerate() {
-        assert_eq!(*n as usize, i + 1, "{name}: history versions must be v1, v2, ... without gaps");
+        assert_eq!(
+            *n as usize,
+            i + 1,
+            "{name}: history versions must be v1, v2, ... without gaps"
+        );
     }
     files.into_iter().map(|(_, text)| text).collect()
 }
@@ -56,18 +62,31 @@ fn sample(schema: &Schema, names: &HashMap<Name, &Schema>, rng: &mut Rng, depth:
         Schema::Double => Value::Double((rng.below(100_000) as f64) / 13.0),
         Schema::Bytes => Value::Bytes((0..rng.below(8)).map(|_| rng.next() as u8).collect()),
         Schema::String => Value::String(format!("s{}", rng.below(1000))),
-        Schema::TimestampMicros => Value::TimestampMicros((rng.below(4_000_000_000) * 1_000_000) as i64),
+        Schema::TimestampMicros => {
+            Value::TimestampMicros((rng.below(4_000_000_000) * 1_000_000) as i64)
+        }
         Schema::Array(a) => {
             let n = if depth > 4 { 0 } else { rng.below(3) };
-            Value::Array((0..n).map(|_| sample(&a.items, names, rng, depth + 1)).collect())
+            Value::Array(
+                (0..n)
+                    .map(|_| sample(&a.items, names, rng, depth + 1))
+                    .collect(),
+            )
         }
         Schema::Map(m) => {
             let n = if depth > 4 { 0 } else { rng.below(3) };
-            Value::Map((0..n).map(|i| (format!("k{i}"), sample(&m.types, names, rng, depth + 1))).collect())
+            Value::Map(
+                (0..n)
+                    .map(|i| (format!("k{i}"), sample(&m.types, names, rng, depth + 1)))
+                    .collect(),
+            )
         }
         Schema::Union(u) => {
             let i = rng.below(u.variants().len() as u64) as usize;
-            Value::Union(i as u32, Box::new(sample(&u.variants()[i], names, rng, depth + 1)))
+            Value::Union(
+                i as u32,
+                Box::new(sample(&u.variants()[i], names, rng, depth + 1)),
+            )
         }
         Schema::Record(r) => Value::Record(
             r.fields
@@ -103,8 +122,11 @@ fn readable_from_every_version<R: Record + std::fmt::Debug>() {
         name = set.name(),
         next = texts.len() + 1
     );
-    let writers: Vec<(String, &Schema)> =
-        set.versions().iter().map(|v| (format!("{} v{}", set.name(), v.number), &v.schema)).collect();
+    let writers: Vec<(String, &Schema)> = set
+        .versions()
+        .iter()
+        .map(|v| (format!("{} v{}", set.name(), v.number), &v.schema))
+        .collect();
     check_backward(set.current(), &writers).unwrap_or_else(|p| panic!("{p:#?}"));
 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -117,7 +139,12 @@ fn readable_from_every_version<R: Record + std::fmt::Debug>() {
             let mut bytes = v.header.to_vec();
             writer.write_value(&mut bytes, value.clone()).unwrap();
             let decoded: Result<R, _> = decode(&bytes);
-            assert!(decoded.is_ok(), "v{} value {value:?} not readable: {:?}", v.number, decoded.err());
+            assert!(
+                decoded.is_ok(),
+                "v{} value {value:?} not readable: {:?}",
+                v.number,
+                decoded.err()
+            );
         }
     }
 }
@@ -154,13 +181,17 @@ fn incompatible_changes_are_rejected() {
     let current = LearningEvent::schemas().current();
     let v1 = &LearningEvent::schemas().versions()[0].schema;
     let writers = vec![("LearningEvent v1".to_string(), v1)];
-    let mut json: serde_json::Value = serde_json::from_str(include_str!("../avro/LearningEvent.avsc")).unwrap();
+    let mut json: serde_json::Value =
+        serde_json::from_str(include_str!("../avro/LearningEvent.avsc")).unwrap();
 
     // 1. A new field without a default: old data has no value for it.
     let mut added = json.clone();
-    added["fields"].as_array_mut().unwrap().push(serde_json::json!(
-        {"name": "school_year", "type": "string", "doc": "new, required"}
-    ));
+    added["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+            {"name": "school_year", "type": "string", "doc": "new, required"}
+        ));
     let reader = Schema::parse_str(&added.to_string()).unwrap();
     let problems = check_backward(&reader, &writers).unwrap_err();
     assert!(problems[0].contains("school_year"), "{problems:?}");
@@ -175,7 +206,8 @@ fn incompatible_changes_are_rejected() {
     assert!(check_backward(&reader, &writers).is_err());
 
     // 3. A new optional field with a default is compatible.
-    let mut optional: serde_json::Value = serde_json::from_str(include_str!("../avro/LearningEvent.avsc")).unwrap();
+    let mut optional: serde_json::Value =
+        serde_json::from_str(include_str!("../avro/LearningEvent.avsc")).unwrap();
     optional["fields"].as_array_mut().unwrap().push(serde_json::json!(
         {"name": "school_year", "type": ["null", "string"], "default": null, "doc": "new, optional"}
     ));

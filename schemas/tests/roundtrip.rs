@@ -194,7 +194,9 @@ fn round_trip<R: Record + PartialEq + std::fmt::Debug>(record: &R) -> Result<(),
         .schema(R::schemas().current().clone())
         .build()
         .unwrap();
-    let via_library: R = reader.read_deser(&mut bytes.as_slice()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let via_library: R = reader
+        .read_deser(&mut bytes.as_slice())
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&via_library, record);
     Ok(())
 }
@@ -210,7 +212,8 @@ where
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(move || {
-            let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(128));
+            let mut runner =
+                proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(128));
             runner.run(&strategy, |record| round_trip(&record)).unwrap();
         })
         .unwrap()
@@ -246,7 +249,11 @@ fn roster_record_round_trips() {
 #[test]
 fn garbage_is_rejected_with_a_reason() {
     let err = decode::<LearningEvent>(b"{\"not\": \"avro\"}").unwrap_err();
-    assert!(err.to_string().contains("not an Avro single-object message"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not an Avro single-object message"),
+        "{err}"
+    );
     let mut wrong = encode(&RosterRecord {
         tenant: "t".into(),
         entity: RosterEntity::User,
@@ -261,15 +268,28 @@ fn garbage_is_rejected_with_a_reason() {
     let err = decode::<LearningEvent>(&wrong).unwrap_err();
     assert!(matches!(err, CodecError::UnknownSchema { .. }), "{err}");
     wrong.truncate(12);
-    assert!(decode::<RosterRecord>(&wrong).is_err(), "truncated datum fails");
+    assert!(
+        decode::<RosterRecord>(&wrong).is_err(),
+        "truncated datum fails"
+    );
 }
 
 #[test]
 fn action_symbols_match_the_schema() {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../avro/LearningEvent.avsc")).unwrap();
-    let field = schema["fields"].as_array().unwrap().iter().find(|f| f["name"] == "action").unwrap();
-    let symbols: Vec<&str> = field["type"]["symbols"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let field = schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "action")
+        .unwrap();
+    let symbols: Vec<&str> = field["type"]["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
     let ours: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
     assert_eq!(symbols, ours);
     for a in Action::ALL {

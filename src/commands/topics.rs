@@ -42,8 +42,14 @@ pub async fn run(config_file: Option<&Path>, action: TopicsAction) -> anyhow::Re
                     spec.name, spec.partitions, spec.description
                 );
             }
-            let created = reports.iter().filter(|r| matches!(r, TopicReport::Created(_))).count();
-            println!("{created} created, {} already existed", reports.len() - created);
+            let created = reports
+                .iter()
+                .filter(|r| matches!(r, TopicReport::Created(_)))
+                .count();
+            println!(
+                "{created} created, {} already existed",
+                reports.len() - created
+            );
             Ok(())
         }
     }

@@ -4,7 +4,9 @@
 
 pub mod vocab;
 
-use lap_schemas::{Actor, ActorKind, EventContext, EventObject, EventResult, LearningEvent, SourceStandard};
+use lap_schemas::{
+    Actor, ActorKind, EventContext, EventObject, EventResult, LearningEvent, SourceStandard,
+};
 
 use self::vocab::CaliperVersion;
 use crate::check::{self, CALIPER, Members, get};
@@ -15,15 +17,51 @@ use crate::xapi::compare;
 
 const ENVELOPE_KEYS: &[&str] = &["sensor", "sendTime", "dataVersion", "data"];
 const EVENT_KEYS_V1P1: &[&str] = &[
-    "@context", "id", "type", "actor", "action", "object", "eventTime", "edApp", "generated", "target",
-    "referrer", "group", "membership", "session", "federatedSession", "extensions",
+    "@context",
+    "id",
+    "type",
+    "actor",
+    "action",
+    "object",
+    "eventTime",
+    "edApp",
+    "generated",
+    "target",
+    "referrer",
+    "group",
+    "membership",
+    "session",
+    "federatedSession",
+    "extensions",
 ];
 const EVENT_KEYS_V1P2: &[&str] = &[
-    "@context", "id", "type", "profile", "actor", "action", "object", "eventTime", "edApp", "generated",
-    "target", "referrer", "group", "membership", "session", "federatedSession", "extensions",
+    "@context",
+    "id",
+    "type",
+    "profile",
+    "actor",
+    "action",
+    "object",
+    "eventTime",
+    "edApp",
+    "generated",
+    "target",
+    "referrer",
+    "group",
+    "membership",
+    "session",
+    "federatedSession",
+    "extensions",
 ];
 const ENTITY_PROPERTIES: &[&str] = &[
-    "edApp", "generated", "target", "referrer", "group", "membership", "session", "federatedSession",
+    "edApp",
+    "generated",
+    "target",
+    "referrer",
+    "group",
+    "membership",
+    "session",
+    "federatedSession",
 ];
 const CONTEXT_PREFIX: &str = "http://purl.imsglobal.org/ctx/caliper/";
 
@@ -65,24 +103,48 @@ pub struct Envelope<'b> {
 
 /// Whether the problems mean "unsupported dataVersion" (HTTP 422).
 pub fn is_unsupported_version(p: &Problems) -> bool {
-    p.0.iter().any(|p| p.code == "caliper.data_version.unsupported")
+    p.0.iter()
+        .any(|p| p.code == "caliper.data_version.unsupported")
 }
 
 /// Parses and validates an envelope. `stored_us` is when it was received.
-pub fn parse_envelope(bytes: &[u8], max_depth: usize, stored_us: i64) -> Result<Envelope<'_>, Problems> {
+pub fn parse_envelope(
+    bytes: &[u8],
+    max_depth: usize,
+    stored_us: i64,
+) -> Result<Envelope<'_>, Problems> {
     let root = Path::Root;
     let tree = json::parse(bytes, max_depth).map_err(|e| crate::json_problem(&e))?;
     let mut probs = Problems::default();
-    let Some(members) = check::object(&tree, &root, "a Caliper envelope", ENVELOPE_KEYS, CALIPER, &mut probs) else {
+    let Some(members) = check::object(
+        &tree,
+        &root,
+        "a Caliper envelope",
+        ENVELOPE_KEYS,
+        CALIPER,
+        &mut probs,
+    ) else {
         return Err(probs);
     };
     for key in ENVELOPE_KEYS {
-        check::required(members, key, &root, "a Caliper envelope", CALIPER, &mut probs);
+        check::required(
+            members,
+            key,
+            &root,
+            "a Caliper envelope",
+            CALIPER,
+            &mut probs,
+        );
     }
-    if let Some(s) = get(members, "sensor").and_then(|s| check::string(s, &root.key("sensor"), CALIPER, &mut probs))
+    if let Some(s) = get(members, "sensor")
+        .and_then(|s| check::string(s, &root.key("sensor"), CALIPER, &mut probs))
         && s.is_empty()
     {
-        probs.add("caliper.sensor", &root.key("sensor"), "sensor must identify the sending application");
+        probs.add(
+            "caliper.sensor",
+            &root.key("sensor"),
+            "sensor must identify the sending application",
+        );
     }
     if let Some(t) = get(members, "sendTime") {
         caliper_time(t, &root.key("sendTime"), "caliper.send_time", &mut probs);
@@ -95,14 +157,23 @@ pub fn parse_envelope(bytes: &[u8], max_depth: usize, stored_us: i64) -> Result<
             probs.add(
                 "caliper.data_version.unsupported",
                 &p,
-                format!("dataVersion `{s}` is not supported; use {} or {}", vocab::V1P1, vocab::V1P2),
+                format!(
+                    "dataVersion `{s}` is not supported; use {} or {}",
+                    vocab::V1P1,
+                    vocab::V1P2
+                ),
             );
         }
         v
     });
-    let data = get(members, "data").and_then(|d| check::array(d, &root.key("data"), CALIPER, &mut probs));
+    let data =
+        get(members, "data").and_then(|d| check::array(d, &root.key("data"), CALIPER, &mut probs));
     if data.is_some_and(<[Json<'_>]>::is_empty) {
-        probs.add("caliper.data.empty", &root.key("data"), "data must hold at least one event or entity");
+        probs.add(
+            "caliper.data.empty",
+            &root.key("data"),
+            "data must hold at least one event or entity",
+        );
     }
     let (Some(version), Some(data), true) = (version, data, probs.is_empty()) else {
         return Err(probs);
@@ -149,17 +220,29 @@ fn data_slices(bytes: &[u8]) -> Vec<&[u8]> {
 }
 
 fn is_event(v: &Json<'_>) -> bool {
-    v.get("action").is_some() || v.get("type").and_then(Json::as_str).is_some_and(|t| t.ends_with("Event"))
+    v.get("action").is_some()
+        || v.get("type")
+            .and_then(Json::as_str)
+            .is_some_and(|t| t.ends_with("Event"))
 }
 
 /// A Caliper date-time: `YYYY-MM-DDTHH:mm:ss.SSSZ`, UTC with milliseconds.
-fn caliper_time(v: &Json<'_>, path: &Path<'_>, code: &'static str, probs: &mut Problems) -> Option<i64> {
+fn caliper_time(
+    v: &Json<'_>,
+    path: &Path<'_>,
+    code: &'static str,
+    probs: &mut Problems,
+) -> Option<i64> {
     let s = check::string(v, path, CALIPER, probs)?;
     let shape_ok = s.len() == 24 && s.as_bytes()[19] == b'.' && s.ends_with('Z');
     match parse_timestamp(s, TimeRules::Caliper) {
         Ok(us) if shape_ok => Some(us),
         Ok(_) => {
-            probs.add(code, path, format!("`{s}` must be UTC with milliseconds, like 2024-03-01T08:15:00.000Z"));
+            probs.add(
+                code,
+                path,
+                format!("`{s}` must be UTC with milliseconds, like 2024-03-01T08:15:00.000Z"),
+            );
             None
         }
         Err(e) => {
@@ -171,11 +254,19 @@ fn caliper_time(v: &Json<'_>, path: &Path<'_>, code: &'static str, probs: &mut P
 
 /// An entity: an IRI string, or an object with an IRI `id` and a `type`.
 /// Returns (id, type).
-fn entity_ref(v: &Json<'_>, path: &Path<'_>, probs: &mut Problems) -> Option<(String, Option<String>)> {
+fn entity_ref(
+    v: &Json<'_>,
+    path: &Path<'_>,
+    probs: &mut Problems,
+) -> Option<(String, Option<String>)> {
     match v {
         Json::Str(s) if check::is_iri(s) => Some((s.to_string(), None)),
         Json::Str(s) => {
-            probs.add("caliper.entity.id", path, format!("`{s}` is not an IRI identifying an entity"));
+            probs.add(
+                "caliper.entity.id",
+                path,
+                format!("`{s}` is not an IRI identifying an entity"),
+            );
             None
         }
         Json::Object(_) => {
@@ -183,7 +274,11 @@ fn entity_ref(v: &Json<'_>, path: &Path<'_>, probs: &mut Problems) -> Option<(St
             Some((id, Some(ty)))
         }
         other => {
-            probs.add(CALIPER.type_, path, format!("must be an entity object or an IRI, not {}", other.kind()));
+            probs.add(
+                CALIPER.type_,
+                path,
+                format!("must be an entity object or an IRI, not {}", other.kind()),
+            );
             None
         }
     }
@@ -192,7 +287,11 @@ fn entity_ref(v: &Json<'_>, path: &Path<'_>, probs: &mut Problems) -> Option<(St
 /// An entity object (also a data item that is not an event).
 fn entity(v: &Json<'_>, path: &Path<'_>, probs: &mut Problems) -> Option<(String, String)> {
     let Json::Object(members) = v else {
-        probs.add(CALIPER.type_, path, format!("an entity must be an object, not {}", v.kind()));
+        probs.add(
+            CALIPER.type_,
+            path,
+            format!("an entity must be an object, not {}", v.kind()),
+        );
         return None;
     };
     let id = check::required(members, "id", path, "an entity", CALIPER, probs)
@@ -200,20 +299,38 @@ fn entity(v: &Json<'_>, path: &Path<'_>, probs: &mut Problems) -> Option<(String
     if let Some(id) = id
         && !check::is_iri(id)
     {
-        probs.add("caliper.entity.id", &path.key("id"), format!("entity id `{id}` must be an IRI"));
+        probs.add(
+            "caliper.entity.id",
+            &path.key("id"),
+            format!("entity id `{id}` must be an IRI"),
+        );
     }
     let ty = check::required(members, "type", path, "an entity", CALIPER, probs)
         .and_then(|t| check::string(t, &path.key("type"), CALIPER, probs));
     Some((id?.to_string(), ty?.to_string()))
 }
 
-fn event(v: &Json<'_>, path: &Path<'_>, version: CaliperVersion, stored_us: i64, probs: &mut Problems) -> Option<ParsedEvent> {
+fn event(
+    v: &Json<'_>,
+    path: &Path<'_>,
+    version: CaliperVersion,
+    stored_us: i64,
+    probs: &mut Problems,
+) -> Option<ParsedEvent> {
     let keys = match version {
         CaliperVersion::V1p1 => EVENT_KEYS_V1P1,
         CaliperVersion::V1p2 => EVENT_KEYS_V1P2,
     };
     let members = check::object(v, path, "a Caliper event", keys, CALIPER, probs)?;
-    for key in ["@context", "id", "type", "actor", "action", "object", "eventTime"] {
+    for key in [
+        "@context",
+        "id",
+        "type",
+        "actor",
+        "action",
+        "object",
+        "eventTime",
+    ] {
         check::required(members, key, path, "a Caliper event", CALIPER, probs);
     }
     if let Some(c) = get(members, "@context") {
@@ -225,13 +342,19 @@ fn event(v: &Json<'_>, path: &Path<'_>, version: CaliperVersion, stored_us: i64,
         match s.strip_prefix("urn:uuid:").filter(|u| check::is_uuid(u)) {
             Some(u) => Some(u.to_ascii_lowercase()),
             None => {
-                probs.add("caliper.event.id", &p, format!("`{s}` must be urn:uuid: followed by a UUID"));
+                probs.add(
+                    "caliper.event.id",
+                    &p,
+                    format!("`{s}` must be urn:uuid: followed by a UUID"),
+                );
                 None
             }
         }
     });
-    let event_type = get(members, "type").and_then(|t| check::string(t, &path.key("type"), CALIPER, probs));
-    let action = get(members, "action").and_then(|a| check::string(a, &path.key("action"), CALIPER, probs));
+    let event_type =
+        get(members, "type").and_then(|t| check::string(t, &path.key("type"), CALIPER, probs));
+    let action =
+        get(members, "action").and_then(|a| check::string(a, &path.key("action"), CALIPER, probs));
     if let Some(t) = event_type {
         type_and_action(t, action, members, path, version, probs);
     }
@@ -242,11 +365,15 @@ fn event(v: &Json<'_>, path: &Path<'_>, version: CaliperVersion, stored_us: i64,
         probs.add(
             "caliper.actor.type",
             &path.key("actor").key("type"),
-            format!("an actor must be an Agent ({}), not {t}", vocab::AGENT_TYPES.join(", ")),
+            format!(
+                "an actor must be an Agent ({}), not {t}",
+                vocab::AGENT_TYPES.join(", ")
+            ),
         );
     }
     let object = get(members, "object").and_then(|o| entity_ref(o, &path.key("object"), probs));
-    let event_time = get(members, "eventTime").and_then(|t| caliper_time(t, &path.key("eventTime"), "caliper.event_time", probs));
+    let event_time = get(members, "eventTime")
+        .and_then(|t| caliper_time(t, &path.key("eventTime"), "caliper.event_time", probs));
     for key in ENTITY_PROPERTIES {
         if let Some(e) = get(members, key) {
             entity_ref(e, &path.key(key), probs);
@@ -255,12 +382,26 @@ fn event(v: &Json<'_>, path: &Path<'_>, version: CaliperVersion, stored_us: i64,
     if let Some(e) = get(members, "extensions")
         && !matches!(e, Json::Object(_))
     {
-        probs.add(CALIPER.type_, &path.key("extensions"), format!("extensions must be an object, not {}", e.kind()));
+        probs.add(
+            CALIPER.type_,
+            &path.key("extensions"),
+            format!("extensions must be an object, not {}", e.kind()),
+        );
     }
     let object_json = get(members, "object");
     let due_time = object_json
-        .and_then(|o| o.get("dateToSubmit").or_else(|| o.get("assignable").and_then(|a| a.get("dateToSubmit"))))
-        .and_then(|d| caliper_time(d, &path.key("object").key("dateToSubmit"), "caliper.date", probs));
+        .and_then(|o| {
+            o.get("dateToSubmit")
+                .or_else(|| o.get("assignable").and_then(|a| a.get("dateToSubmit")))
+        })
+        .and_then(|d| {
+            caliper_time(
+                d,
+                &path.key("object").key("dateToSubmit"),
+                "caliper.date",
+                probs,
+            )
+        });
     if !probs.is_empty() {
         return None;
     }
@@ -284,7 +425,10 @@ fn event(v: &Json<'_>, path: &Path<'_>, version: CaliperVersion, stored_us: i64,
         object: EventObject {
             id: object_id,
             object_type,
-            name: object_json.and_then(|o| o.get("name")).and_then(Json::as_str).map(str::to_string),
+            name: object_json
+                .and_then(|o| o.get("name"))
+                .and_then(Json::as_str)
+                .map(str::to_string),
         },
         result: result(members, object_json),
         context: context(members, object_json),
@@ -308,7 +452,10 @@ fn context_iri(v: &Json<'_>, path: &Path<'_>, probs: &mut Problems) {
         _ => probs.add(
             "caliper.context",
             path,
-            format!("@context must be the Caliper context IRI ({}…), or an array ending with it", CONTEXT_PREFIX),
+            format!(
+                "@context must be the Caliper context IRI ({}…), or an array ending with it",
+                CONTEXT_PREFIX
+            ),
         ),
     }
 }
@@ -325,7 +472,10 @@ fn type_and_action(
         probs.add(
             "caliper.event.type",
             &path.key("type"),
-            format!("`{event_type}` is not a Caliper {} event type", version.label()),
+            format!(
+                "`{event_type}` is not a Caliper {} event type",
+                version.label()
+            ),
         );
         return;
     };
@@ -335,18 +485,30 @@ fn type_and_action(
         probs.add(
             "caliper.action.not_allowed",
             &path.key("action"),
-            format!("{event_type} does not allow the action `{a}`; allowed: {}", allowed.join(", ")),
+            format!(
+                "{event_type} does not allow the action `{a}`; allowed: {}",
+                allowed.join(", ")
+            ),
         );
     }
     if let Some(p) = get(members, "profile") {
         let pp = path.key("profile");
-        let Some(profile) = check::string(p, &pp, CALIPER, probs) else { return };
+        let Some(profile) = check::string(p, &pp, CALIPER, probs) else {
+            return;
+        };
         match vocab::profile_event_types(profile) {
-            None => probs.add("caliper.profile.unknown", &pp, format!("`{profile}` is not a Caliper 1.2 profile")),
+            None => probs.add(
+                "caliper.profile.unknown",
+                &pp,
+                format!("`{profile}` is not a Caliper 1.2 profile"),
+            ),
             Some(types) if !types.contains(&event_type) => probs.add(
                 "caliper.profile.event_type",
                 &pp,
-                format!("{profile} does not include {event_type}; it allows {}", types.join(", ")),
+                format!(
+                    "{profile} does not include {event_type}; it allows {}",
+                    types.join(", ")
+                ),
             ),
             Some(_) => {}
         }
@@ -363,7 +525,10 @@ fn result(members: Members<'_, '_>, object: Option<&Json<'_>>) -> Option<EventRe
         r.score_raw = num(Some(g), "scoreGiven").or(num(Some(g), "resultScore"));
         r.score_max = num(Some(g), "maxScore").or(num(Some(g), "maxResultScore"));
         r.response = response(g, object);
-        r.duration_ms = g.get("duration").and_then(Json::as_str).and_then(|d| parse_duration_ms(d).ok());
+        r.duration_ms = g
+            .get("duration")
+            .and_then(Json::as_str)
+            .and_then(|d| parse_duration_ms(d).ok());
     }
     if r.duration_ms.is_none() {
         r.duration_ms = object
@@ -385,7 +550,9 @@ fn result(members: Members<'_, '_>, object: Option<&Json<'_>>) -> Option<EventRe
 /// an open-ended `value`.
 fn response(generated: &Json<'_>, object: Option<&Json<'_>>) -> Option<String> {
     if let Some(Json::Array(selections)) = generated.get("selections") {
-        let scale = object.and_then(|o| o.get("question")).and_then(|q| q.get("scale"));
+        let scale = object
+            .and_then(|o| o.get("question"))
+            .and_then(|q| q.get("scale"));
         let labels = scale.and_then(|s| s.get("itemLabels"));
         let values = scale.and_then(|s| s.get("itemValues"));
         let translate = |sel: &str| -> String {
@@ -397,10 +564,17 @@ fn response(generated: &Json<'_>, object: Option<&Json<'_>>) -> Option<String> {
             }
             sel.to_string()
         };
-        let parts: Vec<String> = selections.iter().filter_map(Json::as_str).map(translate).collect();
+        let parts: Vec<String> = selections
+            .iter()
+            .filter_map(Json::as_str)
+            .map(translate)
+            .collect();
         return (!parts.is_empty()).then(|| parts.join(","));
     }
-    generated.get("value").and_then(Json::as_str).map(str::to_string)
+    generated
+        .get("value")
+        .and_then(Json::as_str)
+        .map(str::to_string)
 }
 
 fn id_of(v: &Json<'_>) -> Option<String> {
@@ -419,13 +593,19 @@ fn context(members: Members<'_, '_>, object: Option<&Json<'_>>) -> EventContext 
         class_refs.extend(g.get("subOrganizationOf").and_then(id_of));
     }
     let membership = get(members, "membership");
-    if let Some(org) = membership.and_then(|m| m.get("organization")).and_then(id_of)
+    if let Some(org) = membership
+        .and_then(|m| m.get("organization"))
+        .and_then(id_of)
         && !class_refs.contains(&org)
     {
         class_refs.push(org);
     }
     let roles = match membership.and_then(|m| m.get("roles")) {
-        Some(Json::Array(rs)) => rs.iter().filter_map(Json::as_str).map(str::to_string).collect(),
+        Some(Json::Array(rs)) => rs
+            .iter()
+            .filter_map(Json::as_str)
+            .map(str::to_string)
+            .collect(),
         _ => Vec::new(),
     };
     let objective_ids = match object.and_then(|o| o.get("learningObjectives")) {
@@ -437,7 +617,11 @@ fn context(members: Members<'_, '_>, object: Option<&Json<'_>>) -> EventContext 
         platform: get(members, "edApp").and_then(id_of),
         instructor: None,
         class_refs,
-        category_ids: get(members, "profile").and_then(Json::as_str).map(str::to_string).into_iter().collect(),
+        category_ids: get(members, "profile")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
         objective_ids,
         session_id: get(members, "session").and_then(id_of),
         roles,

@@ -80,18 +80,47 @@ const RESOURCE_MANAGEMENT: &[&str] = &[
 /// Event type → allowed actions in Caliper 1.2 (`Event` allows any action
 /// of the vocabulary and is handled separately).
 pub const EVENTS_V1P2: &[(&str, &[&str])] = &[
-    ("AnnotationEvent", &["Bookmarked", "Highlighted", "Shared", "Tagged"]),
-    ("AssessmentEvent", &["Started", "Paused", "Resumed", "Restarted", "Reset", "Submitted"]),
+    (
+        "AnnotationEvent",
+        &["Bookmarked", "Highlighted", "Shared", "Tagged"],
+    ),
+    (
+        "AssessmentEvent",
+        &[
+            "Started",
+            "Paused",
+            "Resumed",
+            "Restarted",
+            "Reset",
+            "Submitted",
+        ],
+    ),
     ("AssessmentItemEvent", &["Started", "Skipped", "Completed"]),
-    ("AssignableEvent", &["Activated", "Deactivated", "Started", "Completed", "Submitted", "Reviewed"]),
+    (
+        "AssignableEvent",
+        &[
+            "Activated",
+            "Deactivated",
+            "Started",
+            "Completed",
+            "Submitted",
+            "Reviewed",
+        ],
+    ),
     ("FeedbackEvent", &["Commented", "Ranked"]),
     ("ForumEvent", &["Subscribed", "Unsubscribed"]),
     ("GradeEvent", &["Graded"]),
     ("MediaEvent", MEDIA),
-    ("MessageEvent", &["MarkedAsRead", "MarkedAsUnread", "Posted"]),
+    (
+        "MessageEvent",
+        &["MarkedAsRead", "MarkedAsUnread", "Posted"],
+    ),
     ("NavigationEvent", &["NavigatedTo"]),
     ("QuestionnaireEvent", &["Started", "Submitted"]),
-    ("QuestionnaireItemEvent", &["Started", "Skipped", "Completed"]),
+    (
+        "QuestionnaireItemEvent",
+        &["Started", "Skipped", "Completed"],
+    ),
     ("ResourceManagementEvent", RESOURCE_MANAGEMENT),
     ("SearchEvent", &["Searched"]),
     ("SessionEvent", &["LoggedIn", "LoggedOut", "TimedOut"]),
@@ -110,20 +139,60 @@ pub const EVENTS_V1P1: &[(&str, &[&str])] = &[
     (
         "AnnotationEvent",
         &[
-            "Bookmarked", "Highlighted", "Shared", "Tagged", "Attached", "Classified", "Commented", "Described",
-            "Disliked", "Identified", "Liked", "Linked", "Questioned", "Ranked", "Recommended", "Subscribed",
+            "Bookmarked",
+            "Highlighted",
+            "Shared",
+            "Tagged",
+            "Attached",
+            "Classified",
+            "Commented",
+            "Described",
+            "Disliked",
+            "Identified",
+            "Liked",
+            "Linked",
+            "Questioned",
+            "Ranked",
+            "Recommended",
+            "Subscribed",
         ],
     ),
-    ("AssessmentEvent", &["Started", "Paused", "Resumed", "Restarted", "Reset", "Submitted"]),
-    ("AssessmentItemEvent", &["Started", "Skipped", "Completed", "Reviewed", "Viewed"]),
+    (
+        "AssessmentEvent",
+        &[
+            "Started",
+            "Paused",
+            "Resumed",
+            "Restarted",
+            "Reset",
+            "Submitted",
+        ],
+    ),
+    (
+        "AssessmentItemEvent",
+        &["Started", "Skipped", "Completed", "Reviewed", "Viewed"],
+    ),
     (
         "AssignableEvent",
-        &["Activated", "Deactivated", "Started", "Completed", "Submitted", "Reviewed", "Abandoned", "Hid", "Showed"],
+        &[
+            "Activated",
+            "Deactivated",
+            "Started",
+            "Completed",
+            "Submitted",
+            "Reviewed",
+            "Abandoned",
+            "Hid",
+            "Showed",
+        ],
     ),
     ("ForumEvent", &["Subscribed", "Unsubscribed"]),
     ("GradeEvent", &["Graded"]),
     ("MediaEvent", MEDIA),
-    ("MessageEvent", &["MarkedAsRead", "MarkedAsUnread", "Posted"]),
+    (
+        "MessageEvent",
+        &["MarkedAsRead", "MarkedAsUnread", "Posted"],
+    ),
     ("NavigationEvent", &["NavigatedTo"]),
     ("SessionEvent", &["LoggedIn", "LoggedOut", "TimedOut"]),
     ("ThreadEvent", &["MarkedAsRead", "MarkedAsUnread"]),
@@ -135,22 +204,106 @@ pub const EVENTS_V1P1: &[(&str, &[&str])] = &[
 
 /// The 80 actions of the Caliper 1.2 vocabulary.
 pub const ACTIONS_V1P2: &[&str] = &[
-    "Abandoned", "Accepted", "Activated", "Added", "Archived", "Attached", "Bookmarked", "ChangedResolution",
-    "ChangedSize", "ChangedSpeed", "ChangedVolume", "Classified", "ClosedPopout", "Commented", "Completed",
-    "Copied", "Created", "Deactivated", "Declined", "Deleted", "Described", "DisabledClosedCaptioning",
-    "Disliked", "Downloaded", "EnabledClosedCaptioning", "Ended", "EnteredFullScreen", "ExitedFullScreen",
-    "ForwardedTo", "Graded", "Hid", "Highlighted", "Identified", "JumpedTo", "Launched", "Liked", "Linked",
-    "LoggedIn", "LoggedOut", "MarkedAsRead", "MarkedAsUnread", "Modified", "Muted", "NavigatedTo",
-    "OpenedPopout", "OptedIn", "OptedOut", "Paused", "Posted", "Printed", "Published", "Questioned", "Ranked",
-    "Recommended", "Removed", "Reset", "Restarted", "Restored", "Resumed", "Retrieved", "Returned", "Reviewed",
-    "Rewound", "Saved", "Searched", "Sent", "Shared", "Showed", "Skipped", "Started", "Submitted", "Subscribed",
-    "Tagged", "TimedOut", "Unmuted", "Unpublished", "Unsubscribed", "Uploaded", "Used", "Viewed",
+    "Abandoned",
+    "Accepted",
+    "Activated",
+    "Added",
+    "Archived",
+    "Attached",
+    "Bookmarked",
+    "ChangedResolution",
+    "ChangedSize",
+    "ChangedSpeed",
+    "ChangedVolume",
+    "Classified",
+    "ClosedPopout",
+    "Commented",
+    "Completed",
+    "Copied",
+    "Created",
+    "Deactivated",
+    "Declined",
+    "Deleted",
+    "Described",
+    "DisabledClosedCaptioning",
+    "Disliked",
+    "Downloaded",
+    "EnabledClosedCaptioning",
+    "Ended",
+    "EnteredFullScreen",
+    "ExitedFullScreen",
+    "ForwardedTo",
+    "Graded",
+    "Hid",
+    "Highlighted",
+    "Identified",
+    "JumpedTo",
+    "Launched",
+    "Liked",
+    "Linked",
+    "LoggedIn",
+    "LoggedOut",
+    "MarkedAsRead",
+    "MarkedAsUnread",
+    "Modified",
+    "Muted",
+    "NavigatedTo",
+    "OpenedPopout",
+    "OptedIn",
+    "OptedOut",
+    "Paused",
+    "Posted",
+    "Printed",
+    "Published",
+    "Questioned",
+    "Ranked",
+    "Recommended",
+    "Removed",
+    "Reset",
+    "Restarted",
+    "Restored",
+    "Resumed",
+    "Retrieved",
+    "Returned",
+    "Reviewed",
+    "Rewound",
+    "Saved",
+    "Searched",
+    "Sent",
+    "Shared",
+    "Showed",
+    "Skipped",
+    "Started",
+    "Submitted",
+    "Subscribed",
+    "Tagged",
+    "TimedOut",
+    "Unmuted",
+    "Unpublished",
+    "Unsubscribed",
+    "Uploaded",
+    "Used",
+    "Viewed",
 ];
 
 /// Actions added in 1.2, not part of the 1.1 vocabulary.
 pub const NEW_IN_V1P2: &[&str] = &[
-    "Accepted", "Archived", "Copied", "Declined", "Downloaded", "Launched", "OptedIn", "OptedOut", "Printed",
-    "Published", "Restored", "Returned", "Saved", "Sent", "Unpublished", "Uploaded",
+    "Accepted",
+    "Archived",
+    "Copied",
+    "Declined",
+    "Downloaded",
+    "Launched",
+    "OptedIn",
+    "OptedOut",
+    "Printed",
+    "Published",
+    "Restored",
+    "Returned",
+    "Saved",
+    "Sent",
+    "Unpublished",
+    "Uploaded",
 ];
 
 /// Caliper 1.2 profiles → event types they allow. The spec's General profile
@@ -158,20 +311,50 @@ pub const NEW_IN_V1P2: &[&str] = &[
 /// `NavigationEvent` as well, so that is accepted.
 pub const PROFILES: &[(&str, &[&str])] = &[
     ("AnnotationProfile", &["AnnotationEvent"]),
-    ("AssessmentProfile", &["AssessmentEvent", "AssessmentItemEvent", "NavigationEvent", "ViewEvent"]),
-    ("AssignableProfile", &["AssignableEvent", "NavigationEvent", "ViewEvent"]),
+    (
+        "AssessmentProfile",
+        &[
+            "AssessmentEvent",
+            "AssessmentItemEvent",
+            "NavigationEvent",
+            "ViewEvent",
+        ],
+    ),
+    (
+        "AssignableProfile",
+        &["AssignableEvent", "NavigationEvent", "ViewEvent"],
+    ),
     ("FeedbackProfile", &["FeedbackEvent"]),
-    ("ForumProfile", &["ForumEvent", "ThreadEvent", "MessageEvent", "NavigationEvent", "ViewEvent"]),
+    (
+        "ForumProfile",
+        &[
+            "ForumEvent",
+            "ThreadEvent",
+            "MessageEvent",
+            "NavigationEvent",
+            "ViewEvent",
+        ],
+    ),
     ("GeneralProfile", &["Event", "NavigationEvent"]),
     ("GradingProfile", &["GradeEvent", "ViewEvent"]),
-    ("MediaProfile", &["MediaEvent", "NavigationEvent", "ViewEvent"]),
+    (
+        "MediaProfile",
+        &["MediaEvent", "NavigationEvent", "ViewEvent"],
+    ),
     ("ReadingProfile", &["NavigationEvent", "ViewEvent"]),
     ("ResourceManagementProfile", &["ResourceManagementEvent"]),
     ("SearchProfile", &["SearchEvent"]),
     ("SessionProfile", &["SessionEvent"]),
     (
         "SurveyProfile",
-        &["SurveyInvitationEvent", "SurveyEvent", "QuestionnaireEvent", "QuestionnaireItemEvent", "NavigationEvent", "ViewEvent"],
+        &[
+            "SurveyInvitationEvent",
+            "SurveyEvent",
+            "QuestionnaireEvent",
+            "QuestionnaireItemEvent",
+            "NavigationEvent",
+            "ViewEvent",
+        ],
     ),
     ("ToolLaunchProfile", &["ToolLaunchEvent"]),
     ("ToolUseProfile", &["ToolUseEvent"]),
@@ -194,18 +377,28 @@ pub fn allowed_actions(version: CaliperVersion, event_type: &str) -> Option<Vec<
         CaliperVersion::V1p2 => (EVENTS_V1P2, ACTIONS_V1P2.to_vec()),
         CaliperVersion::V1p1 => (
             EVENTS_V1P1,
-            ACTIONS_V1P2.iter().copied().filter(|a| !NEW_IN_V1P2.contains(a)).collect(),
+            ACTIONS_V1P2
+                .iter()
+                .copied()
+                .filter(|a| !NEW_IN_V1P2.contains(a))
+                .collect(),
         ),
     };
     if event_type == "Event" {
         return Some(vocabulary);
     }
-    table.iter().find(|(t, _)| *t == event_type).map(|(_, a)| a.to_vec())
+    table
+        .iter()
+        .find(|(t, _)| *t == event_type)
+        .map(|(_, a)| a.to_vec())
 }
 
 /// Event types the 1.2 `profile` allows, or `None` for an unknown profile.
 pub fn profile_event_types(profile: &str) -> Option<&'static [&'static str]> {
-    PROFILES.iter().find(|(p, _)| *p == profile).map(|(_, t)| *t)
+    PROFILES
+        .iter()
+        .find(|(p, _)| *p == profile)
+        .map(|(_, t)| *t)
 }
 
 /// lap's action for a Caliper action.
@@ -247,14 +440,25 @@ mod tests {
     fn tables_are_consistent() {
         for (t, actions) in EVENTS_V1P2 {
             for a in *actions {
-                assert!(ACTIONS_V1P2.contains(a), "{t}: {a} not in the 1.2 vocabulary");
+                assert!(
+                    ACTIONS_V1P2.contains(a),
+                    "{t}: {a} not in the 1.2 vocabulary"
+                );
             }
         }
         assert_eq!(ACTIONS_V1P2.len(), 80);
-        assert_eq!(allowed_actions(CaliperVersion::V1p1, "Event").unwrap().len(), 64);
+        assert_eq!(
+            allowed_actions(CaliperVersion::V1p1, "Event")
+                .unwrap()
+                .len(),
+            64
+        );
         for (_, types) in PROFILES {
             for t in *types {
-                assert!(*t == "Event" || EVENTS_V1P2.iter().any(|(e, _)| e == t), "{t}");
+                assert!(
+                    *t == "Event" || EVENTS_V1P2.iter().any(|(e, _)| e == t),
+                    "{t}"
+                );
             }
         }
     }
@@ -262,8 +466,16 @@ mod tests {
     #[test]
     fn actions_per_type() {
         let v = CaliperVersion::V1p2;
-        assert!(allowed_actions(v, "AssessmentEvent").unwrap().contains(&"Submitted"));
-        assert!(!allowed_actions(v, "AssessmentEvent").unwrap().contains(&"Graded"));
+        assert!(
+            allowed_actions(v, "AssessmentEvent")
+                .unwrap()
+                .contains(&"Submitted")
+        );
+        assert!(
+            !allowed_actions(v, "AssessmentEvent")
+                .unwrap()
+                .contains(&"Graded")
+        );
         assert!(allowed_actions(v, "QuestionnaireItemEvent").is_some());
         assert!(allowed_actions(CaliperVersion::V1p1, "QuestionnaireItemEvent").is_none());
         assert!(allowed_actions(v, "ReadingEvent").is_none());

@@ -73,7 +73,9 @@ impl Clients {
     /// The id of the client the request authenticates as, or why not.
     pub fn authenticate(&self, headers: &HeaderMap, scope: Scope) -> Result<String, String> {
         if self.by_id.is_empty() {
-            return Err("no HTTP clients are configured; add one under [ingest.http.clients.<id>]".into());
+            return Err(
+                "no HTTP clients are configured; add one under [ingest.http.clients.<id>]".into(),
+            );
         }
         let value = headers
             .get(header::AUTHORIZATION)
@@ -81,7 +83,9 @@ impl Clients {
             .ok_or("missing Authorization header")?;
         let (id, secret) = match scope {
             Scope::Xapi => {
-                let encoded = value.strip_prefix("Basic ").ok_or("xAPI requests use HTTP Basic authentication")?;
+                let encoded = value
+                    .strip_prefix("Basic ")
+                    .ok_or("xAPI requests use HTTP Basic authentication")?;
                 let decoded = base64::engine::general_purpose::STANDARD
                     .decode(encoded.trim())
                     .map_err(|_| "malformed Basic credentials")?;
@@ -90,12 +94,17 @@ impl Clients {
                 (Some(id.to_string()), secret.to_string())
             }
             Scope::Caliper => {
-                let token = value.strip_prefix("Bearer ").ok_or("Caliper requests use a Bearer token")?;
+                let token = value
+                    .strip_prefix("Bearer ")
+                    .ok_or("Caliper requests use a Bearer token")?;
                 (None, token.trim().to_string())
             }
         };
         let hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        let found = self.by_id.iter().find(|(cid, c)| id.as_ref().is_none_or(|i| i == *cid) & same(&c.hash, &hash));
+        let found = self
+            .by_id
+            .iter()
+            .find(|(cid, c)| id.as_ref().is_none_or(|i| i == *cid) & same(&c.hash, &hash));
         let (cid, client) = found.ok_or("unknown client or wrong secret")?;
         if !client.scopes.iter().any(|s| s == scope.name()) {
             return Err(format!("client {cid} may not send {}", scope.name()));

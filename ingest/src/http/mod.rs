@@ -58,19 +58,36 @@ pub struct HttpState<K> {
 /// The router serving `/xapi/statements`, `/xapi/about` and `/caliper`.
 pub fn router<K: RecordSink>(state: HttpState<K>) -> Router {
     Router::new()
-        .route("/xapi/statements", post(post_statements::<K>).put(put_statement::<K>))
+        .route(
+            "/xapi/statements",
+            post(post_statements::<K>).put(put_statement::<K>),
+        )
         .route("/xapi/about", get(about))
         .route("/caliper", post(post_caliper::<K>))
         .with_state(Arc::new(state))
 }
 
 /// A response with a JSON error body naming the code, message and problems.
-fn error(status: StatusCode, code: &str, message: impl Into<String>, problems: Option<&Problems>) -> Response {
+fn error(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+    problems: Option<&Problems>,
+) -> Response {
     let problems: Vec<_> = problems
-        .map(|p| p.0.iter().map(|p| json!({"code": p.code, "path": p.path, "message": p.message})).collect())
+        .map(|p| {
+            p.0.iter()
+                .map(|p| json!({"code": p.code, "path": p.path, "message": p.message}))
+                .collect()
+        })
         .unwrap_or_default();
     let body = json!({"error": code, "message": message.into(), "problems": problems});
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -82,17 +99,27 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Checks credentials, content type and size; returns the client id and body.
-async fn admit<K>(state: &HttpState<K>, req: Request, scope: Scope) -> Result<(String, HeaderMap, Bytes), Response> {
+async fn admit<K>(
+    state: &HttpState<K>,
+    req: Request,
+    scope: Scope,
+) -> Result<(String, HeaderMap, Bytes), Response> {
     let (parts, body) = req.into_parts();
-    let client = state.clients.authenticate(&parts.headers, scope).map_err(|why| {
-        let challenge = match scope {
-            Scope::Xapi => "Basic realm=\"lap\"",
-            Scope::Caliper => "Bearer realm=\"lap\"",
-        };
-        let mut r = error(StatusCode::UNAUTHORIZED, "auth", why, None);
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
-        r
-    })?;
+    let client = state
+        .clients
+        .authenticate(&parts.headers, scope)
+        .map_err(|why| {
+            let challenge = match scope {
+                Scope::Xapi => "Basic realm=\"lap\"",
+                Scope::Caliper => "Bearer realm=\"lap\"",
+            };
+            let mut r = error(StatusCode::UNAUTHORIZED, "auth", why, None);
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+            r
+        })?;
     if !is_json(&parts.headers) {
         return Err(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -116,9 +143,19 @@ async fn admit<K>(state: &HttpState<K>, req: Request, scope: Scope) -> Result<(S
 /// Dead-letters a rejected request body; the response does not wait on it
 /// failing (the client already gets the reason), but it is awaited so the
 /// record is durable before the connection closes.
-async fn dead_letter_request<K: RecordSink>(state: &HttpState<K>, format: &str, client: &str, problems: &Problems, body: &[u8]) {
+async fn dead_letter_request<K: RecordSink>(
+    state: &HttpState<K>,
+    format: &str,
+    client: &str,
+    problems: &Problems,
+    body: &[u8],
+) {
     for p in &problems.0 {
-        state.metrics.rejected.with_label_values(&[format, p.code]).inc();
+        state
+            .metrics
+            .rejected
+            .with_label_values(&[format, p.code])
+            .inc();
     }
     let origin = Origin {
         kind: OriginKind::Http,
@@ -133,7 +170,14 @@ async fn dead_letter_request<K: RecordSink>(state: &HttpState<K>, format: &str, 
     let Ok(payload) = encode(&dead_letter(format, origin, problems, body, now_us())) else {
         return;
     };
-    if let Ok(pending) = state.sink.send(OutRecord::new(state.dlq.clone(), None, Bytes::from(payload))).await
+    if let Ok(pending) = state
+        .sink
+        .send(OutRecord::new(
+            state.dlq.clone(),
+            None,
+            Bytes::from(payload),
+        ))
+        .await
         && let Err(e) = pending.await
     {
         tracing::warn!(error = %e, "could not dead-letter a rejected HTTP request");
@@ -141,7 +185,12 @@ async fn dead_letter_request<K: RecordSink>(state: &HttpState<K>, format: &str, 
 }
 
 /// Produces a raw record and waits until it is durable.
-async fn produce<K: RecordSink>(state: &HttpState<K>, topic: &Arc<str>, body: Bytes, headers: Vec<(String, Bytes)>) -> Result<(), Response> {
+async fn produce<K: RecordSink>(
+    state: &HttpState<K>,
+    topic: &Arc<str>,
+    body: Bytes,
+    headers: Vec<(String, Bytes)>,
+) -> Result<(), Response> {
     let record = OutRecord {
         topic: topic.clone(),
         key: None,
@@ -163,8 +212,16 @@ async fn produce<K: RecordSink>(state: &HttpState<K>, topic: &Arc<str>, body: By
 }
 
 fn observe<K>(state: &HttpState<K>, route: &str, started: Instant, response: Response) -> Response {
-    state.metrics.http_requests.with_label_values(&[route, response.status().as_str()]).inc();
-    state.metrics.http_seconds.with_label_values(&[route]).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[route, response.status().as_str()])
+        .inc();
+    state
+        .metrics
+        .http_seconds
+        .with_label_values(&[route])
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 
@@ -174,7 +231,10 @@ struct PutParams {
     statement_id: Option<String>,
 }
 
-async fn post_statements<K: RecordSink>(State(state): State<Arc<HttpState<K>>>, req: Request) -> Response {
+async fn post_statements<K: RecordSink>(
+    State(state): State<Arc<HttpState<K>>>,
+    req: Request,
+) -> Response {
     let started = Instant::now();
     let r = statements(&state, req, None).await.unwrap_or_else(|r| r);
     observe(&state, "xapi_statements", started, r)
@@ -187,36 +247,71 @@ async fn put_statement<K: RecordSink>(
 ) -> Response {
     let started = Instant::now();
     let r = match params.statement_id {
-        None => error(StatusCode::BAD_REQUEST, "xapi.statement_id", "PUT requires the statementId parameter", None),
-        Some(id) if !crate::check::is_uuid(&id) => {
-            error(StatusCode::BAD_REQUEST, "xapi.statement_id", format!("statementId `{id}` is not a UUID"), None)
-        }
-        Some(id) => statements(&state, req, Some(id)).await.unwrap_or_else(|r| r),
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "xapi.statement_id",
+            "PUT requires the statementId parameter",
+            None,
+        ),
+        Some(id) if !crate::check::is_uuid(&id) => error(
+            StatusCode::BAD_REQUEST,
+            "xapi.statement_id",
+            format!("statementId `{id}` is not a UUID"),
+            None,
+        ),
+        Some(id) => statements(&state, req, Some(id))
+            .await
+            .unwrap_or_else(|r| r),
     };
     observe(&state, "xapi_statements", started, r)
 }
 
 /// POST (one statement or an array; all or nothing) and PUT (one statement
 /// with the id from the query string).
-async fn statements<K: RecordSink>(state: &HttpState<K>, req: Request, put_id: Option<String>) -> Result<Response, Response> {
-    let version_header = req.headers().get(XAPI_VERSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+async fn statements<K: RecordSink>(
+    state: &HttpState<K>,
+    req: Request,
+    put_id: Option<String>,
+) -> Result<Response, Response> {
+    let version_header = req
+        .headers()
+        .get(XAPI_VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let Some(version) = version_header else {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "xapi.version_header",
-            format!("the X-Experience-API-Version header is required; send one of {}", ACCEPTED_VERSIONS.join(", ")),
+            format!(
+                "the X-Experience-API-Version header is required; send one of {}",
+                ACCEPTED_VERSIONS.join(", ")
+            ),
             None,
         ));
     };
     if let Err(msg) = XapiVersion::parse(&version, true) {
-        return Err(error(StatusCode::BAD_REQUEST, "xapi.version_header", msg, None));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "xapi.version_header",
+            msg,
+            None,
+        ));
     }
     let (client, _, body) = admit(state, req, Scope::Xapi).await?;
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if put_id.is_some() && first == Some(&b'[') {
-        return Err(error(StatusCode::BAD_REQUEST, "xapi.put_array", "PUT takes a single statement, not an array", None));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "xapi.put_array",
+            "PUT takes a single statement, not an array",
+            None,
+        ));
     }
-    let assign = |_: usize| put_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let assign = |_: usize| {
+        put_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+    };
     let records = match read::xapi_message(&body, Some(&version), &state.cfg, now_us(), &assign) {
         Ok(r) => r,
         Err(p) => {
@@ -226,7 +321,12 @@ async fn statements<K: RecordSink>(state: &HttpState<K>, req: Request, put_id: O
             } else {
                 StatusCode::BAD_REQUEST
             };
-            return Err(error(status, p.first().map_or("invalid", |p| p.code), p.to_string(), Some(&p)));
+            return Err(error(
+                status,
+                p.first().map_or("invalid", |p| p.code),
+                p.to_string(),
+                Some(&p),
+            ));
         }
     };
     let mut problems = Problems::default();
@@ -245,17 +345,30 @@ async fn statements<K: RecordSink>(state: &HttpState<K>, req: Request, put_id: O
         && !stmt.id_assigned
         && &stmt.event.event_id != id
     {
-        problems.add("xapi.statement_id", &Path::Root.key("id"), format!("id {} differs from statementId {id}", stmt.event.event_id));
+        problems.add(
+            "xapi.statement_id",
+            &Path::Root.key("id"),
+            format!("id {} differs from statementId {id}", stmt.event.event_id),
+        );
     }
     let mut seen_in_request = std::collections::HashSet::new();
     for (_, stmt) in &accepted {
         if !seen_in_request.insert(stmt.event.event_id.clone()) {
-            problems.add("xapi.batch.duplicate_id", &Path::Root, format!("id {} appears twice in one request", stmt.event.event_id));
+            problems.add(
+                "xapi.batch.duplicate_id",
+                &Path::Root,
+                format!("id {} appears twice in one request", stmt.event.event_id),
+            );
         }
     }
     if !problems.is_empty() {
         dead_letter_request(state, "xapi", &client, &problems, &body).await;
-        return Err(error(StatusCode::BAD_REQUEST, problems.first().map_or("invalid", |p| p.code), problems.to_string(), Some(&problems)));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            problems.first().map_or("invalid", |p| p.code),
+            problems.to_string(),
+            Some(&problems),
+        ));
     }
     // Conflicts and voiding rules against statements seen before.
     let mut all_known = true;
@@ -265,7 +378,10 @@ async fn statements<K: RecordSink>(state: &HttpState<K>, req: Request, put_id: O
             let key = uuid_key(&stmt.event.event_id).unwrap_or_default();
             match log.check(key, stmt.fingerprint) {
                 Seen::Different => {
-                    let msg = format!("statement {} already exists with different content", stmt.event.event_id);
+                    let msg = format!(
+                        "statement {} already exists with different content",
+                        stmt.event.event_id
+                    );
                     return Err(error(StatusCode::CONFLICT, "xapi.conflict", msg, None));
                 }
                 Seen::New => all_known = false,
@@ -275,16 +391,31 @@ async fn statements<K: RecordSink>(state: &HttpState<K>, req: Request, put_id: O
                 && let Some(target) = stmt.event.voids.as_deref().and_then(uuid_key)
                 && log.is_voiding(target)
             {
-                let p = Problems::one("xapi.voiding.voiding_target", &Path::Root.key("object"), "a voiding statement cannot itself be voided");
-                return Err(error(StatusCode::BAD_REQUEST, "xapi.voiding.voiding_target", p.to_string(), Some(&p)));
+                let p = Problems::one(
+                    "xapi.voiding.voiding_target",
+                    &Path::Root.key("object"),
+                    "a voiding statement cannot itself be voided",
+                );
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "xapi.voiding.voiding_target",
+                    p.to_string(),
+                    Some(&p),
+                ));
             }
         }
     }
-    let ids: Vec<String> = accepted.iter().map(|(_, s)| s.event.event_id.clone()).collect();
+    let ids: Vec<String> = accepted
+        .iter()
+        .map(|(_, s)| s.event.event_id.clone())
+        .collect();
     if !all_known {
         let raw = with_assigned_ids(&body, &accepted);
         let headers = vec![
-            (XAPI_VERSION_HEADER.to_string(), Bytes::from(version.clone())),
+            (
+                XAPI_VERSION_HEADER.to_string(),
+                Bytes::from(version.clone()),
+            ),
             (CLIENT_HEADER.to_string(), Bytes::from(client.clone())),
         ];
         produce(state, &state.raw_xapi, raw, headers).await?;
@@ -297,7 +428,12 @@ async fn statements<K: RecordSink>(state: &HttpState<K>, req: Request, put_id: O
     let mut response = if put_id.is_some() {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], serde_json::to_string(&ids).unwrap_or_default()).into_response()
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(&ids).unwrap_or_default(),
+        )
+            .into_response()
     };
     if let Ok(v) = HeaderValue::from_str(&version) {
         response.headers_mut().insert(XAPI_VERSION_HEADER, v);
@@ -327,16 +463,27 @@ fn with_assigned_ids(body: &Bytes, accepted: &[(&[u8], crate::xapi::Statement)])
 
 async fn about() -> Response {
     let body = json!({"version": ACCEPTED_VERSIONS, "extensions": {"https://lap-analytics.org/xapi/about/product": "lap ingest"}});
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
-async fn post_caliper<K: RecordSink>(State(state): State<Arc<HttpState<K>>>, req: Request) -> Response {
+async fn post_caliper<K: RecordSink>(
+    State(state): State<Arc<HttpState<K>>>,
+    req: Request,
+) -> Response {
     let started = Instant::now();
     let r = caliper_request(&state, req).await.unwrap_or_else(|r| r);
     observe(&state, "caliper", started, r)
 }
 
-async fn caliper_request<K: RecordSink>(state: &HttpState<K>, req: Request) -> Result<Response, Response> {
+async fn caliper_request<K: RecordSink>(
+    state: &HttpState<K>,
+    req: Request,
+) -> Result<Response, Response> {
     let (client, _, body) = admit(state, req, Scope::Caliper).await?;
     let problems = match read::caliper_message(&body, &state.cfg, now_us()) {
         Err(p) => p,
@@ -359,9 +506,19 @@ async fn caliper_request<K: RecordSink>(state: &HttpState<K>, req: Request) -> R
         } else {
             StatusCode::BAD_REQUEST
         };
-        return Err(error(status, problems.first().map_or("invalid", |p| p.code), problems.to_string(), Some(&problems)));
+        return Err(error(
+            status,
+            problems.first().map_or("invalid", |p| p.code),
+            problems.to_string(),
+            Some(&problems),
+        ));
     }
     let headers = vec![(CLIENT_HEADER.to_string(), Bytes::from(client))];
     produce(state, &state.raw_caliper, body, headers).await?;
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], Body::from("{\"status\":\"stored\"}")).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from("{\"status\":\"stored\"}"),
+    )
+        .into_response())
 }

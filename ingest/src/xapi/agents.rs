@@ -8,21 +8,45 @@ use crate::check::{self, XAPI, get};
 use crate::json::Json;
 use crate::problem::Path;
 
-const AGENT_KEYS: &[&str] = &["objectType", "name", "mbox", "mbox_sha1sum", "openid", "account"];
-const GROUP_KEYS: &[&str] = &["objectType", "name", "member", "mbox", "mbox_sha1sum", "openid", "account"];
+const AGENT_KEYS: &[&str] = &[
+    "objectType",
+    "name",
+    "mbox",
+    "mbox_sha1sum",
+    "openid",
+    "account",
+];
+const GROUP_KEYS: &[&str] = &[
+    "objectType",
+    "name",
+    "member",
+    "mbox",
+    "mbox_sha1sum",
+    "openid",
+    "account",
+];
 const IFIS: [&str; 4] = ["mbox", "mbox_sha1sum", "openid", "account"];
 
 /// Validates an Agent or Group and returns its identity. `object_type_required`
 /// is true where the spec requires `objectType` (an Agent used as a
 /// statement's object). Anonymous groups get a synthetic IRI derived from
 /// their members, since they have no identifier of their own.
-pub fn agent_or_group(v: &Json<'_>, path: &Path<'_>, object_type_required: bool, w: &mut Walk<'_>) -> Option<Actor> {
+pub fn agent_or_group(
+    v: &Json<'_>,
+    path: &Path<'_>,
+    object_type_required: bool,
+    w: &mut Walk<'_>,
+) -> Option<Actor> {
     let object_type = v.get("objectType").and_then(Json::as_str);
     match object_type {
         Some("Group") => group(v, path, w),
         Some("Agent") => agent(v, path, w),
         None if object_type_required => {
-            w.probs.add("xapi.property.missing", &path.key("objectType"), "objectType is required here (\"Agent\" or \"Group\")");
+            w.probs.add(
+                "xapi.property.missing",
+                &path.key("objectType"),
+                "objectType is required here (\"Agent\" or \"Group\")",
+            );
             None
         }
         None => agent(v, path, w),
@@ -43,7 +67,11 @@ pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
     if let Some(n) = get(members, "name") {
         check::string(n, &path.key("name"), XAPI, w.probs);
     }
-    let found: Vec<&str> = IFIS.iter().copied().filter(|k| get(members, k).is_some()).collect();
+    let found: Vec<&str> = IFIS
+        .iter()
+        .copied()
+        .filter(|k| get(members, k).is_some())
+        .collect();
     match found.as_slice() {
         [one] => ifi(members, one, path, "Agent", w),
         [] => {
@@ -58,7 +86,10 @@ pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
             w.probs.add(
                 "xapi.agent.ifi",
                 path,
-                format!("an Agent must have exactly one identifier, found {}", many.join(", ")),
+                format!(
+                    "an Agent must have exactly one identifier, found {}",
+                    many.join(", ")
+                ),
             );
             None
         }
@@ -72,17 +103,27 @@ fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
     }
     let mut member_ids = Vec::new();
     let member_path = path.key("member");
-    if let Some(list) = get(members, "member").and_then(|m| check::array(m, &member_path, XAPI, w.probs)) {
+    if let Some(list) =
+        get(members, "member").and_then(|m| check::array(m, &member_path, XAPI, w.probs))
+    {
         for (i, m) in list.iter().enumerate() {
             let p = member_path.index(i);
             if m.get("objectType").and_then(Json::as_str) == Some("Group") {
-                w.probs.add("xapi.group.member", &p, "a Group's members must be Agents, not Groups");
+                w.probs.add(
+                    "xapi.group.member",
+                    &p,
+                    "a Group's members must be Agents, not Groups",
+                );
             } else if let Some(a) = agent(m, &p, w) {
                 member_ids.push(a.id);
             }
         }
     }
-    let found: Vec<&str> = IFIS.iter().copied().filter(|k| get(members, k).is_some()).collect();
+    let found: Vec<&str> = IFIS
+        .iter()
+        .copied()
+        .filter(|k| get(members, k).is_some())
+        .collect();
     match found.as_slice() {
         [one] => ifi(members, one, path, "Group", w),
         [] => {
@@ -107,22 +148,36 @@ fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
             w.probs.add(
                 "xapi.agent.ifi",
                 path,
-                format!("an identified Group must have exactly one identifier, found {}", many.join(", ")),
+                format!(
+                    "an identified Group must have exactly one identifier, found {}",
+                    many.join(", ")
+                ),
             );
             None
         }
     }
 }
 
-fn ifi(members: check::Members<'_, '_>, key: &str, path: &Path<'_>, actor_type: &str, w: &mut Walk<'_>) -> Option<Actor> {
+fn ifi(
+    members: check::Members<'_, '_>,
+    key: &str,
+    path: &Path<'_>,
+    actor_type: &str,
+    w: &mut Walk<'_>,
+) -> Option<Actor> {
     let value = get(members, key)?;
     let p = path.key(key);
     let (kind, id, home_page) = match key {
         "mbox" => {
             let s = check::string(value, &p, XAPI, w.probs)?;
             let address = s.strip_prefix("mailto:");
-            if !address.is_some_and(|a| a.contains('@') && !a.starts_with('@') && !a.ends_with('@')) {
-                w.probs.add("xapi.agent.mbox", &p, format!("`{s}` must be a mailto: IRI such as mailto:learner@example.org"));
+            if !address.is_some_and(|a| a.contains('@') && !a.starts_with('@') && !a.ends_with('@'))
+            {
+                w.probs.add(
+                    "xapi.agent.mbox",
+                    &p,
+                    format!("`{s}` must be a mailto: IRI such as mailto:learner@example.org"),
+                );
                 return None;
             }
             (ActorKind::Mbox, s.to_string(), None)
@@ -130,7 +185,11 @@ fn ifi(members: check::Members<'_, '_>, key: &str, path: &Path<'_>, actor_type: 
         "mbox_sha1sum" => {
             let s = check::string(value, &p, XAPI, w.probs)?;
             if s.len() != 40 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                w.probs.add("xapi.agent.mbox_sha1sum", &p, format!("`{s}` must be the 40 hex digits of a SHA-1"));
+                w.probs.add(
+                    "xapi.agent.mbox_sha1sum",
+                    &p,
+                    format!("`{s}` must be the 40 hex digits of a SHA-1"),
+                );
                 return None;
             }
             (ActorKind::MboxSha1sum, s.to_ascii_lowercase(), None)
@@ -140,12 +199,23 @@ fn ifi(members: check::Members<'_, '_>, key: &str, path: &Path<'_>, actor_type: 
             (ActorKind::Openid, s.to_string(), None)
         }
         _ => {
-            let acc = check::object(value, &p, "an account", &["homePage", "name"], XAPI, w.probs)?;
+            let acc = check::object(
+                value,
+                &p,
+                "an account",
+                &["homePage", "name"],
+                XAPI,
+                w.probs,
+            )?;
             let home = check::required(acc, "homePage", &p, "an account", XAPI, w.probs)
                 .and_then(|h| check::iri(h, &p.key("homePage"), XAPI, w.probs));
             let name = check::required(acc, "name", &p, "an account", XAPI, w.probs)
                 .and_then(|n| check::string(n, &p.key("name"), XAPI, w.probs));
-            (ActorKind::Account, name?.to_string(), Some(home?.to_string()))
+            (
+                ActorKind::Account,
+                name?.to_string(),
+                Some(home?.to_string()),
+            )
         }
     };
     Some(Actor {

@@ -11,7 +11,14 @@ use std::hash::{Hash, Hasher};
 use crate::json::Json;
 use crate::time::{TimeRules, parse_duration_ms, parse_timestamp};
 
-const IGNORED_TOP: &[&str] = &["id", "authority", "stored", "timestamp", "version", "attachments"];
+const IGNORED_TOP: &[&str] = &[
+    "id",
+    "authority",
+    "stored",
+    "timestamp",
+    "version",
+    "attachments",
+];
 
 /// A stable 64-bit hash (SipHash with fixed keys), for in-process maps only.
 pub fn short_hash(bytes: &[u8]) -> u64 {

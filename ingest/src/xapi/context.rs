@@ -40,8 +40,23 @@ const CONTEXT_KEYS_V2: &[&str] = &[
     "contextAgents",
     "contextGroups",
 ];
-const RESULT_KEYS: &[&str] = &["score", "success", "completion", "response", "duration", "extensions"];
-const ATTACHMENT_KEYS: &[&str] = &["usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"];
+const RESULT_KEYS: &[&str] = &[
+    "score",
+    "success",
+    "completion",
+    "response",
+    "duration",
+    "extensions",
+];
+const ATTACHMENT_KEYS: &[&str] = &[
+    "usageType",
+    "display",
+    "description",
+    "contentType",
+    "length",
+    "sha2",
+    "fileUrl",
+];
 
 /// What the context contributes to the event.
 #[derive(Default)]
@@ -65,14 +80,20 @@ pub(crate) fn due_from(ext: Option<&Json<'_>>) -> Option<i64> {
 }
 
 /// Validates `result`; returns it normalised and its extensions.
-pub(crate) fn result<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<(EventResult, Option<&'j Json<'a>>)> {
+pub(crate) fn result<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    w: &mut Walk<'_>,
+) -> Option<(EventResult, Option<&'j Json<'a>>)> {
     let members = check::object(v, path, "a Result", RESULT_KEYS, XAPI, w.probs)?;
     let mut r = EventResult::default();
     if let Some(s) = get(members, "score") {
         score(s, &path.key("score"), &mut r, w);
     }
-    r.success = get(members, "success").and_then(|b| check::boolean(b, &path.key("success"), XAPI, w.probs));
-    r.completion = get(members, "completion").and_then(|b| check::boolean(b, &path.key("completion"), XAPI, w.probs));
+    r.success = get(members, "success")
+        .and_then(|b| check::boolean(b, &path.key("success"), XAPI, w.probs));
+    r.completion = get(members, "completion")
+        .and_then(|b| check::boolean(b, &path.key("completion"), XAPI, w.probs));
     r.response = get(members, "response")
         .and_then(|s| check::string(s, &path.key("response"), XAPI, w.probs))
         .map(str::to_string);
@@ -97,10 +118,19 @@ pub(crate) fn result<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, w: &mut Walk<'_>)
 /// are given (min defaults to 0), else the reported scaled score clamped to
 /// 0..1 (negative scaled scores are penalties; they count as 0).
 fn score(v: &Json<'_>, path: &Path<'_>, r: &mut EventResult, w: &mut Walk<'_>) {
-    let Some(members) = check::object(v, path, "a Score", &["scaled", "raw", "min", "max"], XAPI, w.probs) else {
+    let Some(members) = check::object(
+        v,
+        path,
+        "a Score",
+        &["scaled", "raw", "min", "max"],
+        XAPI,
+        w.probs,
+    ) else {
         return;
     };
-    let num = |k: &str, w: &mut Walk<'_>| get(members, k).and_then(|n| check::number(n, &path.key(k), XAPI, w.probs));
+    let num = |k: &str, w: &mut Walk<'_>| {
+        get(members, k).and_then(|n| check::number(n, &path.key(k), XAPI, w.probs))
+    };
     let scaled = num("scaled", w);
     r.score_raw = num("raw", w);
     r.score_min = num("min", w);
@@ -108,19 +138,35 @@ fn score(v: &Json<'_>, path: &Path<'_>, r: &mut EventResult, w: &mut Walk<'_>) {
     if let Some(s) = scaled
         && !(-1.0..=1.0).contains(&s)
     {
-        w.probs.add("xapi.score.scaled_range", &path.key("scaled"), format!("{s} is outside [-1, 1]"));
+        w.probs.add(
+            "xapi.score.scaled_range",
+            &path.key("scaled"),
+            format!("{s} is outside [-1, 1]"),
+        );
     }
     if let (Some(min), Some(max)) = (r.score_min, r.score_max)
         && min >= max
     {
-        w.probs.add("xapi.score.min_max", &path.key("min"), format!("min {min} must be less than max {max}"));
+        w.probs.add(
+            "xapi.score.min_max",
+            &path.key("min"),
+            format!("min {min} must be less than max {max}"),
+        );
     }
     if let Some(raw) = r.score_raw {
         if let Some(min) = r.score_min.filter(|m| raw < *m) {
-            w.probs.add("xapi.score.raw_range", &path.key("raw"), format!("raw {raw} is below min {min}"));
+            w.probs.add(
+                "xapi.score.raw_range",
+                &path.key("raw"),
+                format!("raw {raw} is below min {min}"),
+            );
         }
         if let Some(max) = r.score_max.filter(|m| raw > *m) {
-            w.probs.add("xapi.score.raw_range", &path.key("raw"), format!("raw {raw} is above max {max}"));
+            w.probs.add(
+                "xapi.score.raw_range",
+                &path.key("raw"),
+                format!("raw {raw} is above max {max}"),
+            );
         }
     }
     r.score_scaled = match (r.score_raw, r.score_max) {
@@ -146,27 +192,37 @@ pub(crate) fn context<'j, 'a>(
     };
     let members = check::object(v, path, "a Context", keys, XAPI, w.probs)?;
     let mut info = ContextInfo {
-        registration: get(members, "registration").and_then(|r| objects::uuid(r, &path.key("registration"), w)),
+        registration: get(members, "registration")
+            .and_then(|r| objects::uuid(r, &path.key("registration"), w)),
         ..ContextInfo::default()
     };
-    info.instructor = get(members, "instructor").and_then(|i| agents::agent_or_group(i, &path.key("instructor"), false, w));
+    info.instructor = get(members, "instructor")
+        .and_then(|i| agents::agent_or_group(i, &path.key("instructor"), false, w));
     if let Some(t) = get(members, "team") {
         let p = path.key("team");
         if t.get("objectType").and_then(Json::as_str) != Some("Group") {
-            w.probs.add("xapi.context.team", &p, "team must be a Group (objectType \"Group\")");
+            w.probs.add(
+                "xapi.context.team",
+                &p,
+                "team must be a Group (objectType \"Group\")",
+            );
         } else {
             agents::agent_or_group(t, &p, true, w);
         }
     }
     for key in ["revision", "platform"] {
-        let Some(val) = get(members, key) else { continue };
+        let Some(val) = get(members, key) else {
+            continue;
+        };
         let p = path.key(key);
         let s = check::string(val, &p, XAPI, w.probs).map(str::to_string);
         if object_is_actor {
             w.probs.add(
                 "xapi.context.revision_platform",
                 &p,
-                format!("`{key}` must not be used when the statement's object is an Agent or Group"),
+                format!(
+                    "`{key}` must not be used when the statement's object is an Agent or Group"
+                ),
             );
         }
         if key == "platform" {
@@ -178,7 +234,11 @@ pub(crate) fn context<'j, 'a>(
         if let Some(s) = check::string(l, &p, XAPI, w.probs)
             && !check::is_language_tag(s)
         {
-            w.probs.add("xapi.language_tag", &p, format!("`{s}` is not an RFC 5646 language tag"));
+            w.probs.add(
+                "xapi.language_tag",
+                &p,
+                format!("`{s}` is not an RFC 5646 language tag"),
+            );
         }
     }
     if let Some(s) = get(members, "statement") {
@@ -187,7 +247,10 @@ pub(crate) fn context<'j, 'a>(
     if let Some(e) = get(members, "extensions") {
         let p = path.key("extensions");
         extensions(e, &p, w);
-        info.session_id = e.get(CMI5_SESSION).and_then(Json::as_str).map(str::to_string);
+        info.session_id = e
+            .get(CMI5_SESSION)
+            .and_then(Json::as_str)
+            .map(str::to_string);
         if let Some(due) = e.get(DUE_EXTENSION) {
             let dp = p.key(DUE_EXTENSION);
             info.due_time = timestamp(due, &dp, w);
@@ -197,7 +260,10 @@ pub(crate) fn context<'j, 'a>(
     if let Some(ca) = get(members, "contextActivities") {
         context_activities(ca, &path.key("contextActivities"), &mut info, w);
     }
-    for (key, inner, object_type) in [("contextAgents", "agent", "contextAgent"), ("contextGroups", "group", "contextGroup")] {
+    for (key, inner, object_type) in [
+        ("contextAgents", "agent", "contextAgent"),
+        ("contextGroups", "group", "contextGroup"),
+    ] {
         if let Some(list) = get(members, key) {
             context_agents(list, &path.key(key), inner, object_type, w);
         }
@@ -205,8 +271,20 @@ pub(crate) fn context<'j, 'a>(
     Some(info)
 }
 
-fn context_activities(v: &Json<'_>, path: &Path<'_>, info: &mut ContextInfo<'_, '_>, w: &mut Walk<'_>) {
-    let Some(members) = check::object(v, path, "contextActivities", &["parent", "grouping", "category", "other"], XAPI, w.probs) else {
+fn context_activities(
+    v: &Json<'_>,
+    path: &Path<'_>,
+    info: &mut ContextInfo<'_, '_>,
+    w: &mut Walk<'_>,
+) {
+    let Some(members) = check::object(
+        v,
+        path,
+        "contextActivities",
+        &["parent", "grouping", "category", "other"],
+        XAPI,
+        w.probs,
+    ) else {
         return;
     };
     let mut parents = Vec::new();
@@ -215,11 +293,17 @@ fn context_activities(v: &Json<'_>, path: &Path<'_>, info: &mut ContextInfo<'_, 
         let p = path.key(key);
         // A single Activity is allowed and normalised to a one-element list.
         let items: Vec<(Path<'_>, &Json<'_>)> = match value {
-            Json::Array(items) => items.iter().enumerate().map(|(i, a)| (p.index(i), a)).collect(),
+            Json::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (p.index(i), a))
+                .collect(),
             single => vec![(p, single)],
         };
         for (ip, item) in items {
-            let Some(activity) = objects::activity(item, &ip, w) else { continue };
+            let Some(activity) = objects::activity(item, &ip, w) else {
+                continue;
+            };
             let id = activity.object.id;
             if activity.object.object_type.as_deref() == Some(objects::OBJECTIVE_TYPE) {
                 info.objective_ids.push(id.clone());
@@ -236,19 +320,36 @@ fn context_activities(v: &Json<'_>, path: &Path<'_>, info: &mut ContextInfo<'_, 
 }
 
 fn context_agents(v: &Json<'_>, path: &Path<'_>, inner: &str, object_type: &str, w: &mut Walk<'_>) {
-    let Some(items) = check::array(v, path, XAPI, w.probs) else { return };
+    let Some(items) = check::array(v, path, XAPI, w.probs) else {
+        return;
+    };
     for (i, item) in items.iter().enumerate() {
         let p = path.index(i);
-        let Some(members) = check::object(item, &p, object_type, &["objectType", inner, "relevantTypes"], XAPI, w.probs) else {
+        let Some(members) = check::object(
+            item,
+            &p,
+            object_type,
+            &["objectType", inner, "relevantTypes"],
+            XAPI,
+            w.probs,
+        ) else {
             continue;
         };
         if get(members, "objectType").and_then(Json::as_str) != Some(object_type) {
-            w.probs.add("xapi.context.agents", &p.key("objectType"), format!("objectType must be \"{object_type}\""));
+            w.probs.add(
+                "xapi.context.agents",
+                &p.key("objectType"),
+                format!("objectType must be \"{object_type}\""),
+            );
         }
         if let Some(a) = check::required(members, inner, &p, object_type, XAPI, w.probs) {
             let ap = p.key(inner);
             if inner == "group" && a.get("objectType").and_then(Json::as_str) != Some("Group") {
-                w.probs.add("xapi.context.agents", &ap, "must be a Group (objectType \"Group\")");
+                w.probs.add(
+                    "xapi.context.agents",
+                    &ap,
+                    "must be a Group (objectType \"Group\")",
+                );
             } else {
                 agents::agent_or_group(a, &ap, false, w);
             }
@@ -257,7 +358,11 @@ fn context_agents(v: &Json<'_>, path: &Path<'_>, inner: &str, object_type: &str,
             let tp = p.key("relevantTypes");
             if let Some(list) = check::array(types, &tp, XAPI, w.probs) {
                 if list.is_empty() {
-                    w.probs.add("xapi.context.agents", &tp, "relevantTypes must not be empty");
+                    w.probs.add(
+                        "xapi.context.agents",
+                        &tp,
+                        "relevantTypes must not be empty",
+                    );
                 }
                 for (j, t) in list.iter().enumerate() {
                     check::iri(t, &tp.index(j), XAPI, w.probs);
@@ -269,10 +374,14 @@ fn context_agents(v: &Json<'_>, path: &Path<'_>, inner: &str, object_type: &str,
 
 /// Attachment metadata (the statement-side half; multipart bodies are not accepted).
 pub(crate) fn attachments(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) {
-    let Some(items) = check::array(v, path, XAPI, w.probs) else { return };
+    let Some(items) = check::array(v, path, XAPI, w.probs) else {
+        return;
+    };
     for (i, item) in items.iter().enumerate() {
         let p = path.index(i);
-        let Some(members) = check::object(item, &p, "an Attachment", ATTACHMENT_KEYS, XAPI, w.probs) else {
+        let Some(members) =
+            check::object(item, &p, "an Attachment", ATTACHMENT_KEYS, XAPI, w.probs)
+        else {
             continue;
         };
         if let Some(u) = check::required(members, "usageType", &p, "an Attachment", XAPI, w.probs) {
@@ -284,13 +393,21 @@ pub(crate) fn attachments(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) {
         if let Some(d) = get(members, "description") {
             lang_map(d, &p.key("description"), w);
         }
-        if let Some(c) = check::required(members, "contentType", &p, "an Attachment", XAPI, w.probs) {
+        if let Some(c) = check::required(members, "contentType", &p, "an Attachment", XAPI, w.probs)
+        {
             check::string(c, &p.key("contentType"), XAPI, w.probs);
         }
         if let Some(l) = check::required(members, "length", &p, "an Attachment", XAPI, w.probs) {
             match l {
                 Json::Num(n, true) if *n >= 0.0 => {}
-                other => w.probs.add("xapi.property.type", &p.key("length"), format!("length must be a non-negative integer, not {}", other.kind())),
+                other => w.probs.add(
+                    "xapi.property.type",
+                    &p.key("length"),
+                    format!(
+                        "length must be a non-negative integer, not {}",
+                        other.kind()
+                    ),
+                ),
             }
         }
         if let Some(s) = check::required(members, "sha2", &p, "an Attachment", XAPI, w.probs) {

@@ -71,7 +71,12 @@ impl XapiVersion {
                 ACCEPTED_VERSIONS.join(", ")
             ));
         }
-        let patch_ok = |rest: &str| rest.is_empty() || rest.strip_prefix('.').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let patch_ok = |rest: &str| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix('.')
+                    .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        };
         if let Some(rest) = s.strip_prefix("1.0") {
             if patch_ok(rest) {
                 return Ok(XapiVersion::V1);
@@ -156,7 +161,8 @@ pub fn parse_statement(v: &Json<'_>, env: &Envelope<'_>) -> Result<Statement, Pr
         version,
         probs: &mut probs,
     };
-    let Some(members) = check::object(v, &root, "a Statement", STATEMENT_KEYS, XAPI, w.probs) else {
+    let Some(members) = check::object(v, &root, "a Statement", STATEMENT_KEYS, XAPI, w.probs)
+    else {
         return Err(probs);
     };
     let id = get(members, "id").and_then(|id| objects::uuid(id, &root.key("id"), &mut w));
@@ -195,7 +201,12 @@ fn voiding_rules(b: &Body<'_, '_>, root: &Path<'_>, w: &mut Walk<'_>) {
     }
 }
 
-fn to_event(event_id: String, spec_version: String, stored_us: i64, b: Body<'_, '_>) -> LearningEvent {
+fn to_event(
+    event_id: String,
+    spec_version: String,
+    stored_us: i64,
+    b: Body<'_, '_>,
+) -> LearningEvent {
     let verb = b.verb.to_string();
     let action = verbs::action_for(&verb);
     let voids = (verb == VOIDED).then(|| b.object.object.id.clone());
@@ -214,10 +225,16 @@ fn to_event(event_id: String, spec_version: String, stored_us: i64, b: Body<'_, 
         ext.push(("object", e));
     }
     let extensions = (!ext.is_empty()).then(|| {
-        let members = ext.into_iter().map(|(k, v)| (k.into(), v.clone())).collect();
+        let members = ext
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.clone()))
+            .collect();
         Json::Object(members).to_text()
     });
-    let due_time = b.context.due_time.or_else(|| context::due_from(b.object.extensions));
+    let due_time = b
+        .context
+        .due_time
+        .or_else(|| context::due_from(b.object.extensions));
     LearningEvent {
         event_id,
         source: SourceStandard::Xapi,
@@ -261,7 +278,8 @@ pub(crate) fn statement_body<'j, 'a>(
     let members = check::object(v, path, what, keys, XAPI, w.probs)?;
     let actor = check::required(members, "actor", path, what, XAPI, w.probs)
         .and_then(|a| agents::agent_or_group(a, &path.key("actor"), false, w));
-    let verb = check::required(members, "verb", path, what, XAPI, w.probs).and_then(|vb| verb(vb, &path.key("verb"), w));
+    let verb = check::required(members, "verb", path, what, XAPI, w.probs)
+        .and_then(|vb| verb(vb, &path.key("verb"), w));
     let object = check::required(members, "object", path, what, XAPI, w.probs)
         .and_then(|o| objects::object(o, &path.key("object"), sub, w));
     let result = get(members, "result").and_then(|r| context::result(r, &path.key("result"), w));
@@ -315,14 +333,22 @@ fn timestamp(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<i64> {
 /// display name the event keeps).
 pub(crate) fn lang_map(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<String> {
     let Json::Object(members) = v else {
-        w.probs.add("xapi.property.type", path, format!("a language map must be an object, not {}", v.kind()));
+        w.probs.add(
+            "xapi.property.type",
+            path,
+            format!("a language map must be an object, not {}", v.kind()),
+        );
         return None;
     };
     let mut first = None;
     for (tag, text) in members {
         let p = path.key(tag);
         if !check::is_language_tag(tag) {
-            w.probs.add("xapi.language_tag", &p, format!("`{tag}` is not an RFC 5646 language tag such as en-US"));
+            w.probs.add(
+                "xapi.language_tag",
+                &p,
+                format!("`{tag}` is not an RFC 5646 language tag such as en-US"),
+            );
         }
         if let Some(s) = check::string(text, &p, XAPI, w.probs) {
             first.get_or_insert_with(|| s.to_string());
@@ -334,12 +360,20 @@ pub(crate) fn lang_map(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Optio
 /// Extensions: an object whose keys are IRIs; values are free (even null).
 pub(crate) fn extensions(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) {
     let Json::Object(members) = v else {
-        w.probs.add("xapi.property.type", path, format!("extensions must be an object, not {}", v.kind()));
+        w.probs.add(
+            "xapi.property.type",
+            path,
+            format!("extensions must be an object, not {}", v.kind()),
+        );
         return;
     };
     for (k, _) in members {
         if !check::is_iri(k) {
-            w.probs.add("xapi.extension.key", &path.key(k), format!("extension key `{k}` must be an IRI"));
+            w.probs.add(
+                "xapi.extension.key",
+                &path.key(k),
+                format!("extension key `{k}` must be an IRI"),
+            );
         }
     }
 }

@@ -64,12 +64,21 @@ pub struct ObjectInfo<'j, 'a> {
 }
 
 /// Validates a statement's (or sub-statement's) object.
-pub fn object<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, in_substatement: bool, w: &mut Walk<'_>) -> Option<ObjectInfo<'j, 'a>> {
+pub fn object<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    in_substatement: bool,
+    w: &mut Walk<'_>,
+) -> Option<ObjectInfo<'j, 'a>> {
     let object_type = match v.get("objectType") {
         None => "Activity",
         Some(Json::Str(s)) => s.as_ref(),
         Some(other) => {
-            w.probs.add("xapi.property.type", &path.key("objectType"), format!("must be a string, not {}", other.kind()));
+            w.probs.add(
+                "xapi.property.type",
+                &path.key("objectType"),
+                format!("must be a string, not {}", other.kind()),
+            );
             return None;
         }
     };
@@ -121,10 +130,21 @@ pub fn object<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, in_substatement: bool, w
 
 /// Validates `{"objectType": "StatementRef", "id": UUID}` and returns the id.
 pub fn statement_ref(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<String> {
-    let members = check::object(v, path, "a StatementRef", &["objectType", "id"], XAPI, w.probs)?;
+    let members = check::object(
+        v,
+        path,
+        "a StatementRef",
+        &["objectType", "id"],
+        XAPI,
+        w.probs,
+    )?;
     match get(members, "objectType").and_then(Json::as_str) {
         Some("StatementRef") => {}
-        _ => w.probs.add("xapi.property.missing", &path.key("objectType"), "a StatementRef needs objectType \"StatementRef\""),
+        _ => w.probs.add(
+            "xapi.property.missing",
+            &path.key("objectType"),
+            "a StatementRef needs objectType \"StatementRef\"",
+        ),
     }
     let id = check::required(members, "id", path, "a StatementRef", XAPI, w.probs)?;
     uuid(id, &path.key("id"), w)
@@ -136,18 +156,30 @@ pub fn uuid(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<String> {
     if check::is_uuid(s) {
         Some(s.to_ascii_lowercase())
     } else {
-        w.probs.add("xapi.uuid", path, format!("`{s}` is not a UUID in canonical 8-4-4-4-12 hex form"));
+        w.probs.add(
+            "xapi.uuid",
+            path,
+            format!("`{s}` is not a UUID in canonical 8-4-4-4-12 hex form"),
+        );
         None
     }
 }
 
 /// An Activity (used as object and in contextActivities).
-pub fn activity<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<ObjectInfo<'j, 'a>> {
+pub fn activity<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    w: &mut Walk<'_>,
+) -> Option<ObjectInfo<'j, 'a>> {
     let members = check::object(v, path, "an Activity", ACTIVITY_KEYS, XAPI, w.probs)?;
     if let Some(t) = get(members, "objectType")
         && t.as_str() != Some("Activity")
     {
-        w.probs.add("xapi.object.type", &path.key("objectType"), "must be \"Activity\" here");
+        w.probs.add(
+            "xapi.object.type",
+            &path.key("objectType"),
+            "must be \"Activity\" here",
+        );
     }
     let id = check::required(members, "id", path, "an Activity", XAPI, w.probs)
         .and_then(|id| check::iri(id, &path.key("id"), XAPI, w.probs));
@@ -166,8 +198,20 @@ pub fn activity<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, w: &mut Walk<'_>) -> O
     id.map(|_| info)
 }
 
-fn definition<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, info: &mut ObjectInfo<'j, 'a>, w: &mut Walk<'_>) {
-    let Some(members) = check::object(v, path, "an Activity definition", DEFINITION_KEYS, XAPI, w.probs) else {
+fn definition<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    info: &mut ObjectInfo<'j, 'a>,
+    w: &mut Walk<'_>,
+) {
+    let Some(members) = check::object(
+        v,
+        path,
+        "an Activity definition",
+        DEFINITION_KEYS,
+        XAPI,
+        w.probs,
+    ) else {
         return;
     };
     if let Some(name) = get(members, "name") {
@@ -177,7 +221,8 @@ fn definition<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, info: &mut ObjectInfo<'j
         lang_map(d, &path.key("description"), w);
     }
     if let Some(t) = get(members, "type") {
-        info.object.object_type = check::iri(t, &path.key("type"), XAPI, w.probs).map(str::to_string);
+        info.object.object_type =
+            check::iri(t, &path.key("type"), XAPI, w.probs).map(str::to_string);
     }
     if let Some(m) = get(members, "moreInfo") {
         check::iri(m, &path.key("moreInfo"), XAPI, w.probs);
@@ -194,7 +239,10 @@ fn definition<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, info: &mut ObjectInfo<'j
             w.probs.add(
                 "xapi.definition.interaction_type",
                 &p,
-                format!("`{s}` is not an interaction type ({})", INTERACTION_TYPES.join(", ")),
+                format!(
+                    "`{s}` is not an interaction type ({})",
+                    INTERACTION_TYPES.join(", ")
+                ),
             );
         }
     }
@@ -207,15 +255,28 @@ fn definition<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, info: &mut ObjectInfo<'j
         }
     }
     for list in ["choices", "scale", "source", "target", "steps"] {
-        let Some(c) = get(members, list) else { continue };
+        let Some(c) = get(members, list) else {
+            continue;
+        };
         let p = path.key(list);
-        let Some(items) = check::array(c, &p, XAPI, w.probs) else { continue };
+        let Some(items) = check::array(c, &p, XAPI, w.probs) else {
+            continue;
+        };
         for (i, item) in items.iter().enumerate() {
             let ip = p.index(i);
-            let Some(comp) = check::object(item, &ip, "an interaction component", &["id", "description"], XAPI, w.probs) else {
+            let Some(comp) = check::object(
+                item,
+                &ip,
+                "an interaction component",
+                &["id", "description"],
+                XAPI,
+                w.probs,
+            ) else {
                 continue;
             };
-            if let Some(id) = check::required(comp, "id", &ip, "an interaction component", XAPI, w.probs) {
+            if let Some(id) =
+                check::required(comp, "id", &ip, "an interaction component", XAPI, w.probs)
+            {
                 check::string(id, &ip.key("id"), XAPI, w.probs);
             }
             if let Some(d) = get(comp, "description") {
@@ -225,7 +286,11 @@ fn definition<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, info: &mut ObjectInfo<'j
     }
 }
 
-fn substatement<'j, 'a>(v: &'j Json<'a>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<ObjectInfo<'j, 'a>> {
+fn substatement<'j, 'a>(
+    v: &'j Json<'a>,
+    path: &Path<'_>,
+    w: &mut Walk<'_>,
+) -> Option<ObjectInfo<'j, 'a>> {
     if let Some(members) = v.as_object() {
         for (k, _) in members {
             if SUBSTATEMENT_FORBIDDEN.contains(&k.as_ref()) {

@@ -80,7 +80,9 @@ pub fn load_from(
     let mut origins = Origins::default();
 
     if let Some(path) = file {
-        let source = config::File::from(path).format(FileFormat::Toml).required(true);
+        let source = config::File::from(path)
+            .format(FileFormat::Toml)
+            .required(true);
         let table = source.collect().map_err(|e| ConfigError::File {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -142,7 +144,11 @@ impl Origins {
 
 fn flatten(table: &Map<String, Value>, prefix: &str, out: &mut Vec<String>) {
     for (k, v) in table {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match &v.kind {
             ValueKind::Table(inner) if !OPEN_MAPS.contains(&path.as_str()) => {
                 flatten(inner, &path, out)
@@ -163,12 +169,15 @@ fn check_known(known: &serde_json::Value, key: &str, origin: &str) -> Result<(),
         match obj.and_then(|o| o.get(part)) {
             Some(child) => node = child,
             None => {
-                let siblings: Vec<String> = obj
-                    .map(|o| o.keys().cloned().collect())
-                    .unwrap_or_default();
+                let siblings: Vec<String> =
+                    obj.map(|o| o.keys().cloned().collect()).unwrap_or_default();
                 let hint = closest(part, &siblings)
                     .map(|s| {
-                        let full = if path.is_empty() { s } else { format!("{path}.{s}") };
+                        let full = if path.is_empty() {
+                            s
+                        } else {
+                            format!("{path}.{s}")
+                        };
                         format!("; did you mean `{full}`?")
                     })
                     .unwrap_or_default();
@@ -179,7 +188,11 @@ fn check_known(known: &serde_json::Value, key: &str, origin: &str) -> Result<(),
                 });
             }
         }
-        path = if path.is_empty() { part.to_string() } else { format!("{path}.{part}") };
+        path = if path.is_empty() {
+            part.to_string()
+        } else {
+            format!("{path}.{part}")
+        };
     }
     Ok(())
 }
@@ -219,22 +232,39 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         if allowed.contains(&value) {
             Ok(())
         } else {
-            Err(invalid(key, format!("`{value}` is not one of {}", allowed.join(", "))))
+            Err(invalid(
+                key,
+                format!("`{value}` is not one of {}", allowed.join(", ")),
+            ))
         }
     };
     let k = &cfg.kafka;
     if k.bootstrap_servers.trim().is_empty() {
-        return Err(invalid("kafka.bootstrap_servers", "must list at least one host:port".into()));
+        return Err(invalid(
+            "kafka.bootstrap_servers",
+            "must list at least one host:port".into(),
+        ));
     }
     one_of(
         "kafka.security_protocol",
         &k.security_protocol,
         &["plaintext", "ssl", "sasl_plaintext", "sasl_ssl"],
     )?;
-    one_of("kafka.producer.compression", &k.producer.compression, &["none", "gzip", "snappy", "lz4"])?;
-    one_of("kafka.consumer.auto_offset_reset", &k.consumer.auto_offset_reset, &["earliest", "latest"])?;
+    one_of(
+        "kafka.producer.compression",
+        &k.producer.compression,
+        &["none", "gzip", "snappy", "lz4"],
+    )?;
+    one_of(
+        "kafka.consumer.auto_offset_reset",
+        &k.consumer.auto_offset_reset,
+        &["earliest", "latest"],
+    )?;
     if k.consumer.batch_max == 0 {
-        return Err(invalid("kafka.consumer.batch_max", "must be at least 1".into()));
+        return Err(invalid(
+            "kafka.consumer.batch_max",
+            "must be at least 1".into(),
+        ));
     }
     one_of("log.format", &cfg.log.format, &["auto", "human", "json"])?;
     validate_ingest(cfg, &invalid)?;
@@ -243,10 +273,20 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         return Err(invalid("topics.partitions", "must be at least 1".into()));
     }
     if t.replication_factor < 1 {
-        return Err(invalid("topics.replication_factor", "must be at least 1".into()));
+        return Err(invalid(
+            "topics.replication_factor",
+            "must be at least 1".into(),
+        ));
     }
     let fields = [
-        "raw_xapi", "raw_caliper", "events", "dlq", "roster", "enriched", "unmatched", "late",
+        "raw_xapi",
+        "raw_caliper",
+        "events",
+        "dlq",
+        "roster",
+        "enriched",
+        "unmatched",
+        "late",
         "indicators",
     ];
     let mut seen = HashSet::new();
@@ -254,32 +294,54 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         let key = format!("topics.{field}.name");
         let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         if spec.name.is_empty() || spec.name.len() > 249 || !spec.name.chars().all(legal) {
-            return Err(invalid(&key, format!("`{}` is not a legal Kafka topic name", spec.name)));
+            return Err(invalid(
+                &key,
+                format!("`{}` is not a legal Kafka topic name", spec.name),
+            ));
         }
         if !seen.insert(spec.name.clone()) {
-            return Err(invalid(&key, format!("`{}` is used for two topics", spec.name)));
+            return Err(invalid(
+                &key,
+                format!("`{}` is used for two topics", spec.name),
+            ));
         }
         if spec.partitions < 0 {
-            return Err(invalid(&format!("topics.{field}.partitions"), "must be 0 (default) or more".into()));
+            return Err(invalid(
+                &format!("topics.{field}.partitions"),
+                "must be 0 (default) or more".into(),
+            ));
         }
     }
     Ok(())
 }
 
-fn validate_ingest(cfg: &Config, invalid: &impl Fn(&str, String) -> ConfigError) -> Result<(), ConfigError> {
+fn validate_ingest(
+    cfg: &Config,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
     let i = &cfg.ingest;
     const XAPI_VERSIONS: &[&str] = &["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"];
     if !XAPI_VERSIONS.contains(&i.default_xapi_version.as_str()) {
         return Err(invalid(
             "ingest.default_xapi_version",
-            format!("`{}` is not one of {}", i.default_xapi_version, XAPI_VERSIONS.join(", ")),
+            format!(
+                "`{}` is not one of {}",
+                i.default_xapi_version,
+                XAPI_VERSIONS.join(", ")
+            ),
         ));
     }
     if !(2..=128).contains(&i.max_depth) {
-        return Err(invalid("ingest.max_depth", "must be between 2 and 128".into()));
+        return Err(invalid(
+            "ingest.max_depth",
+            "must be between 2 and 128".into(),
+        ));
     }
     if i.max_message_bytes < 1024 {
-        return Err(invalid("ingest.max_message_bytes", "must be at least 1024".into()));
+        return Err(invalid(
+            "ingest.max_message_bytes",
+            "must be at least 1024".into(),
+        ));
     }
     for (id, client) in &i.http.clients {
         let key = format!("ingest.http.clients.{id}");
@@ -291,7 +353,10 @@ fn validate_ingest(cfg: &Config, invalid: &impl Fn(&str, String) -> ConfigError)
             ));
         }
         if client.scopes.is_empty() || client.scopes.iter().any(|s| s != "xapi" && s != "caliper") {
-            return Err(invalid(&format!("{key}.scopes"), "must list xapi and/or caliper".into()));
+            return Err(invalid(
+                &format!("{key}.scopes"),
+                "must list xapi and/or caliper".into(),
+            ));
         }
     }
     Ok(())
@@ -304,7 +369,10 @@ mod tests {
     #[test]
     fn suggestions_catch_typos() {
         let c = vec!["bootstrap_servers".to_string(), "client_id".to_string()];
-        assert_eq!(closest("bootstrap_server", &c).as_deref(), Some("bootstrap_servers"));
+        assert_eq!(
+            closest("bootstrap_server", &c).as_deref(),
+            Some("bootstrap_servers")
+        );
         assert_eq!(closest("zzz", &c), None);
     }
 }

@@ -180,7 +180,11 @@ fn topic(name: &str, retention_days: i64, compact: bool, description: &str) -> T
     TopicSpec {
         name: name.into(),
         partitions: 0,
-        retention_ms: if retention_days < 0 { -1 } else { retention_days * DAY_MS },
+        retention_ms: if retention_days < 0 {
+            -1
+        } else {
+            retention_days * DAY_MS
+        },
         compact,
         description: description.into(),
     }
@@ -219,15 +223,60 @@ impl Default for TopicsConfig {
         TopicsConfig {
             partitions: 4,
             replication_factor: 1,
-            raw_xapi: topic("lap.raw.xapi", 7, false, "raw xAPI statements as sent by LMSs (JSON)"),
-            raw_caliper: topic("lap.raw.caliper", 7, false, "raw Caliper envelopes as sent by LMSs (JSON)"),
-            events: topic("lap.events", 7, false, "validated canonical LearningEvents (Avro)"),
-            dlq: topic("lap.dlq", 30, false, "rejected inputs: original bytes, origin and reasons (Avro)"),
-            roster: topic("lap.roster", -1, true, "OneRoster records keyed by type and sourcedId (Avro, compacted)"),
-            enriched: topic("lap.enriched", 30, false, "pseudonymised EnrichedEvents keyed by learner (Avro)"),
-            unmatched: topic("lap.unmatched", 30, false, "events with no roster match after the grace period (Avro)"),
-            late: topic("lap.late", 30, false, "events later than the allowed lateness, for backfill (Avro)"),
-            indicators: topic("lap.indicators", 7, false, "indicator rows with revisions (Avro)"),
+            raw_xapi: topic(
+                "lap.raw.xapi",
+                7,
+                false,
+                "raw xAPI statements as sent by LMSs (JSON)",
+            ),
+            raw_caliper: topic(
+                "lap.raw.caliper",
+                7,
+                false,
+                "raw Caliper envelopes as sent by LMSs (JSON)",
+            ),
+            events: topic(
+                "lap.events",
+                7,
+                false,
+                "validated canonical LearningEvents (Avro)",
+            ),
+            dlq: topic(
+                "lap.dlq",
+                30,
+                false,
+                "rejected inputs: original bytes, origin and reasons (Avro)",
+            ),
+            roster: topic(
+                "lap.roster",
+                -1,
+                true,
+                "OneRoster records keyed by type and sourcedId (Avro, compacted)",
+            ),
+            enriched: topic(
+                "lap.enriched",
+                30,
+                false,
+                "pseudonymised EnrichedEvents keyed by learner (Avro)",
+            ),
+            unmatched: topic(
+                "lap.unmatched",
+                30,
+                false,
+                "events with no roster match after the grace period (Avro)",
+            ),
+            late: topic(
+                "lap.late",
+                30,
+                false,
+                "events later than the allowed lateness, for backfill (Avro)",
+            ),
+            indicators: topic(
+                "lap.indicators",
+                7,
+                false,
+                "indicator rows with revisions (Avro)",
+            ),
         }
     }
 }
@@ -248,7 +297,11 @@ impl TopicsConfig {
         ]
         .into_iter()
         .map(|t| TopicSpec {
-            partitions: if t.partitions > 0 { t.partitions } else { self.partitions },
+            partitions: if t.partitions > 0 {
+                t.partitions
+            } else {
+                self.partitions
+            },
             ..t.clone()
         })
         .collect()

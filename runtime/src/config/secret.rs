@@ -19,7 +19,11 @@ impl Secret {
         Self::resolve_with(std::env::var(env_var).ok(), env_var, file)
     }
 
-    fn resolve_with(env: Option<String>, env_var: &str, file: &str) -> Result<Option<Secret>, ConfigError> {
+    fn resolve_with(
+        env: Option<String>,
+        env_var: &str,
+        file: &str,
+    ) -> Result<Option<Secret>, ConfigError> {
         if let Some(v) = env.filter(|v| !v.is_empty()) {
             return Ok(Some(Secret(v)));
         }
@@ -68,11 +72,16 @@ mod tests {
         let path = dir.path().join("pw");
         std::fs::write(&path, "hunter2\n").unwrap();
         let file = path.to_str().unwrap();
-        let from_env = Secret::resolve_with(Some("s3cret".into()), "X", file).unwrap().unwrap();
+        let from_env = Secret::resolve_with(Some("s3cret".into()), "X", file)
+            .unwrap()
+            .unwrap();
         assert_eq!(from_env.expose(), "s3cret");
         let from_file = Secret::resolve_with(None, "X", file).unwrap().unwrap();
         assert_eq!(from_file.expose(), "hunter2");
-        assert_eq!(format!("{from_file:?} {from_file}"), "[redacted] [redacted]");
+        assert_eq!(
+            format!("{from_file:?} {from_file}"),
+            "[redacted] [redacted]"
+        );
         assert!(Secret::resolve_with(None, "X", "").unwrap().is_none());
         let missing = Secret::resolve_with(None, "X", "/nonexistent/pw").unwrap_err();
         assert!(missing.to_string().contains("set X instead"), "{missing}");

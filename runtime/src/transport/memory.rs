@@ -17,8 +17,8 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::{
-    Acker, Batch, CloseReport, Delivered, Message, OffsetTracker, OutRecord, Pending, RecordSink, Source,
-    TopicPartition, TransportError, partition_for_key,
+    Acker, Batch, CloseReport, Delivered, Message, OffsetTracker, OutRecord, Pending, RecordSink,
+    Source, TopicPartition, TransportError, partition_for_key,
 };
 
 /// Shared in-process log store. Cheap to clone; clones share the same topics.

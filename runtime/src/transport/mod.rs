@@ -132,7 +132,9 @@ pub enum TransportError {
     #[error("offset commit failed: {0}")]
     Commit(String),
     /// An administrative request (topic creation, metadata) failed.
-    #[error("kafka admin request failed: {0} (is the broker at kafka.bootstrap_servers reachable?)")]
+    #[error(
+        "kafka admin request failed: {0} (is the broker at kafka.bootstrap_servers reachable?)"
+    )]
     Admin(String),
     /// The in-memory transport was used after it was closed, or a topic is unknown.
     #[error("in-memory transport: {0}")]
@@ -191,7 +193,10 @@ pub trait Source: Send {
 
     /// Waits up to `grace` for outstanding messages to be acknowledged,
     /// commits the offsets of everything acknowledged, and leaves the group.
-    fn close(self, grace: Duration) -> impl Future<Output = Result<CloseReport, TransportError>> + Send;
+    fn close(
+        self,
+        grace: Duration,
+    ) -> impl Future<Output = Result<CloseReport, TransportError>> + Send;
 }
 
 /// What a source did when it closed: the basis for the shutdown log line.
@@ -208,7 +213,10 @@ pub trait RecordSink: Clone + Send + Sync + 'static {
     /// Enqueues a record, waiting while the producer's queue is full. Records
     /// enqueued in order keep that order within a partition. The returned
     /// [`Pending`] resolves when the record is durable.
-    fn send(&self, record: OutRecord) -> impl Future<Output = Result<Pending, TransportError>> + Send;
+    fn send(
+        &self,
+        record: OutRecord,
+    ) -> impl Future<Output = Result<Pending, TransportError>> + Send;
 
     /// Waits until every enqueued record is delivered or `timeout` passes.
     fn flush(&self, timeout: Duration) -> impl Future<Output = Result<(), TransportError>> + Send;
@@ -247,7 +255,9 @@ impl Future for Pending {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.get_mut().0 {
             PendingInner::Ready(result) => Poll::Ready(result.take().unwrap_or_else(|| {
-                Err(TransportError::Memory("delivery polled after completion".into()))
+                Err(TransportError::Memory(
+                    "delivery polled after completion".into(),
+                ))
             })),
             PendingInner::Kafka { topic, future } => match Pin::new(future).poll(cx) {
                 Poll::Pending => Poll::Pending,

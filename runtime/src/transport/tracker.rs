@@ -228,7 +228,10 @@ mod tests {
         t.ack([batch[1].id()]);
         assert_eq!(t.commit_points()[0].offset, 15);
         assert_eq!(t.take_changed().len(), 1);
-        assert!(t.take_changed().is_empty(), "unchanged point is not reported twice");
+        assert!(
+            t.take_changed().is_empty(),
+            "unchanged point is not reported twice"
+        );
     }
 
     #[test]
@@ -238,7 +241,10 @@ mod tests {
         let kept = t.deliver(vec![msg(0, 1), msg(1, 1)]);
         assert_eq!(kept, vec![msg(0, 1)]);
         let points = t.revoke(&[tp(0)]);
-        assert_eq!(points[0].offset, 1, "unacknowledged message is not committed");
+        assert_eq!(
+            points[0].offset, 1,
+            "unacknowledged message is not committed"
+        );
         t.ack([kept[0].id()]);
         assert!(t.commit_points().is_empty());
     }

@@ -40,9 +40,13 @@ pub async fn ensure_topics(
         .iter()
         .zip(&settings)
         .map(|(t, (policy, retention))| {
-            NewTopic::new(&t.name, t.partitions, TopicReplication::Fixed(replication_factor))
-                .set("cleanup.policy", policy)
-                .set("retention.ms", retention)
+            NewTopic::new(
+                &t.name,
+                t.partitions,
+                TopicReplication::Fixed(replication_factor),
+            )
+            .set("cleanup.policy", policy)
+            .set("retention.ms", retention)
         })
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));

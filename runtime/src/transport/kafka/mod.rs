@@ -75,9 +75,14 @@ impl KafkaSink {
             .set("acks", "all")
             .set("linger.ms", cfg.producer.linger_ms.to_string())
             .set("compression.type", &cfg.producer.compression)
-            .set("delivery.timeout.ms", cfg.producer.delivery_timeout_ms.to_string())
+            .set(
+                "delivery.timeout.ms",
+                cfg.producer.delivery_timeout_ms.to_string(),
+            )
             .set("partitioner", "murmur2_random");
-        let producer = c.create().map_err(|e| TransportError::Setup(e.to_string()))?;
+        let producer = c
+            .create()
+            .map_err(|e| TransportError::Setup(e.to_string()))?;
         Ok(KafkaSink { producer })
     }
 }

@@ -115,7 +115,8 @@ impl ConsumerContext for SourceContext {
 impl SourceContext {
     fn report_assignment(&self) {
         let n = self.tracker.assigned_count();
-        self.health.set_check("partitions", n > 0, format!("{n} partitions assigned"));
+        self.health
+            .set_check("partitions", n > 0, format!("{n} partitions assigned"));
     }
 }
 
@@ -357,8 +358,12 @@ impl PollLoop {
             .consumer
             .fetch_metadata(self.probe_topic.as_deref(), Duration::from_secs(2));
         match result {
-            Ok(_) => self.health.set_check("kafka", true, "broker answers metadata requests"),
-            Err(e) => self.health.set_check("kafka", false, format!("broker unreachable: {e}")),
+            Ok(_) => self
+                .health
+                .set_check("kafka", true, "broker answers metadata requests"),
+            Err(e) => self
+                .health
+                .set_check("kafka", false, format!("broker unreachable: {e}")),
         }
     }
 
@@ -417,7 +422,12 @@ fn convert(m: &BorrowedMessage<'_>, names: &mut TopicNames) -> Message {
         .headers()
         .map(|hs| {
             hs.iter()
-                .map(|h| (h.key.to_string(), Bytes::copy_from_slice(h.value.unwrap_or_default())))
+                .map(|h| {
+                    (
+                        h.key.to_string(),
+                        Bytes::copy_from_slice(h.value.unwrap_or_default()),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();

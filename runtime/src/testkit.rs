@@ -1,0 +1,207 @@
+//! Helpers for tests that run against real services (feature `testkit`).
+//!
+//! The test script (`tests/run.sh`) starts the brokers and PostgreSQL and
+//! exports their addresses; these helpers find them, make unique names, and
+//! read topics back. They are compiled only into test builds.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+
+use crate::config::{KafkaConfig, TopicSpec};
+use crate::transport::Message;
+use crate::transport::kafka::ensure_topics;
+
+/// Environment variable naming the main test broker (noida-db).
+pub const KAFKA_ENV: &str = "LAP_TEST_KAFKA";
+/// Environment variable naming the second test broker (tansu).
+pub const KAFKA_TANSU_ENV: &str = "LAP_TEST_KAFKA_TANSU";
+/// Environment variable holding a PostgreSQL URL.
+pub const POSTGRES_ENV: &str = "LAP_TEST_POSTGRES";
+
+/// The value of `var`, or `None` with a printed reason. With
+/// `LAP_REQUIRE_SERVICES=1` (set by the test script) a missing service is a
+/// failure instead, so CI can never pass by skipping.
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            if std::env::var("LAP_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!(
+                    "{var} is not set but LAP_REQUIRE_SERVICES=1: the test script must start it"
+                );
+            }
+            eprintln!(
+                "SKIPPED: {var} is not set; run the suite with `bash tests/run.sh`, which starts it"
+            );
+            None
+        }
+    }
+}
+
+/// A name unique to this process and call, for topics and groups.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Kafka client settings for `bootstrap`, tuned for quick tests.
+pub fn kafka_config(bootstrap: &str) -> KafkaConfig {
+    let mut cfg = KafkaConfig {
+        bootstrap_servers: bootstrap.to_string(),
+        ..KafkaConfig::default()
+    };
+    cfg.consumer.batch_linger_ms = 5;
+    cfg.consumer.session_timeout_ms = 6_000;
+    cfg.consumer.commit_interval_ms = 200;
+    cfg
+}
+
+/// Creates a topic with `partitions` partitions.
+pub async fn create_topic(cfg: &KafkaConfig, name: &str, partitions: i32) {
+    let spec = TopicSpec {
+        name: name.to_string(),
+        partitions,
+        ..TopicSpec::default()
+    };
+    ensure_topics(cfg, &[spec], 1).await.expect("create topic");
+}
+
+/// Everything currently in `topic` (up to each partition's high watermark
+/// at call time), partition by partition in offset order.
+pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<Message> {
+    let bootstrap = bootstrap.to_string();
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || read_topic_blocking(&bootstrap, &topic))
+        .await
+        .expect("reader thread")
+}
+
+fn read_topic_blocking(bootstrap: &str, topic: &str) -> Vec<Message> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", unique("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    let mut tpl = TopicPartitionList::new();
+    let mut ends = std::collections::HashMap::new();
+    for p in &partitions {
+        let (_, high) = consumer
+            .fetch_watermarks(topic, *p, Duration::from_secs(10))
+            .expect("watermarks");
+        if high > 0 {
+            tpl.add_partition_offset(topic, *p, Offset::Beginning)
+                .expect("tpl");
+            ends.insert(*p, high);
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return out;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut done = std::collections::HashSet::new();
+    while done.len() < ends.len() && Instant::now() < deadline {
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let end = ends[&m.partition()];
+        if m.offset() < end {
+            out.push(Message {
+                topic: topic.into(),
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(Bytes::copy_from_slice),
+                payload: m.payload().map(Bytes::copy_from_slice),
+                timestamp_ms: m.timestamp().to_millis(),
+                headers: Vec::new(),
+            });
+        }
+        if m.offset() + 1 >= end {
+            done.insert(m.partition());
+        }
+    }
+    out.sort_by_key(|m| (m.partition, m.offset));
+    out
+}
+
+/// Reads `topic` until it holds at least `n` records or `timeout` passes.
+pub async fn wait_for_records(
+    bootstrap: &str,
+    topic: &str,
+    n: usize,
+    timeout: Duration,
+) -> Vec<Message> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let got = read_topic(bootstrap, topic).await;
+        if got.len() >= n || Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The committed offsets of `group` on each partition of `topic` (`None`
+/// where nothing is committed).
+pub async fn committed(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Vec<Option<i64>> {
+    let (bootstrap, group, topic) = (bootstrap.to_string(), group.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", &group)
+            .create()
+            .expect("consumer");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..partitions {
+            tpl.add_partition(&topic, p);
+        }
+        let got = consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .expect("committed offsets");
+        (0..partitions)
+            .map(
+                |p| match got.find_partition(&topic, p).map(|e| e.offset()) {
+                    Some(Offset::Offset(o)) => Some(o),
+                    _ => None,
+                },
+            )
+            .collect()
+    })
+    .await
+    .expect("committed thread")
+}
