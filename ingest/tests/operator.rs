@@ -3,88 +3,16 @@
 //! the same message go on, duplicates count once, conflicts and voided
 //! voids are rejected, and the stage keeps running.
 
-use std::sync::Arc;
+mod common;
 
-use bytes::Bytes;
-use lap_ingest::dedupe::StatementLog;
-use lap_ingest::metrics::IngestMetrics;
+use common::ingest;
 use lap_ingest::operator::positional_id;
-use lap_ingest::{Ingest, IngestTopics};
-use lap_runtime::config::IngestConfig;
-use lap_runtime::health::Health;
-use lap_runtime::metrics::Metrics;
-use lap_runtime::stage::{RunOptions, run};
-use lap_runtime::transport::memory::MemoryBroker;
-use lap_runtime::transport::{OutRecord, RecordSink};
-use lap_schemas::{Action, DeadLetter, LearningEvent, OriginKind, decode};
-use parking_lot::Mutex;
+use lap_schemas::{Action, OriginKind};
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
-
-fn topics() -> IngestTopics {
-    IngestTopics {
-        raw_xapi: Arc::from("raw.xapi"),
-        raw_caliper: Arc::from("raw.caliper"),
-        events: Arc::from("events"),
-        dlq: Arc::from("dlq"),
-    }
-}
 
 fn statement(id: &str, duration: &str) -> serde_json::Value {
     json!({"id": id, "actor": {"mbox": "mailto:ann@example.org"}, "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
            "object": {"id": "https://lms.example.org/a/1"}, "result": {"duration": duration}, "timestamp": "2024-03-01T08:00:00Z"})
-}
-
-/// Feeds raw messages through a fresh operator until the input ends.
-async fn ingest(
-    xapi: Vec<Vec<u8>>,
-    caliper: Vec<Vec<u8>>,
-) -> (Vec<LearningEvent>, Vec<DeadLetter>) {
-    let broker = MemoryBroker::new(1);
-    let t = topics();
-    let sink = broker.sink();
-    for (topic, payloads) in [(&t.raw_xapi, xapi), (&t.raw_caliper, caliper)] {
-        for p in payloads {
-            sink.send(OutRecord::new(topic.clone(), None, Bytes::from(p)))
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        broker.seal(topic);
-    }
-    let metrics = Metrics::new("ingest-test");
-    let op = Ingest::new(
-        t.clone(),
-        IngestConfig::default(),
-        Arc::new(Mutex::new(StatementLog::new(1000))),
-        IngestMetrics::register(&metrics),
-    );
-    let source = broker.subscribe("ingest", &["raw.xapi", "raw.caliper"], 100);
-    let (_, report) = run(
-        source,
-        broker.sink(),
-        op,
-        RunOptions::default(),
-        metrics,
-        Health::default(),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("the stage never fails on bad input");
-    assert!(report.end_of_input);
-    assert_eq!(report.close.unacknowledged, 0);
-    let events = broker
-        .read_all("events")
-        .iter()
-        .map(|m| decode(m.payload.as_ref().unwrap()).unwrap())
-        .collect();
-    let dead = broker
-        .read_all("dlq")
-        .iter()
-        .map(|m| decode(m.payload.as_ref().unwrap()).unwrap())
-        .collect();
-    (events, dead)
 }
 
 #[tokio::test]

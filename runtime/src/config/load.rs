@@ -80,13 +80,13 @@ pub fn load_from(
     let mut origins = Origins::default();
 
     if let Some(path) = file {
-        let source = config::File::from(path)
-            .format(FileFormat::Toml)
-            .required(true);
-        let table = source.collect().map_err(|e| ConfigError::File {
+        let file_err = |reason: String| ConfigError::File {
             path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| file_err(e.to_string()))?;
+        let source = config::File::from_str(&text, FileFormat::Toml);
+        let table = source.collect().map_err(|e| file_err(e.to_string()))?;
         let origin = path.display().to_string();
         let mut keys = Vec::new();
         flatten(&table, "", &mut keys);
@@ -118,7 +118,18 @@ pub fn load_from(
     let cfg: Config = builder
         .build()
         .and_then(|c| c.try_deserialize())
-        .map_err(|e| ConfigError::Type(e.to_string()))?;
+        .map_err(|e| match e {
+            config::ConfigError::Type {
+                unexpected,
+                expected,
+                key: Some(key),
+                ..
+            } => ConfigError::Type(format!(
+                "invalid value for `{key}` in {}: {unexpected}, expected {expected}",
+                origins.of(&key)
+            )),
+            other => ConfigError::Type(other.to_string()),
+        })?;
     validate(&cfg, &origins)?;
     Ok(cfg)
 }
