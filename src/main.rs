@@ -22,6 +22,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Load OneRoster exports (and lap's curriculum, questionnaire and
+    /// consent files) into the roster topic.
+    Roster {
+        #[command(subcommand)]
+        action: commands::roster::RosterAction,
+    },
     /// Manage the Kafka topics of the pipeline.
     Topics {
         #[command(subcommand)]
@@ -33,6 +39,7 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Roster { action } => commands::roster::run(cli.config.as_deref(), action).await,
         Command::Topics { action } => commands::topics::run(cli.config.as_deref(), action).await,
     };
     match result {

@@ -1,3 +1,27 @@
-//! The enrich stage (not built yet; issue #4): joins each `LearningEvent`
-//! with OneRoster context, pseudonymises learners with a keyed hash, drops
-//! personal data and honours opt-outs, producing `EnrichedEvent`s.
+//! The enrich stage: `LearningEvent`s joined with OneRoster context,
+//! pseudonymised, stripped of personal data, with opt-outs honoured.
+//!
+//! - [`roster`] reads a OneRoster export (folder or zip, bulk or delta, 1.0
+//!   to 1.2, plus lap's curriculum, questionnaire and consent files) into
+//!   `RosterRecord`s and plans what to publish to the compacted roster topic.
+//! - [`state::Roster`] is the roster in memory, kept current by [`feed`]
+//!   from that topic, with the indexes the join needs.
+//! - [`join`] turns one event into an `EnrichedEvent` (keyed by a
+//!   [`pseudonym`]), an opt-out, or an unmatched reason.
+//! - [`Enrich`] is the transport-free operator: it holds unmatched events
+//!   for a grace period, retries them when the roster changes, and routes
+//!   the rest to the unmatched topic.
+
+pub mod feed;
+pub mod join;
+pub mod metrics;
+pub mod operator;
+pub mod pseudonym;
+pub mod roster;
+pub mod state;
+
+pub use operator::{Enrich, EnrichTopics, HoldPolicy};
+
+/// Environment variable holding the pseudonymisation key (wins over
+/// `enrich.key_file`).
+pub const KEY_ENV: &str = "LAP_ENRICH_KEY";

@@ -428,6 +428,22 @@ pub struct Origin {
     pub index: Option<i32>,
 }
 
+impl Origin {
+    /// A record read from Kafka (or the in-memory transport).
+    pub fn kafka(topic: &str, partition: i32, offset: i64) -> Self {
+        Origin {
+            kind: OriginKind::Kafka,
+            topic: Some(topic.to_string()),
+            partition: Some(partition),
+            offset: Some(offset),
+            client_id: None,
+            path: None,
+            line: None,
+            index: None,
+        }
+    }
+}
+
 /// One reason an input was rejected.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Problem {

@@ -1,3 +1,4 @@
 //! One module per `lap` subcommand.
 
+pub mod roster;
 pub mod topics;

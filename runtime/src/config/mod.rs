@@ -35,6 +35,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The ingest stage: validation limits and the HTTP front door.
     pub ingest: IngestConfig,
+    /// The enrich stage: tenant, pseudonymisation key, identity rules, holding.
+    pub enrich: EnrichConfig,
 }
 
 /// How to reach Kafka and how the clients behave.
@@ -416,4 +418,72 @@ pub struct HttpClient {
     pub secret_sha256: String,
     /// What the client may send: `xapi`, `caliper` or both.
     pub scopes: Vec<String>,
+}
+
+/// The enrich stage.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnrichConfig {
+    /// School authority whose roster this deployment joins with; part of
+    /// every pseudonym and roster key. No `/`.
+    pub tenant: String,
+    /// File holding the pseudonymisation (HMAC) key, e.g. a mounted
+    /// Kubernetes Secret. The environment variable `LAP_ENRICH_KEY` wins.
+    pub key_file: String,
+    /// Seconds an event without a roster match waits for late roster records
+    /// before it goes to the unmatched topic.
+    pub unmatched_grace_s: u64,
+    /// Most events held at once (bounds memory); beyond it the oldest goes on.
+    pub max_held: usize,
+    /// Keep free-text responses. Off: free text can hold names.
+    pub keep_free_text: bool,
+    /// Which roster fields identify an actor.
+    pub identity: IdentityConfig,
+}
+
+impl Default for EnrichConfig {
+    fn default() -> Self {
+        EnrichConfig {
+            tenant: "default".into(),
+            key_file: String::new(),
+            unmatched_grace_s: 600,
+            max_held: 100_000,
+            keep_free_text: false,
+            identity: IdentityConfig::default(),
+        }
+    }
+}
+
+/// Roster fields compared with actor identifiers. `mbox` and
+/// `mbox_sha1sum` always compare with the user's `email`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Fields an xAPI `account.name` may equal.
+    pub account_fields: Vec<String>,
+    /// Fields the last path segment of a Caliper actor IRI may equal.
+    pub iri_fields: Vec<String>,
+}
+
+/// User fields usable in identity rules.
+pub const IDENTITY_FIELDS: &[&str] = &[
+    "sourcedId",
+    "username",
+    "identifier",
+    "userIds",
+    "userMasterIdentifier",
+    "email",
+];
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            account_fields: ["username", "identifier", "userIds", "sourcedId"]
+                .map(String::from)
+                .to_vec(),
+            iri_fields: ["sourcedId", "identifier", "username"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
 }

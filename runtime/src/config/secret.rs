@@ -11,6 +11,12 @@ use super::ConfigError;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value obtained elsewhere (a generated key in a test, a key
+    /// read by a command-line tool) so it gets the same protection.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
     /// Resolves a secret from the environment variable `env_var`, or else from
     /// the file at `file` (empty = not configured), trailing newline removed.
     /// `Ok(None)` when neither is set. Files are how Kubernetes Secrets are

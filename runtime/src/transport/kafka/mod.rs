@@ -7,6 +7,7 @@
 
 mod admin;
 mod source;
+mod table;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 pub use admin::{TopicReport, ensure_topics};
 pub use source::KafkaSource;
+pub use table::TableReader;
 
 use super::{OutRecord, Pending, PendingInner, RecordSink, TransportError};
 use crate::config::{KafkaConfig, Secret};

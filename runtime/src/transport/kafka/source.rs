@@ -417,7 +417,7 @@ impl PollLoop {
     }
 }
 
-fn convert(m: &BorrowedMessage<'_>, names: &mut TopicNames) -> Message {
+pub(crate) fn convert(m: &BorrowedMessage<'_>, names: &mut TopicNames) -> Message {
     let headers = m
         .headers()
         .map(|hs| {

@@ -1,0 +1,58 @@
+//! Enrich's metrics, registered on the service's registry.
+
+use lap_runtime::metrics::Metrics;
+use prometheus::{IntCounterVec, IntGauge, Opts};
+
+/// Counters and gauges of the enrich stage.
+#[derive(Clone, Debug)]
+pub struct EnrichMetrics {
+    /// Events joined and produced, by role.
+    pub enriched: IntCounterVec,
+    /// Events of opted-out learners, dropped.
+    pub opted_out: IntCounterVec,
+    /// Events routed to the unmatched topic, by reason code.
+    pub unmatched: IntCounterVec,
+    /// Events joined on a retry after being held.
+    pub rejoined: IntCounterVec,
+    /// Events held now, waiting for the roster.
+    pub held: IntGauge,
+    /// Roster records held in memory.
+    pub roster_records: IntGauge,
+}
+
+impl EnrichMetrics {
+    /// Registers the families on `metrics`' registry.
+    pub fn register(metrics: &Metrics) -> Self {
+        let r = metrics.registry();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            r.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            r.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        EnrichMetrics {
+            enriched: counter("lap_enrich_enriched_total", "Events joined and produced.", &["role"]),
+            opted_out: counter(
+                "lap_enrich_opted_out_total",
+                "Events of opted-out learners, dropped.",
+                &["tenant"],
+            ),
+            unmatched: counter(
+                "lap_enrich_unmatched_total",
+                "Events routed to the unmatched topic after the grace period.",
+                &["code"],
+            ),
+            rejoined: counter(
+                "lap_enrich_rejoined_total",
+                "Held events joined once the roster caught up.",
+                &["tenant"],
+            ),
+            held: gauge("lap_enrich_held_events", "Events held, waiting for roster records."),
+            roster_records: gauge("lap_enrich_roster_records", "Roster records in memory."),
+        }
+    }
+}

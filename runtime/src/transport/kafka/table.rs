@@ -1,0 +1,118 @@
+//! Reading a whole compacted topic in every instance (a "global table"),
+//! as enrich does with the roster and `lap roster load` does to diff
+//! against what is published. No consumer group: each reader is assigned
+//! every partition from the beginning, commits nothing, and knows when it
+//! has caught up with the end offsets it saw on opening.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::source::convert;
+use super::{TopicNames, client_config};
+use crate::config::KafkaConfig;
+use crate::transport::{Message, TransportError};
+
+/// Reads every partition of one topic from its start.
+pub struct TableReader {
+    consumer: BaseConsumer,
+    topic: String,
+    /// Per partition: next offset to read, and the end offset at opening.
+    progress: HashMap<i32, (i64, i64)>,
+    names: TopicNames,
+}
+
+fn admin_err(what: &str, e: impl std::fmt::Display) -> TransportError {
+    TransportError::Admin(format!("{what}: {e}"))
+}
+
+impl TableReader {
+    /// Opens `topic` and notes its current end offsets. Fails when the topic
+    /// does not exist (run `lap topics create` first).
+    pub fn open(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<Self, TransportError> {
+        let mut c = client_config(cfg, "table")?;
+        c.set("group.id", format!("{}.table-reader", cfg.consumer.group_prefix))
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "false");
+        let consumer: BaseConsumer = c.create().map_err(|e| TransportError::Setup(e.to_string()))?;
+        let meta = consumer
+            .fetch_metadata(Some(topic), timeout)
+            .map_err(|e| admin_err(&format!("metadata of {topic}"), e))?;
+        let partitions: Vec<i32> = meta
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(TransportError::Admin(format!(
+                "topic {topic} does not exist; create it with `lap topics create`"
+            )));
+        }
+        let mut tpl = TopicPartitionList::new();
+        let mut progress = HashMap::new();
+        for p in partitions {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, p, timeout)
+                .map_err(|e| admin_err(&format!("end offsets of {topic}/{p}"), e))?;
+            progress.insert(p, (low, high));
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| TransportError::Setup(e.to_string()))?;
+        }
+        consumer
+            .assign(&tpl)
+            .map_err(|e| TransportError::Setup(e.to_string()))?;
+        Ok(TableReader {
+            consumer,
+            topic: topic.to_string(),
+            progress,
+            names: TopicNames::default(),
+        })
+    }
+
+    /// The next record, or `None` when none arrived within `timeout`.
+    pub fn poll(&mut self, timeout: Duration) -> Result<Option<Message>, TransportError> {
+        match self.consumer.poll(timeout) {
+            None => Ok(None),
+            Some(Err(e)) => Err(admin_err(&format!("reading {}", self.topic), e)),
+            Some(Ok(m)) => {
+                let m = convert(&m, &mut self.names);
+                if let Some(p) = self.progress.get_mut(&m.partition) {
+                    p.0 = p.0.max(m.offset + 1);
+                }
+                Ok(Some(m))
+            }
+        }
+    }
+
+    /// Whether every partition has been read up to its end offset at opening.
+    pub fn caught_up(&self) -> bool {
+        self.progress.values().all(|(next, end)| next >= end)
+    }
+
+    /// Reads until caught up, handing each record to `apply`; `on_progress`
+    /// gets (records read, partitions behind) about once a second.
+    pub fn catch_up(
+        &mut self,
+        mut apply: impl FnMut(Message),
+        mut on_progress: impl FnMut(u64, usize),
+    ) -> Result<u64, TransportError> {
+        let mut read = 0u64;
+        let mut last = std::time::Instant::now();
+        while !self.caught_up() {
+            if let Some(m) = self.poll(Duration::from_millis(200))? {
+                read += 1;
+                apply(m);
+            }
+            if last.elapsed() >= Duration::from_secs(1) {
+                let behind = self.progress.values().filter(|(n, e)| n < e).count();
+                on_progress(read, behind);
+                last = std::time::Instant::now();
+            }
+        }
+        Ok(read)
+    }
+}
