@@ -10,7 +10,9 @@ use crate::state::Roster;
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     /// No key, so a tombstone cannot say what it deletes.
-    #[error("roster message at {topic}/{partition}@{offset} has no key; only `lap roster load` should write this topic")]
+    #[error(
+        "roster message at {topic}/{partition}@{offset} has no key; only `lap roster load` should write this topic"
+    )]
     NoKey {
         /// Topic.
         topic: String,

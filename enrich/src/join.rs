@@ -83,7 +83,10 @@ pub fn join(
         event.object.id.clone()
     };
     let result = event.result.clone().unwrap_or_default();
-    let response_value = result.response.as_deref().and_then(|r| r.trim().parse::<f64>().ok());
+    let response_value = result
+        .response
+        .as_deref()
+        .and_then(|r| r.trim().parse::<f64>().ok());
     let response_text = result
         .response
         .filter(|_| opts.keep_free_text && response_value.is_none());
@@ -130,8 +133,14 @@ pub fn role(oneroster: &str) -> Role {
         "student" => Role::Learner,
         "teacher" => Role::Teacher,
         "parent" | "guardian" | "relative" => Role::Guardian,
-        "administrator" | "aide" | "proctor" | "districtAdministrator" | "siteAdministrator"
-        | "systemAdministrator" | "principal" | "counselor" => Role::Administrator,
+        "administrator"
+        | "aide"
+        | "proctor"
+        | "districtAdministrator"
+        | "siteAdministrator"
+        | "systemAdministrator"
+        | "principal"
+        | "counselor" => Role::Administrator,
         _ => Role::Other,
     }
 }
@@ -190,7 +199,11 @@ fn find_class<'a>(
     }
     for r in refs {
         for candidate in [r.as_str(), last_segment(r)] {
-            let id = ix.class_codes.get(candidate).map(String::as_str).unwrap_or(candidate);
+            let id = ix
+                .class_codes
+                .get(candidate)
+                .map(String::as_str)
+                .unwrap_or(candidate);
             if let Some(c) = ix.classes.get(id) {
                 return Ok(Some(c));
             }

@@ -30,7 +30,8 @@ async fn main() -> anyhow::Result<()> {
         cfg.enrich.identity.clone(),
     )));
 
-    svc.health.set_check("roster", false, "catching up with the roster topic");
+    svc.health
+        .set_check("roster", false, "catching up with the roster topic");
     let roster_topic = cfg.topics.roster.name.clone();
     let mut reader = TableReader::open(&cfg.kafka, &roster_topic, Duration::from_secs(30))
         .with_context(|| format!("opening the roster topic {roster_topic}"))?;
@@ -46,11 +47,19 @@ async fn main() -> anyhow::Result<()> {
             };
             let started = std::time::Instant::now();
             let read = reader.catch_up(apply, |n, behind| {
-                info!(records = n, partitions_behind = behind, "catching up with the roster");
+                info!(
+                    records = n,
+                    partitions_behind = behind,
+                    "catching up with the roster"
+                );
             });
             match read {
                 Ok(n) => {
-                    info!(records = n, elapsed_ms = started.elapsed().as_millis() as u64, "roster caught up");
+                    info!(
+                        records = n,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "roster caught up"
+                    );
                     health.set_check("roster", true, format!("{n} records read at start"));
                     let _ = caught_up_tx.send(());
                 }

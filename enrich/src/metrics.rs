@@ -35,7 +35,11 @@ impl EnrichMetrics {
             g
         };
         EnrichMetrics {
-            enriched: counter("lap_enrich_enriched_total", "Events joined and produced.", &["role"]),
+            enriched: counter(
+                "lap_enrich_enriched_total",
+                "Events joined and produced.",
+                &["role"],
+            ),
             opted_out: counter(
                 "lap_enrich_opted_out_total",
                 "Events of opted-out learners, dropped.",
@@ -51,7 +55,10 @@ impl EnrichMetrics {
                 "Held events joined once the roster caught up.",
                 &["tenant"],
             ),
-            held: gauge("lap_enrich_held_events", "Events held, waiting for roster records."),
+            held: gauge(
+                "lap_enrich_held_events",
+                "Events held, waiting for roster records.",
+            ),
             roster_records: gauge("lap_enrich_roster_records", "Roster records in memory."),
         }
     }

@@ -162,7 +162,10 @@ impl Enrich {
 
     /// Routes a held event to the unmatched topic and lets its input go.
     fn give_up(&self, h: Held, out: &mut Output) -> Result<(), StageError> {
-        self.metrics.unmatched.with_label_values(&[h.why.code]).inc();
+        self.metrics
+            .unmatched
+            .with_label_values(&[h.why.code])
+            .inc();
         let waited = h.since.elapsed().unwrap_or_default().as_secs();
         let message = format!("{} (held {waited} s)", h.why.reason);
         let topic = self.topics.unmatched.clone();
@@ -182,7 +185,10 @@ impl Enrich {
         for mut h in std::mem::take(&mut self.held) {
             match self.emit(self.join(&h.event), out)? {
                 None => {
-                    self.metrics.rejoined.with_label_values(&[self.roster.read().tenant()]).inc();
+                    self.metrics
+                        .rejoined
+                        .with_label_values(&[self.roster.read().tenant()])
+                        .inc();
                     out.release([h.id]);
                 }
                 Some(why) => {
@@ -212,7 +218,8 @@ impl Operator for Enrich {
                 Ok(e) => e,
                 Err(e) => {
                     let dlq = self.topics.dlq.clone();
-                    let msg = format!("not a LearningEvent: {e}; only ingest should write this topic");
+                    let msg =
+                        format!("not a LearningEvent: {e}; only ingest should write this topic");
                     self.dead_letter(out, &dlq, origin, "enrich.decode", msg, payload)?;
                     continue;
                 }
@@ -235,7 +242,9 @@ impl Operator for Enrich {
             }
         }
         self.metrics.held.set(self.held.len() as i64);
-        self.metrics.roster_records.set(self.roster.read().len() as i64);
+        self.metrics
+            .roster_records
+            .set(self.roster.read().len() as i64);
         Ok(())
     }
 
@@ -249,7 +258,9 @@ impl Operator for Enrich {
             self.give_up(h, out)?;
         }
         self.metrics.held.set(self.held.len() as i64);
-        self.metrics.roster_records.set(self.roster.read().len() as i64);
+        self.metrics
+            .roster_records
+            .set(self.roster.read().len() as i64);
         Ok(())
     }
 

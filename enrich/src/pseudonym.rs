@@ -24,7 +24,9 @@ pub const MIN_KEY_BYTES: usize = 16;
 
 /// Why a key cannot be used.
 #[derive(Debug, thiserror::Error)]
-#[error("the pseudonymisation key has {0} bytes; use at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)")]
+#[error(
+    "the pseudonymisation key has {0} bytes; use at least {MIN_KEY_BYTES} random bytes (e.g. `openssl rand -hex 32`)"
+)]
 pub struct WeakKey(pub usize);
 
 impl Pseudonymiser {

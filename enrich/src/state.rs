@@ -130,7 +130,9 @@ impl Roster {
         let key = record_key(&record.tenant, record.entity, &record.sourced_id);
         let changed = match record.status {
             RosterStatus::Tobedeleted => self.records.remove(&key).is_some(),
-            RosterStatus::Active => self.records.insert(key, record.clone()).as_ref() != Some(&record),
+            RosterStatus::Active => {
+                self.records.insert(key, record.clone()).as_ref() != Some(&record)
+            }
         };
         if changed {
             self.version += 1;
@@ -139,7 +141,9 @@ impl Roster {
 
     /// Applies a tombstone for `key` (a compacted-topic delete).
     pub fn delete(&mut self, key: &str) {
-        if parse_key(key).is_some_and(|(t, _, _)| t == self.tenant) && self.records.remove(key).is_some() {
+        if parse_key(key).is_some_and(|(t, _, _)| t == self.tenant)
+            && self.records.remove(key).is_some()
+        {
             self.version += 1;
         }
     }
@@ -151,7 +155,8 @@ impl Roster {
 
     /// A record by entity and sourcedId.
     pub fn get(&self, entity: RosterEntity, sourced_id: &str) -> Option<&RosterRecord> {
-        self.records.get(&record_key(&self.tenant, entity, sourced_id))
+        self.records
+            .get(&record_key(&self.tenant, entity, sourced_id))
     }
 
     /// The indexes, rebuilt first if the roster changed since the last call.
@@ -224,8 +229,10 @@ fn build(records: &BTreeMap<String, RosterRecord>, rules: &IdentityConfig) -> In
             .get("primaryOrgSourcedId")
             .cloned()
             .or_else(|| list(u, "orgSourcedIds").into_iter().next());
-        ix.user_roles
-            .insert(u.sourced_id.clone(), (u.fields.get("role").cloned(), school));
+        ix.user_roles.insert(
+            u.sourced_id.clone(),
+            (u.fields.get("role").cloned(), school),
+        );
     }
     // OneRoster 1.2: roles.csv holds the user's roles per org; the primary one wins.
     for r in of(RosterEntity::Role) {
@@ -235,23 +242,33 @@ fn build(records: &BTreeMap<String, RosterRecord>, rules: &IdentityConfig) -> In
         let primary = r.fields.get("roleType").is_none_or(|t| t == "primary");
         let entry = ix.user_roles.entry(user.clone()).or_default();
         if primary || entry.0.is_none() {
-            *entry = (Some(role.clone()), r.fields.get("orgSourcedId").cloned().or(entry.1.take()));
+            *entry = (
+                Some(role.clone()),
+                r.fields.get("orgSourcedId").cloned().or(entry.1.take()),
+            );
         }
     }
-    let mut course_facts: HashMap<String, (Vec<String>, Vec<String>)> = HashMap::new();
+    // Per course: [subject codes, grades], for classes that give none.
+    let mut course_facts: HashMap<String, [Vec<String>; 2]> = HashMap::new();
     for c in of(RosterEntity::Course) {
-        ix.courses.insert(c.sourced_id.clone(), c.sourced_id.clone());
+        ix.courses
+            .insert(c.sourced_id.clone(), c.sourced_id.clone());
         if let Some(code) = c.fields.get("courseCode") {
-            ix.courses.entry(code.clone()).or_insert_with(|| c.sourced_id.clone());
+            ix.courses
+                .entry(code.clone())
+                .or_insert_with(|| c.sourced_id.clone());
         }
-        course_facts.insert(c.sourced_id.clone(), (list(c, "subjectCodes"), list(c, "grades")));
+        course_facts.insert(
+            c.sourced_id.clone(),
+            [list(c, "subjectCodes"), list(c, "grades")],
+        );
     }
     for c in of(RosterEntity::Class) {
         let course_id = c.fields.get("courseSourcedId").cloned();
         let from_course = course_id.as_ref().and_then(|id| course_facts.get(id));
-        let or_course = |own: Vec<String>, pick: fn(&(Vec<String>, Vec<String>)) -> &Vec<String>| {
+        let or_course = |own: Vec<String>, fact: usize| {
             if own.is_empty() {
-                from_course.map(pick).cloned().unwrap_or_default()
+                from_course.map(|f| f[fact].clone()).unwrap_or_default()
             } else {
                 own
             }
@@ -260,12 +277,14 @@ fn build(records: &BTreeMap<String, RosterRecord>, rules: &IdentityConfig) -> In
             id: c.sourced_id.clone(),
             school_id: c.fields.get("schoolSourcedId").cloned(),
             term_ids: list(c, "termSourcedIds"),
-            subject_codes: or_course(list(c, "subjectCodes"), |f| &f.0),
-            grades: or_course(list(c, "grades"), |f| &f.1),
+            subject_codes: or_course(list(c, "subjectCodes"), 0),
+            grades: or_course(list(c, "grades"), 1),
             course_id,
         };
         if let Some(code) = c.fields.get("classCode") {
-            ix.class_codes.entry(code.clone()).or_insert_with(|| c.sourced_id.clone());
+            ix.class_codes
+                .entry(code.clone())
+                .or_insert_with(|| c.sourced_id.clone());
         }
         ix.classes.insert(c.sourced_id.clone(), info);
     }
@@ -277,15 +296,22 @@ fn build(records: &BTreeMap<String, RosterRecord>, rules: &IdentityConfig) -> In
         ) else {
             continue;
         };
-        ix.enrollments.insert((user.clone(), class.clone()), role.clone());
-        ix.user_classes.entry(user.clone()).or_default().push(class.clone());
+        ix.enrollments
+            .insert((user.clone(), class.clone()), role.clone());
+        ix.user_classes
+            .entry(user.clone())
+            .or_default()
+            .push(class.clone());
     }
     for s in of(RosterEntity::AcademicSession) {
         let day = |f: &str| {
             s.fields
                 .get(f)
                 .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .map(|d| d.signed_duration_since(chrono::NaiveDate::default()).num_days())
+                .map(|d| {
+                    d.signed_duration_since(chrono::NaiveDate::default())
+                        .num_days()
+                })
         };
         if let (Some(start_day), Some(end_day)) = (day("startDate"), day("endDate")) {
             ix.sessions.insert(

@@ -100,9 +100,15 @@ fn every_identity_rule_finds_the_user() {
         (ActorKind::Account, "amara.okafor".to_string()), // username
         (ActorKind::Account, "S-1001".to_string()),       // identifier
         (ActorKind::Account, "lms-991".to_string()),      // a userIds entry
-        (ActorKind::Mbox, "mailto:Amara.Okafor@hillside.example".to_string()),
+        (
+            ActorKind::Mbox,
+            "mailto:Amara.Okafor@hillside.example".to_string(),
+        ),
         (ActorKind::MboxSha1sum, sha),
-        (ActorKind::Iri, "https://sis.hillside.example/users/u1".to_string()),
+        (
+            ActorKind::Iri,
+            "https://sis.hillside.example/users/u1".to_string(),
+        ),
     ];
     let expected = k.key("t1", "u1");
     for (kind, id) in ways {
@@ -123,17 +129,36 @@ fn class_course_school_term_subjects_and_role_are_joined() {
         vec!["7A-MATH"],
         vec!["https://lms.hillside.example/unknown", "MATH-7"],
     ] {
-        let e = enriched(join(&mut r, &event(ActorKind::Account, "amara.okafor", &refs, AUTUMN), &k, &o));
+        let e = enriched(join(
+            &mut r,
+            &event(ActorKind::Account, "amara.okafor", &refs, AUTUMN),
+            &k,
+            &o,
+        ));
         assert_eq!(e.class_id.as_deref(), Some("c7a"), "{refs:?}");
         assert_eq!(e.course_id.as_deref(), Some("math7"));
         assert_eq!(e.school_id.as_deref(), Some("sch1"));
         assert_eq!(e.term_id.as_deref(), Some("t1"));
-        assert_eq!(e.subject_codes, ["MTH", "ALG"], "from the course, the class has none");
+        assert_eq!(
+            e.subject_codes,
+            ["MTH", "ALG"],
+            "from the course, the class has none"
+        );
         assert_eq!(e.grades, ["07"]);
     }
-    let spring = enriched(join(&mut r, &event(ActorKind::Account, "S-1001", &["c7a"], SPRING), &k, &o));
+    let spring = enriched(join(
+        &mut r,
+        &event(ActorKind::Account, "S-1001", &["c7a"], SPRING),
+        &k,
+        &o,
+    ));
     assert_eq!(spring.term_id.as_deref(), Some("t2"));
-    let teacher = enriched(join(&mut r, &event(ActorKind::Account, "mrs.hughes", &["c7a"], AUTUMN), &k, &o));
+    let teacher = enriched(join(
+        &mut r,
+        &event(ActorKind::Account, "mrs.hughes", &["c7a"], AUTUMN),
+        &k,
+        &o,
+    ));
     assert_eq!(teacher.role, Role::Teacher, "teacher events are told apart");
     assert_eq!(teacher.person_key, k.key("t1", "t9"));
 }
@@ -155,20 +180,51 @@ fn opted_out_ambiguous_and_unknown_are_told_apart() {
     let mut r = roster();
     let (k, o) = (keys(), JoinOptions::default());
     // u3 opted out in lap-consent.csv.
-    assert_eq!(join(&mut r, &event(ActorKind::Account, "chen.wei", &[], AUTUMN), &k, &o), Joined::OptedOut);
-    let Joined::Unmatched(u) = join(&mut r, &event(ActorKind::Account, "nobody", &[], AUTUMN), &k, &o) else {
+    assert_eq!(
+        join(
+            &mut r,
+            &event(ActorKind::Account, "chen.wei", &[], AUTUMN),
+            &k,
+            &o
+        ),
+        Joined::OptedOut
+    );
+    let Joined::Unmatched(u) = join(
+        &mut r,
+        &event(ActorKind::Account, "nobody", &[], AUTUMN),
+        &k,
+        &o,
+    ) else {
         panic!()
     };
     assert_eq!(u.code, "enrich.unmatched.actor");
-    let Joined::Unmatched(u) = join(&mut r, &event(ActorKind::Account, "amara.okafor", &["https://x.example/c/zz"], AUTUMN), &k, &o) else {
+    let Joined::Unmatched(u) = join(
+        &mut r,
+        &event(
+            ActorKind::Account,
+            "amara.okafor",
+            &["https://x.example/c/zz"],
+            AUTUMN,
+        ),
+        &k,
+        &o,
+    ) else {
         panic!()
     };
     assert_eq!(u.code, "enrich.unmatched.class");
     // Two users sharing an identifier: refuse to guess.
-    let mut dup = r.get(lap_schemas::RosterEntity::User, "u2").unwrap().clone();
+    let mut dup = r
+        .get(lap_schemas::RosterEntity::User, "u2")
+        .unwrap()
+        .clone();
     dup.sourced_id = "u2b".into();
     r.apply(dup);
-    let Joined::Unmatched(u) = join(&mut r, &event(ActorKind::Account, "bjorn.lindqvist", &[], AUTUMN), &k, &o) else {
+    let Joined::Unmatched(u) = join(
+        &mut r,
+        &event(ActorKind::Account, "bjorn.lindqvist", &[], AUTUMN),
+        &k,
+        &o,
+    ) else {
         panic!()
     };
     assert_eq!(u.code, "enrich.ambiguous.actor");
@@ -217,7 +273,8 @@ fn unmatched_events_wait_for_a_late_roster_then_time_out_with_the_reason() {
     let early = event(ActorKind::Account, "amara.okafor", &["c7a"], AUTUMN);
     let stranger = event(ActorKind::Account, "nobody", &[], AUTUMN);
     let mut out = Output::default();
-    op.process_batch(&[message(0, &early), message(1, &stranger)], &mut out).unwrap();
+    op.process_batch(&[message(0, &early), message(1, &stranger)], &mut out)
+        .unwrap();
     assert!(out.records().is_empty(), "nothing yet: the roster is empty");
     assert_eq!(op.held(), 2);
 
@@ -228,18 +285,26 @@ fn unmatched_events_wait_for_a_late_roster_then_time_out_with_the_reason() {
     op.on_tick(SystemTime::now(), &mut out).unwrap();
     let joined = outputs(&out, "enriched");
     assert_eq!(joined.len(), 1, "re-joined once the roster arrived");
-    assert_eq!(decode::<EnrichedEvent>(&joined[0]).unwrap().event_id, early.event_id);
+    assert_eq!(
+        decode::<EnrichedEvent>(&joined[0]).unwrap().event_id,
+        early.event_id
+    );
     assert_eq!(op.held(), 1);
 
     let mut out = Output::default();
-    op.on_tick(SystemTime::now() + Duration::from_secs(61), &mut out).unwrap();
+    op.on_tick(SystemTime::now() + Duration::from_secs(61), &mut out)
+        .unwrap();
     let gone = outputs(&out, "unmatched");
     assert_eq!(gone.len(), 1);
     let letter: DeadLetter = decode(&gone[0]).unwrap();
     assert_eq!(letter.error_code, "enrich.unmatched.actor");
     assert_eq!(letter.stage, "enrich");
     assert_eq!(letter.origin.offset, Some(1));
-    assert_eq!(decode::<LearningEvent>(&letter.payload).unwrap(), stranger, "the original event, intact");
+    assert_eq!(
+        decode::<LearningEvent>(&letter.payload).unwrap(),
+        stranger,
+        "the original event, intact"
+    );
     assert_eq!(op.held(), 0);
 }
 
@@ -264,13 +329,20 @@ fn the_hold_is_bounded_and_garbage_is_dead_lettered() {
     let mut out = Output::default();
     op.process_batch(&[garbage], &mut out).unwrap();
     let letter: DeadLetter = decode(&outputs(&out, "dlq")[0]).unwrap();
-    assert_eq!((letter.error_code.as_str(), letter.payload.as_slice()), ("enrich.decode", &b"not avro"[..]));
+    assert_eq!(
+        (letter.error_code.as_str(), letter.payload.as_slice()),
+        ("enrich.decode", &b"not avro"[..])
+    );
 }
 
 /// Serialises an enriched event to text and reports any personal value in it.
 fn leaks<'a>(e: &EnrichedEvent, personal: &[&'a str]) -> Vec<&'a str> {
     let text = serde_json::to_string(e).unwrap();
-    personal.iter().copied().filter(|p| text.contains(p)).collect()
+    personal
+        .iter()
+        .copied()
+        .filter(|p| text.contains(p))
+        .collect()
 }
 
 /// Every field of every event produced from `roster`'s users (by each
@@ -292,7 +364,10 @@ fn scan(mut roster: Roster, personal: &[&str]) -> usize {
     let (k, o) = (keys(), JoinOptions::default());
     let mut produced = 0;
     for u in &users {
-        let mut ids = vec![(ActorKind::Iri, format!("https://sis.example/users/{}", u.sourced_id))];
+        let mut ids = vec![(
+            ActorKind::Iri,
+            format!("https://sis.example/users/{}", u.sourced_id),
+        )];
         if let Some(n) = u.fields.get("username") {
             ids.push((ActorKind::Account, n.clone()));
         }
@@ -305,7 +380,10 @@ fn scan(mut roster: Roster, personal: &[&str]) -> usize {
                 if let Some(name) = u.fields.get("givenName") {
                     ev.result.as_mut().unwrap().response = Some(format!("{name} says hi"));
                     ev.object = EventObject {
-                        id: format!("mailto:{}", u.fields.get("email").cloned().unwrap_or_default()),
+                        id: format!(
+                            "mailto:{}",
+                            u.fields.get("email").cloned().unwrap_or_default()
+                        ),
                         object_type: Some("Agent".into()),
                         name: Some(name.clone()),
                     };
@@ -326,15 +404,24 @@ fn no_name_email_or_username_leaves_enrich() {
     assert!(produced >= 20, "the scan must see events ({produced})");
     // The scan itself bites: with free text kept, the answer's name shows.
     let mut r = roster();
-    let kept = JoinOptions { keep_free_text: true };
-    let e = enriched(join(&mut r, &event(ActorKind::Account, "amara.okafor", &[], AUTUMN), &keys(), &kept));
+    let kept = JoinOptions {
+        keep_free_text: true,
+    };
+    let e = enriched(join(
+        &mut r,
+        &event(ActorKind::Account, "amara.okafor", &[], AUTUMN),
+        &keys(),
+        &kept,
+    ));
     assert_eq!(leaks(&e, PERSONAL_1P2), ["Amara", "Okafor"]);
 }
 
 #[test]
 fn no_personal_data_leaves_enrich_with_the_fixture_rosters() {
     for name in ["oneroster-lepo-en", "oneroster-oat-v1p1"] {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name);
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures")
+            .join(name);
         if !dir.is_dir() {
             println!("skipped {name}: {} is absent", dir.display());
             continue;

@@ -132,3 +132,17 @@ fn missing_file_is_reported() {
     .unwrap_err();
     assert!(err.to_string().contains("/nonexistent/lap.toml"), "{err}");
 }
+
+#[test]
+fn enrich_settings_are_checked() {
+    let f = file("[enrich.identity]\naccount_fields = [\"username\", \"nickname\"]\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(msg.contains("enrich.identity.account_fields"), "{msg}");
+    assert!(msg.contains("`nickname` is not one of sourcedId, username"), "{msg}");
+    let msg = load_from(None, env(&[("LAP__ENRICH__TENANT", "a/b")]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("enrich.tenant"), "{msg}");
+    let cfg = load_from(None, env(&[("LAP__ENRICH__UNMATCHED_GRACE_S", "30")])).unwrap();
+    assert_eq!(cfg.enrich.unmatched_grace_s, 30);
+}

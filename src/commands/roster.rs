@@ -68,7 +68,9 @@ pub async fn run(config_file: Option<&Path>, action: RosterAction) -> anyhow::Re
     }
     let rejected: u64 = export.files.iter().map(|f| f.rejected).sum();
     if strict && export.has_errors() {
-        bail!("{rejected} rows rejected and --strict given; fix the rows listed above and load again");
+        bail!(
+            "{rejected} rows rejected and --strict given; fix the rows listed above and load again"
+        );
     }
     Ok(())
 }
@@ -102,23 +104,38 @@ fn print_report(export: &Export, report: Option<&Path>) -> anyhow::Result<()> {
         eprintln!(
             "... and {} more problems{}",
             export.issues.len() - SHOWN_ISSUES,
-            if report.is_some() { " (all in the report file)" } else { "; use --report FILE to see all" }
+            if report.is_some() {
+                " (all in the report file)"
+            } else {
+                "; use --report FILE to see all"
+            }
         );
     }
     if let Some(file) = report {
         let text: String = export.issues.iter().map(|i| format!("{i}\n")).collect();
-        std::fs::write(file, text).with_context(|| format!("writing the report to {}", file.display()))?;
+        std::fs::write(file, text)
+            .with_context(|| format!("writing the report to {}", file.display()))?;
     }
     println!("OneRoster {} export", export.spec_version);
-    println!("{:24} {:6} {:>8} {:>8} {:>8}", "file", "mode", "read", "loaded", "rejected");
+    println!(
+        "{:24} {:6} {:>8} {:>8} {:>8}",
+        "file", "mode", "read", "loaded", "rejected"
+    );
     for f in &export.files {
         let mode = match f.mode {
             FileMode::Bulk => "bulk",
             FileMode::Delta => "delta",
         };
-        println!("{:24} {mode:6} {:>8} {:>8} {:>8}", f.file, f.read, f.loaded, f.rejected);
+        println!(
+            "{:24} {mode:6} {:>8} {:>8} {:>8}",
+            f.file, f.read, f.loaded, f.rejected
+        );
     }
-    let warnings = export.issues.iter().filter(|i| i.severity == Severity::Warning).count();
+    let warnings = export
+        .issues
+        .iter()
+        .filter(|i| i.severity == Severity::Warning)
+        .count();
     println!(
         "{} records to publish; {} errors, {warnings} warnings",
         export.records.len(),
@@ -135,16 +152,25 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
     let (t, tenant_owned) = (topic.clone(), tenant.to_string());
     let identity = cfg.enrich.identity.clone();
     let current: BTreeMap<_, _> = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let mut reader = TableReader::open(&kafka, &t, Duration::from_secs(30))
-            .with_context(|| format!("reading the roster topic {t} on {}", kafka.bootstrap_servers))?;
+        let mut reader =
+            TableReader::open(&kafka, &t, Duration::from_secs(30)).with_context(|| {
+                format!(
+                    "reading the roster topic {t} on {}",
+                    kafka.bootstrap_servers
+                )
+            })?;
         let mut roster = Roster::new(tenant_owned, identity);
         let mut bad = 0;
         reader.catch_up(
             |m| bad += usize::from(feed::apply(&mut roster, &m).is_err()),
-            |n, behind| eprintln!("reading the published roster: {n} records, {behind} partitions to go"),
+            |n, behind| {
+                eprintln!("reading the published roster: {n} records, {behind} partitions to go")
+            },
         )?;
         if bad > 0 {
-            eprintln!("warning: {bad} records on {t} could not be read and are ignored in the comparison");
+            eprintln!(
+                "warning: {bad} records on {t} could not be read and are ignored in the comparison"
+            );
         }
         Ok(roster.records().clone())
     })
@@ -175,12 +201,17 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
         };
         pending.push(sink.send(record).await?);
     }
-    try_join_all(pending)
-        .await
-        .with_context(|| format!("publishing to {topic}; nothing was lost: load again when the broker is back"))?;
+    try_join_all(pending).await.with_context(|| {
+        format!("publishing to {topic}; nothing was lost: load again when the broker is back")
+    })?;
     println!(
         "published to {topic}: {upserts} new or changed, {deletes} deleted, {} unchanged",
-        export.records.len().saturating_sub(upserts)
+        export
+            .records
+            .iter()
+            .filter(|r| r.status == lap_schemas::RosterStatus::Active)
+            .count()
+            .saturating_sub(upserts)
     );
     Ok(())
 }

@@ -54,7 +54,12 @@ pub(crate) fn read(
             return summary;
         }
         Some(Err(e)) => {
-            issues.push(issue(1, None, Severity::Error, format!("unreadable header: {e}")));
+            issues.push(issue(
+                1,
+                None,
+                Severity::Error,
+                format!("unreadable header: {e}"),
+            ));
             return summary;
         }
         Some(Ok(h)) => header_names(ctx.spec, &h),
@@ -152,8 +157,12 @@ fn check_row(
     }
     let mut values: BTreeMap<&str, String> = BTreeMap::new();
     for (name, raw) in header.iter().zip(row.iter()) {
-        let value = std::str::from_utf8(raw)
-            .map_err(|_| (Some(name.clone()), "value is not UTF-8; save the file as UTF-8".to_string()))?;
+        let value = std::str::from_utf8(raw).map_err(|_| {
+            (
+                Some(name.clone()),
+                "value is not UTF-8; save the file as UTF-8".to_string(),
+            )
+        })?;
         if !value.is_empty() {
             values.insert(name.as_str(), value.to_string());
         }
@@ -182,7 +191,10 @@ fn check_row(
     }
     let status = match values.get("status").map(|s| s.to_ascii_lowercase()) {
         None if ctx.mode == FileMode::Delta => {
-            return Err((col("status"), "empty; a delta file must say active or tobedeleted".into()));
+            return Err((
+                col("status"),
+                "empty; a delta file must say active or tobedeleted".into(),
+            ));
         }
         None => RosterStatus::Active,
         Some(s) if s == "active" => RosterStatus::Active,
@@ -204,7 +216,9 @@ fn check_row(
         }
     }
     seen.insert(sourced_id.clone(), line);
-    let date_last_modified = values.get("dateLastModified").and_then(|v| parse_date_time(v));
+    let date_last_modified = values
+        .get("dateLastModified")
+        .and_then(|v| parse_date_time(v));
     let (mut fields, mut metadata) = (BTreeMap::new(), BTreeMap::new());
     for (name, value) in values {
         if is_extension(name) {
@@ -228,17 +242,28 @@ fn check_row(
 /// Row rules of lap's own files that single-column formats cannot say.
 fn lap_rules(file: &str, v: &BTreeMap<&str, String>) -> Result<(), (&'static str, String)> {
     match file {
-        "lap-curriculum" if !v.contains_key("courseSourcedIds") && !v.contains_key("classSourcedIds") => Err((
-            "courseSourcedIds",
-            "an objective needs courseSourcedIds or classSourcedIds".into(),
-        )),
+        "lap-curriculum"
+            if !v.contains_key("courseSourcedIds") && !v.contains_key("classSourcedIds") =>
+        {
+            Err((
+                "courseSourcedIds",
+                "an objective needs courseSourcedIds or classSourcedIds".into(),
+            ))
+        }
         "lap-questionnaire" => {
-            let num = |c: &str| v.get(c).and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+            let num = |c: &str| {
+                v.get(c)
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN)
+            };
             let (min, max) = (num("scaleMin"), num("scaleMax"));
             if min < max {
                 Ok(())
             } else {
-                Err(("scaleMax", format!("scaleMax {max} must be greater than scaleMin {min}")))
+                Err((
+                    "scaleMax",
+                    format!("scaleMax {max} must be greater than scaleMin {min}"),
+                ))
             }
         }
         _ => Ok(()),
@@ -267,10 +292,7 @@ fn check_format(value: &str, format: Format) -> Result<String, String> {
             value.len() == 4 && value.bytes().all(|b| b.is_ascii_digit()),
             "a four-digit year",
         ),
-        Format::Number => ok(
-            value.parse::<f64>().is_ok_and(f64::is_finite),
-            "a number",
-        ),
+        Format::Number => ok(value.parse::<f64>().is_ok_and(f64::is_finite), "a number"),
         Format::Bool => match value.to_ascii_lowercase().as_str() {
             "true" => Ok("true".into()),
             "false" => Ok("false".into()),
@@ -294,7 +316,10 @@ pub fn parse_date_time(value: &str) -> Option<i64> {
     if let Ok(t) = NaiveDateTime::parse_from_str(&v, "%Y-%m-%dT%H:%M:%S%.f") {
         return Some(t.and_utc().timestamp_micros());
     }
-    NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-        .ok()
-        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp_micros())
+    NaiveDate::parse_from_str(&v, "%Y-%m-%d").ok().map(|d| {
+        d.and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros()
+    })
 }

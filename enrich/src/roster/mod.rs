@@ -9,8 +9,8 @@
 //! `lap-consent.csv`) are read from the same place when present, as bulk.
 
 mod csv_file;
-pub mod spec;
 mod source;
+pub mod spec;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use lap_schemas::{RosterEntity, RosterRecord, RosterStatus};
 
-pub use csv_file::parse_date_time;
 use csv_file::FileContext;
+pub use csv_file::parse_date_time;
 pub use source::ExportSource;
 use spec::{FILES, FileSpec, LAP_FILES};
 
@@ -120,7 +120,9 @@ pub enum LoadError {
         reason: String,
     },
     /// There is no manifest.
-    #[error("{0} has no manifest.csv; a OneRoster export starts with one (propertyName,value rows naming oneroster.version and file.<name> bulk|delta|absent)")]
+    #[error(
+        "{0} has no manifest.csv; a OneRoster export starts with one (propertyName,value rows naming oneroster.version and file.<name> bulk|delta|absent)"
+    )]
     NoManifest(PathBuf),
     /// The manifest is unusable.
     #[error("manifest.csv: {0}")]
@@ -169,7 +171,9 @@ pub fn load(
     let mut issues = Vec::new();
     for spec in FILES {
         let file = format!("{}.csv", spec.name);
-        let declared = manifest.get(&format!("file.{}", spec.name)).map(String::as_str);
+        let declared = manifest
+            .get(&format!("file.{}", spec.name))
+            .map(String::as_str);
         let bytes = source.read(&file)?;
         let mode = match declared {
             Some("bulk") => FileMode::Bulk,
@@ -181,7 +185,9 @@ pub fn load(
                         line: 1,
                         column: None,
                         severity: Severity::Warning,
-                        reason: "present, but the manifest does not list it as bulk or delta; skipped".into(),
+                        reason:
+                            "present, but the manifest does not list it as bulk or delta; skipped"
+                                .into(),
                     });
                 }
                 continue;
@@ -221,7 +227,11 @@ pub fn load(
     };
     for (spec, mode, bytes) in &plan {
         let file = format!("{}.csv", spec.name);
-        let version = if spec.name.starts_with("lap-") { "lap" } else { &spec_version };
+        let version = if spec.name.starts_with("lap-") {
+            "lap"
+        } else {
+            &spec_version
+        };
         let ctx = FileContext {
             spec,
             file: file.clone(),
@@ -232,7 +242,11 @@ pub fn load(
         let mut records = Vec::new();
         let summary = csv_file::read(&ctx, bytes, &mut records, &mut export.issues, &mut |n| {
             done += n;
-            progress(Progress { file: &file, done, total });
+            progress(Progress {
+                file: &file,
+                done,
+                total,
+            });
         });
         if spec.published {
             export.records.extend(records);
@@ -242,7 +256,11 @@ pub fn load(
         }
         export.files.push(summary);
     }
-    progress(Progress { file: "", done: total, total });
+    progress(Progress {
+        file: "",
+        done: total,
+        total,
+    });
     Ok(export)
 }
 
@@ -324,7 +342,11 @@ pub enum Change {
 /// deletions for delta `tobedeleted` rows and for keys of bulk entities the
 /// export no longer has. Unchanged records are not published again, so a
 /// re-load changes nothing downstream.
-pub fn plan(current: &BTreeMap<String, RosterRecord>, export: &Export, tenant: &str) -> Vec<Change> {
+pub fn plan(
+    current: &BTreeMap<String, RosterRecord>,
+    export: &Export,
+    tenant: &str,
+) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut present = std::collections::HashSet::new();
     for r in &export.records {

@@ -33,7 +33,9 @@ impl ExportSource {
         }
         let file = File::open(path).map_err(|e| io(&e))?;
         let archive = zip::ZipArchive::new(file).map_err(|e| {
-            io(&format!("not a folder and not a readable zip archive ({e})"))
+            io(&format!(
+                "not a folder and not a readable zip archive ({e})"
+            ))
         })?;
         Ok(ExportSource::Zip {
             path: path.to_path_buf(),
@@ -58,7 +60,8 @@ impl ExportSource {
             ExportSource::Zip { path, archive } => {
                 let entry = (0..archive.len()).find(|&i| {
                     archive.name_for_index(i).is_some_and(|n| {
-                        n == name || (n.ends_with(&format!("/{name}")) && n.matches('/').count() == 1)
+                        n == name
+                            || (n.ends_with(&format!("/{name}")) && n.matches('/').count() == 1)
                     })
                 });
                 let Some(i) = entry else { return Ok(None) };

@@ -374,6 +374,40 @@ fn validate_ingest(
     Ok(())
 }
 
+fn validate_enrich(
+    cfg: &Config,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let e = &cfg.enrich;
+    if e.tenant.is_empty() || e.tenant.contains('/') {
+        return Err(invalid(
+            "enrich.tenant",
+            "must be non-empty and without `/`".into(),
+        ));
+    }
+    if e.max_held == 0 {
+        return Err(invalid("enrich.max_held", "must be at least 1".into()));
+    }
+    for (key, fields) in [
+        ("enrich.identity.account_fields", &e.identity.account_fields),
+        ("enrich.identity.iri_fields", &e.identity.iri_fields),
+    ] {
+        if let Some(bad) = fields
+            .iter()
+            .find(|f| !super::IDENTITY_FIELDS.contains(&f.as_str()))
+        {
+            return Err(invalid(
+                key,
+                format!(
+                    "`{bad}` is not one of {}",
+                    super::IDENTITY_FIELDS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,29 +421,4 @@ mod tests {
         );
         assert_eq!(closest("zzz", &c), None);
     }
-}
-
-fn validate_enrich(
-    cfg: &Config,
-    invalid: &impl Fn(&str, String) -> ConfigError,
-) -> Result<(), ConfigError> {
-    let e = &cfg.enrich;
-    if e.tenant.is_empty() || e.tenant.contains('/') {
-        return Err(invalid("enrich.tenant", "must be non-empty and without `/`".into()));
-    }
-    if e.max_held == 0 {
-        return Err(invalid("enrich.max_held", "must be at least 1".into()));
-    }
-    for (key, fields) in [
-        ("enrich.identity.account_fields", &e.identity.account_fields),
-        ("enrich.identity.iri_fields", &e.identity.iri_fields),
-    ] {
-        if let Some(bad) = fields.iter().find(|f| !super::IDENTITY_FIELDS.contains(&f.as_str())) {
-            return Err(invalid(
-                key,
-                format!("`{bad}` is not one of {}", super::IDENTITY_FIELDS.join(", ")),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -33,11 +33,16 @@ impl TableReader {
     /// does not exist (run `lap topics create` first).
     pub fn open(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<Self, TransportError> {
         let mut c = client_config(cfg, "table")?;
-        c.set("group.id", format!("{}.table-reader", cfg.consumer.group_prefix))
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "false");
-        let consumer: BaseConsumer = c.create().map_err(|e| TransportError::Setup(e.to_string()))?;
+        c.set(
+            "group.id",
+            format!("{}.table-reader", cfg.consumer.group_prefix),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false");
+        let consumer: BaseConsumer = c
+            .create()
+            .map_err(|e| TransportError::Setup(e.to_string()))?;
         let meta = consumer
             .fetch_metadata(Some(topic), timeout)
             .map_err(|e| admin_err(&format!("metadata of {topic}"), e))?;

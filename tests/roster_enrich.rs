@@ -1,0 +1,242 @@
+//! `lap roster load` and the `lap-enrich` service through the real broker:
+//! the load publishes the export, a second load publishes nothing, the
+//! service is ready only after catching up with the roster, joins events
+//! into the enriched topic, drops an opted-out learner's event, and routes
+//! an unknown actor to the unmatched topic after the grace period.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lap_runtime::testkit;
+use lap_runtime::transport::kafka::KafkaSink;
+use lap_runtime::transport::{OutRecord, RecordSink};
+use lap_schemas::{
+    Action, Actor, ActorKind, DeadLetter, EnrichedEvent, EventContext, EventObject, LearningEvent,
+    Role, SourceStandard, decode, encode,
+};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn export_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("enrich/tests/data/oneroster-1p2")
+}
+
+fn lap(config: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lap"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run lap");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn event(id: &str, account: &str) -> LearningEvent {
+    LearningEvent {
+        event_id: id.into(),
+        source: SourceStandard::Xapi,
+        spec_version: "1.0.3".into(),
+        event_time: 1_727_773_200_000_000,
+        stored_time: 1_727_773_200_000_000,
+        actor: Actor {
+            kind: ActorKind::Account,
+            id: account.into(),
+            home_page: Some("https://lms.hillside.example".into()),
+            actor_type: Some("Agent".into()),
+        },
+        action: Action::Completed,
+        verb: "http://adlnet.gov/expapi/verbs/completed".into(),
+        object: EventObject {
+            id: "https://lms.hillside.example/lesson/3".into(),
+            object_type: None,
+            name: None,
+        },
+        result: None,
+        context: EventContext {
+            class_refs: vec!["7A-MATH".into()],
+            ..Default::default()
+        },
+        due_time: None,
+        voids: None,
+        extensions: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_load_then_enrich_through_the_broker() {
+    let Some(bootstrap) = testkit::service(testkit::KAFKA_ENV) else {
+        return;
+    };
+    let kafka = testkit::kafka_config(&bootstrap);
+    let [roster, events, enriched, unmatched, dlq] =
+        ["roster", "events", "enriched", "unmatched", "dlq"].map(testkit::unique);
+    testkit::create_topic(&kafka, &roster, 2).await;
+    for t in [&events, &enriched, &unmatched, &dlq] {
+        testkit::create_topic(&kafka, t, 1).await;
+    }
+    let metrics_port = testkit::free_port();
+    let config = format!(
+        r#"
+[kafka]
+bootstrap_servers = "{bootstrap}"
+[kafka.consumer]
+group_prefix = "{}"
+session_timeout_ms = 6000
+[topics.roster]
+name = "{roster}"
+[topics.events]
+name = "{events}"
+[topics.enriched]
+name = "{enriched}"
+[topics.unmatched]
+name = "{unmatched}"
+[topics.dlq]
+name = "{dlq}"
+[service]
+metrics_addr = "127.0.0.1:{metrics_port}"
+[enrich]
+tenant = "t1"
+unmatched_grace_s = 2
+"#,
+        testkit::unique("grp")
+    );
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(config.as_bytes()).unwrap();
+
+    let (ok, out) = lap(
+        file.path(),
+        &["roster", "load", export_dir().to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("28 new or changed, 0 deleted, 0 unchanged"),
+        "{out}"
+    );
+    let (ok, out) = lap(
+        file.path(),
+        &["roster", "load", export_dir().to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("0 new or changed, 0 deleted, 28 unchanged"),
+        "re-load publishes nothing:\n{out}"
+    );
+    assert_eq!(testkit::read_topic(&bootstrap, &roster).await.len(), 28);
+
+    let broken = tempfile::tempdir().unwrap();
+    for e in std::fs::read_dir(export_dir()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), broken.path().join(e.file_name())).unwrap();
+    }
+    let users = std::fs::read_to_string(broken.path().join("users.csv")).unwrap();
+    std::fs::write(
+        broken.path().join("users.csv"),
+        users.replacen("u3,active,2024-08-01,true", "u3,active,2024-08-01,yes", 1),
+    )
+    .unwrap();
+    let (ok, out) = lap(
+        file.path(),
+        &[
+            "roster",
+            "load",
+            "--strict",
+            "--dry-run",
+            broken.path().to_str().unwrap(),
+        ],
+    );
+    assert!(!ok, "--strict fails on a rejected row");
+    assert!(
+        out.contains("error: users.csv:4 column `enabledUser`: `yes` is not true or false"),
+        "{out}"
+    );
+
+    let enrich_bin = PathBuf::from(env!("CARGO_BIN_EXE_lap")).with_file_name("lap-enrich");
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let _svc = Killed(
+        Command::new(&enrich_bin)
+            .arg("--config")
+            .arg(file.path())
+            .env("LAP_ENRICH_KEY", "a-test-key-of-32-characters-----")
+            .stdout(Stdio::null())
+            .stderr(log.reopen().unwrap())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {}: {e} (build the workspace first)",
+                    enrich_bin.display()
+                )
+            }),
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = reqwest::get(format!("http://127.0.0.1:{metrics_port}/readyz")).await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready in 60 s:\n{}",
+            std::fs::read_to_string(log.path()).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let sink = KafkaSink::new(&kafka, "test").unwrap();
+    for (id, who) in [
+        ("e-amara", "amara.okafor"),
+        ("e-chen", "chen.wei"),
+        ("e-nobody", "nobody"),
+    ] {
+        let rec = OutRecord::new(
+            events.as_str().into(),
+            None,
+            Bytes::from(encode(&event(id, who)).unwrap()),
+        );
+        sink.send(rec).await.unwrap().await.unwrap();
+    }
+    let joined = testkit::wait_for_records(&bootstrap, &enriched, 1, Duration::from_secs(30)).await;
+    let e: EnrichedEvent = decode(joined[0].payload.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        (e.event_id.as_str(), e.class_id.as_deref(), e.role),
+        ("e-amara", Some("c7a"), Role::Learner)
+    );
+    assert_eq!(e.person_key.len(), 64);
+    let gone = testkit::wait_for_records(&bootstrap, &unmatched, 1, Duration::from_secs(30)).await;
+    let d: DeadLetter = decode(gone[0].payload.as_ref().unwrap()).unwrap();
+    assert_eq!(d.error_code, "enrich.unmatched.actor");
+    assert_eq!(
+        decode::<LearningEvent>(&d.payload).unwrap().event_id,
+        "e-nobody"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        testkit::read_topic(&bootstrap, &enriched).await.len(),
+        1,
+        "the opted-out learner's event is dropped"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("lap_enrich_opted_out_total{tenant=\"t1\"} 1"),
+        "{metrics}"
+    );
+}
