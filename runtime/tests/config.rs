@@ -138,11 +138,36 @@ fn enrich_settings_are_checked() {
     let f = file("[enrich.identity]\naccount_fields = [\"username\", \"nickname\"]\n");
     let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
     assert!(msg.contains("enrich.identity.account_fields"), "{msg}");
-    assert!(msg.contains("`nickname` is not one of sourcedId, username"), "{msg}");
+    assert!(
+        msg.contains("`nickname` is not one of sourcedId, username"),
+        "{msg}"
+    );
     let msg = load_from(None, env(&[("LAP__ENRICH__TENANT", "a/b")]))
         .unwrap_err()
         .to_string();
     assert!(msg.contains("enrich.tenant"), "{msg}");
     let cfg = load_from(None, env(&[("LAP__ENRICH__UNMATCHED_GRACE_S", "30")])).unwrap();
     assert_eq!(cfg.enrich.unmatched_grace_s, 30);
+}
+
+#[test]
+fn the_readme_example_config_is_valid() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("```toml\n").expect("README has a TOML example") + 8;
+    let end = start + readme[start..].find("```").unwrap();
+    let f = file(&readme[start..end]);
+    let cfg = load_from(Some(f.path()), env(&[])).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cfg.enrich.tenant, "river-district");
+}
+
+#[test]
+fn bad_values_inside_free_form_maps_name_the_file() {
+    let f = file("[ingest.http.clients.lms]\nsecret_sha256 = \"abc\"\nscopes = [\"xapi\"]\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(
+        msg.contains("ingest.http.clients.lms.secret_sha256"),
+        "{msg}"
+    );
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
 }

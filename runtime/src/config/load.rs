@@ -146,8 +146,16 @@ impl Origins {
         if let Some(var) = self.env.get(key) {
             return format!("environment variable {var}");
         }
+        // Keys inside free-form maps are recorded only down to the map entry.
+        let set_in_file = |keys: &HashSet<String>| {
+            keys.contains(key)
+                || keys.iter().any(|k| {
+                    key.strip_prefix(k.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+        };
         match &self.file {
-            Some((path, keys)) if keys.contains(key) => path.clone(),
+            Some((path, keys)) if set_in_file(keys) => path.clone(),
             _ => "built-in defaults".into(),
         }
     }
