@@ -113,12 +113,22 @@ pub fn required<'j, 'a>(
     probs: &mut Problems,
 ) -> Option<&'j Json<'a>> {
     let v = get(members, key);
-    if v.is_none() && !members.iter().any(|(k, _)| k == key) {
-        probs.add(
-            codes.missing,
-            &path.key(key),
-            format!("{what} requires `{key}`"),
-        );
+    if v.is_none() {
+        let p = path.key(key);
+        if !members.iter().any(|(k, _)| k == key) {
+            probs.add(codes.missing, &p, format!("{what} requires `{key}`"));
+        } else {
+            // A null the caller's object check has not reported already
+            // (entities allow any property, so nothing vetted them).
+            let at = p.to_string();
+            if !probs.0.iter().any(|q| q.path == at) {
+                probs.add(
+                    codes.null,
+                    &p,
+                    format!("{what} requires `{key}`, and it is null"),
+                );
+            }
+        }
     }
     v
 }

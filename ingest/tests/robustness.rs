@@ -409,3 +409,20 @@ proptest! {
         }
     }
 }
+
+/// Found by `mutated_statements_and_envelopes_never_panic`: a null entity
+/// id was rejected without a reported problem.
+#[test]
+fn a_null_entity_id_is_reported() {
+    let mut env = envelope();
+    env["data"][0]["object"]["id"] = Value::Null;
+    let cfg = IngestConfig::default();
+    let bytes = serde_json::to_vec(&env).unwrap();
+    let parsed = caliper_message(&bytes, &cfg, 1).unwrap();
+    let Item::Rejected { problems, .. } = &parsed.items[0] else {
+        panic!("{:?}", parsed.items[0])
+    };
+    assert_coded(problems);
+    assert_eq!(problems.0[0].code, "caliper.property.null");
+    assert_eq!(problems.0[0].path, "$.data[0].object.id");
+}
