@@ -110,9 +110,10 @@ impl Enrich {
     fn emit(&self, joined: Joined, out: &mut Output) -> Result<Option<Unmatched>, StageError> {
         match joined {
             Joined::Enriched(e) => {
-                let role = serde_json::to_value(e.role).ok();
-                let role = role.as_ref().and_then(|v| v.as_str()).unwrap_or("other");
-                self.metrics.enriched.with_label_values(&[role]).inc();
+                self.metrics
+                    .enriched
+                    .with_label_values(&[e.role.as_str()])
+                    .inc();
                 let key = Bytes::from(e.person_key.clone());
                 let payload = encode(e.as_ref()).map_err(encode_err)?;
                 out.emit(OutRecord::new(

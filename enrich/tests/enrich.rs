@@ -442,3 +442,51 @@ fn no_personal_data_leaves_enrich_with_the_fixture_rosters() {
         assert!(produced > 0, "{name}: the scan must see events");
     }
 }
+
+#[test]
+fn the_feed_applies_records_and_tombstones_from_the_roster_topic() {
+    let export = load(export_1p2().path());
+    let mut r = Roster::new("t1", Default::default());
+    let msg = |key: &str, payload: Option<Bytes>| Message {
+        topic: Arc::from("roster"),
+        partition: 0,
+        offset: 0,
+        key: Some(Bytes::from(key.to_string())),
+        payload,
+        timestamp_ms: None,
+        headers: Vec::new(),
+    };
+    for rec in &export.records {
+        let key = lap_enrich::roster::record_key("t1", rec.entity, &rec.sourced_id);
+        lap_enrich::feed::apply(&mut r, &msg(&key, Some(Bytes::from(encode(rec).unwrap()))))
+            .unwrap();
+    }
+    let (k, o) = (keys(), JoinOptions::default());
+    assert!(matches!(
+        join(
+            &mut r,
+            &event(ActorKind::Account, "amara.okafor", &[], AUTUMN),
+            &k,
+            &o
+        ),
+        Joined::Enriched(_)
+    ));
+    let before = r.version();
+    lap_enrich::feed::apply(&mut r, &msg("t1/user/u1", None)).unwrap();
+    assert!(r.version() > before, "a tombstone is a change");
+    let Joined::Unmatched(u) = join(
+        &mut r,
+        &event(ActorKind::Account, "amara.okafor", &[], AUTUMN),
+        &k,
+        &o,
+    ) else {
+        panic!("u1 was deleted")
+    };
+    assert_eq!(u.code, "enrich.unmatched.actor");
+    let err = lap_enrich::feed::apply(
+        &mut r,
+        &msg("t1/user/u2", Some(Bytes::from_static(b"junk"))),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("is not a RosterRecord"), "{err}");
+}

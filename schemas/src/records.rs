@@ -308,6 +308,19 @@ pub enum Role {
     Other,
 }
 
+impl Role {
+    /// The schema symbol (`learner`, ...), for metric labels and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Learner => "learner",
+            Role::Teacher => "teacher",
+            Role::Administrator => "administrator",
+            Role::Guardian => "guardian",
+            Role::Other => "other",
+        }
+    }
+}
+
 /// A pseudonymised, roster-joined event (see `EnrichedEvent.avsc`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[allow(missing_docs)] // fields documented in EnrichedEvent.avsc

@@ -297,3 +297,17 @@ fn action_symbols_match_the_schema() {
         assert_eq!(Action::from_symbol(a.as_str()), Some(a));
     }
 }
+
+#[test]
+fn role_labels_are_the_serialised_symbols() {
+    use lap_schemas::Role;
+    for r in [
+        Role::Learner,
+        Role::Teacher,
+        Role::Administrator,
+        Role::Guardian,
+        Role::Other,
+    ] {
+        assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+    }
+}
