@@ -2,7 +2,11 @@
 //! the load publishes the export, a second load publishes nothing, the
 //! service is ready only after catching up with the roster, joins events
 //! into the enriched topic, drops an opted-out learner's event, and routes
-//! an unknown actor to the unmatched topic after the grace period.
+//! an unknown actor to the unmatched topic after the grace period. A
+//! second test SIGKILLs the service mid-stream and restarts it: every event
+//! reaches the enriched topic, and any event written twice is written
+//! byte-for-byte the same, so consumers deduplicating by `event_id` (as
+//! aggregate does) see each event once.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -77,19 +81,16 @@ fn event(id: &str, account: &str) -> LearningEvent {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn roster_load_then_enrich_through_the_broker() {
-    let Some(bootstrap) = testkit::service(testkit::KAFKA_ENV) else {
-        return;
-    };
-    let kafka = testkit::kafka_config(&bootstrap);
-    let [roster, events, enriched, unmatched, dlq] =
-        ["roster", "events", "enriched", "unmatched", "dlq"].map(testkit::unique);
-    testkit::create_topic(&kafka, &roster, 2).await;
-    for t in [&events, &enriched, &unmatched, &dlq] {
-        testkit::create_topic(&kafka, t, 1).await;
-    }
-    let metrics_port = testkit::free_port();
+/// A config file naming `topics` (roster, events, enriched, unmatched,
+/// dlq), a fresh consumer group, the metrics port and more `[kafka.consumer]`
+/// lines.
+fn write_config(
+    bootstrap: &str,
+    topics: &[&str; 5],
+    metrics_port: u16,
+    consumer: &str,
+) -> tempfile::NamedTempFile {
+    let [roster, events, enriched, unmatched, dlq] = topics;
     let config = format!(
         r#"
 [kafka]
@@ -97,6 +98,7 @@ bootstrap_servers = "{bootstrap}"
 [kafka.consumer]
 group_prefix = "{}"
 session_timeout_ms = 6000
+{consumer}
 [topics.roster]
 name = "{roster}"
 [topics.events]
@@ -117,7 +119,65 @@ unmatched_grace_s = 2
     );
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     file.write_all(config.as_bytes()).unwrap();
+    file
+}
 
+/// Starts `lap-enrich` with `config`, logging to `log`.
+fn spawn_enrich(config: &std::path::Path, log: &tempfile::NamedTempFile) -> Killed {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_lap")).with_file_name("lap-enrich");
+    Killed(
+        Command::new(&bin)
+            .arg("--config")
+            .arg(config)
+            .env("LAP_ENRICH_KEY", "a-test-key-of-32-characters-----")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(log.path())
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e} (build the workspace first)", bin.display())),
+    )
+}
+
+/// Waits until the service on `port` says it is ready (roster caught up).
+async fn wait_ready(port: u16, log: &tempfile::NamedTempFile) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready in 60 s:\n{}",
+            std::fs::read_to_string(log.path()).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roster_load_then_enrich_through_the_broker() {
+    let Some(bootstrap) = testkit::service(testkit::KAFKA_ENV) else {
+        return;
+    };
+    let kafka = testkit::kafka_config(&bootstrap);
+    let [roster, events, enriched, unmatched, dlq] =
+        ["roster", "events", "enriched", "unmatched", "dlq"].map(testkit::unique);
+    testkit::create_topic(&kafka, &roster, 2).await;
+    for t in [&events, &enriched, &unmatched, &dlq] {
+        testkit::create_topic(&kafka, t, 1).await;
+    }
+    let metrics_port = testkit::free_port();
+    let file = write_config(
+        &bootstrap,
+        &[roster.as_str(), &events, &enriched, &unmatched, &dlq],
+        metrics_port,
+        "",
+    );
     let (ok, out) = lap(
         file.path(),
         &["roster", "load", export_dir().to_str().unwrap()],
@@ -165,38 +225,17 @@ unmatched_grace_s = 2
         "{out}"
     );
 
-    let enrich_bin = PathBuf::from(env!("CARGO_BIN_EXE_lap")).with_file_name("lap-enrich");
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let _svc = Killed(
-        Command::new(&enrich_bin)
-            .arg("--config")
-            .arg(file.path())
-            .env("LAP_ENRICH_KEY", "a-test-key-of-32-characters-----")
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "start {}: {e} (build the workspace first)",
-                    enrich_bin.display()
-                )
-            }),
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = reqwest::get(format!("http://127.0.0.1:{metrics_port}/readyz")).await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not ready in 60 s:\n{}",
-            std::fs::read_to_string(log.path()).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
     let sink = KafkaSink::new(&kafka, "test").unwrap();
+    let junk = OutRecord::new(
+        roster.as_str().into(),
+        Some(Bytes::from("t1/user/junk")),
+        Bytes::from("not avro"),
+    );
+    sink.send(junk).await.unwrap().await.unwrap();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let _svc = spawn_enrich(file.path(), &log);
+    wait_ready(metrics_port, &log).await;
+
     for (id, who) in [
         ("e-amara", "amara.okafor"),
         ("e-chen", "chen.wei"),
@@ -239,4 +278,110 @@ unmatched_grace_s = 2
         metrics.contains("lap_enrich_opted_out_total{tenant=\"t1\"} 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("lap_enrich_roster_skipped_total{reason=\"decode\"} 1"),
+        "the junk roster record is counted:\n{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_enrich_restarts_without_losing_or_changing_events() {
+    let Some(bootstrap) = testkit::service(testkit::KAFKA_ENV) else {
+        return;
+    };
+    let kafka = testkit::kafka_config(&bootstrap);
+    let topics = ["roster", "events", "enriched", "unmatched", "dlq"].map(testkit::unique);
+    let [roster, events, enriched, unmatched, dlq] = &topics;
+    testkit::create_topic(&kafka, roster, 1).await;
+    testkit::create_topic(&kafka, events, 3).await;
+    testkit::create_topic(&kafka, enriched, 3).await;
+    testkit::create_topic(&kafka, unmatched, 1).await;
+    testkit::create_topic(&kafka, dlq, 1).await;
+    let port = testkit::free_port();
+    // Static membership, as on Kubernetes (the pod name): the restarted
+    // process takes its partitions back at once instead of waiting for the
+    // dead member's session to expire (which noida-db never does).
+    let file = write_config(
+        &bootstrap,
+        &topics.each_ref().map(String::as_str),
+        port,
+        &format!("group_instance_id = \"{}\"", testkit::unique("enrich")),
+    );
+    let (ok, out) = lap(
+        file.path(),
+        &["roster", "load", export_dir().to_str().unwrap()],
+    );
+    assert!(ok, "{out}");
+
+    const N: usize = 3000;
+    let producer = {
+        let (kafka, events) = (kafka.clone(), events.clone());
+        tokio::spawn(async move {
+            let sink = KafkaSink::new(&kafka, "test").unwrap();
+            for chunk in (0..N).collect::<Vec<_>>().chunks(100) {
+                let mut acks = Vec::new();
+                for &i in chunk {
+                    let who = ["amara.okafor", "bjorn.lindqvist"][i % 2];
+                    let payload = Bytes::from(encode(&event(&format!("r-{i}"), who)).unwrap());
+                    let key = Some(Bytes::from(format!("k{i}")));
+                    acks.push(
+                        sink.send(OutRecord::new(events.as_str().into(), key, payload))
+                            .await
+                            .unwrap(),
+                    );
+                }
+                for a in acks {
+                    a.await.unwrap();
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut first = spawn_enrich(file.path(), &log);
+    wait_ready(port, &log).await;
+    let seen = testkit::wait_for_records(&bootstrap, enriched, 300, Duration::from_secs(60)).await;
+    first.0.kill().unwrap(); // SIGKILL: no drain, no final commit
+    first.0.wait().unwrap();
+    assert!(
+        seen.len() < N,
+        "the kill must land mid-stream, {} of {N} were through",
+        seen.len()
+    );
+    let _second = spawn_enrich(file.path(), &log);
+    producer.await.unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let (ids, records) = loop {
+        let records = testkit::read_topic(&bootstrap, enriched).await;
+        let mut ids = std::collections::BTreeMap::new();
+        for r in &records {
+            let e: EnrichedEvent = decode(r.payload.as_ref().unwrap()).unwrap();
+            let first = ids.entry(e.event_id).or_insert_with(|| r.payload.clone());
+            assert_eq!(
+                *first, r.payload,
+                "a replayed event must be written identically"
+            );
+        }
+        if ids.len() == N || Instant::now() > deadline {
+            break (ids, records.len());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let expected: std::collections::BTreeSet<String> = (0..N).map(|i| format!("r-{i}")).collect();
+    let got: std::collections::BTreeSet<String> = ids.into_keys().collect();
+    assert_eq!(
+        expected.difference(&got).count(),
+        0,
+        "lost events; log:\n{}",
+        std::fs::read_to_string(log.path()).unwrap()
+    );
+    assert_eq!(got, expected, "nothing but the produced events");
+    println!(
+        "{records} records for {N} events: {} replayed after the SIGKILL",
+        records - N
+    );
+    assert!(testkit::read_topic(&bootstrap, unmatched).await.is_empty());
+    assert!(testkit::read_topic(&bootstrap, dlq).await.is_empty());
 }

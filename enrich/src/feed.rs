@@ -35,6 +35,16 @@ pub enum FeedError {
     },
 }
 
+impl FeedError {
+    /// Short label for the skipped-records metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FeedError::NoKey { .. } => "no_key",
+            FeedError::Decode { .. } => "decode",
+        }
+    }
+}
+
 /// Applies one message of the roster topic.
 pub fn apply(roster: &mut Roster, m: &Message) -> Result<(), FeedError> {
     match &m.payload {

@@ -30,18 +30,21 @@ async fn main() -> anyhow::Result<()> {
         cfg.enrich.identity.clone(),
     )));
 
+    let metrics = EnrichMetrics::register(&svc.metrics);
     svc.health
         .set_check("roster", false, "catching up with the roster topic");
     let roster_topic = cfg.topics.roster.name.clone();
     let mut reader = TableReader::open(&cfg.kafka, &roster_topic, Duration::from_secs(30))
         .with_context(|| format!("opening the roster topic {roster_topic}"))?;
     let (feed_roster, health, stop) = (roster.clone(), svc.health.clone(), svc.stop.clone());
+    let skipped = metrics.roster_skipped.clone();
     let (caught_up_tx, caught_up_rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("roster-feed".into())
         .spawn(move || {
             let apply = |m: lap_runtime::transport::Message| {
                 if let Err(e) = feed::apply(&mut feed_roster.write(), &m) {
+                    skipped.with_label_values(&[e.reason()]).inc();
                     warn!(error = %e, "roster record skipped");
                 }
             };
@@ -104,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
             grace: Duration::from_secs(cfg.enrich.unmatched_grace_s),
             max_held: cfg.enrich.max_held,
         },
-        EnrichMetrics::register(&svc.metrics),
+        metrics,
     );
     svc.run_kafka(&[&cfg.topics.events.name], operator).await?;
     Ok(())

@@ -18,6 +18,10 @@ pub struct EnrichMetrics {
     pub held: IntGauge,
     /// Roster records held in memory.
     pub roster_records: IntGauge,
+    /// Roster-topic messages that could not be applied, by reason
+    /// (`no_key`, `decode`): each one is a roster record enrich does not
+    /// know, so events may go unmatched; alert on any increase.
+    pub roster_skipped: IntCounterVec,
 }
 
 impl EnrichMetrics {
@@ -60,6 +64,11 @@ impl EnrichMetrics {
                 "Events held, waiting for roster records.",
             ),
             roster_records: gauge("lap_enrich_roster_records", "Roster records in memory."),
+            roster_skipped: counter(
+                "lap_enrich_roster_skipped_total",
+                "Roster-topic messages that could not be applied.",
+                &["reason"],
+            ),
         }
     }
 }

@@ -416,17 +416,159 @@ fn no_name_email_or_username_leaves_enrich() {
     assert_eq!(leaks(&e, PERSONAL_1P2), ["Amara", "Okafor"]);
 }
 
+/// A shared fixture roster's export, or `None` (with the reason printed)
+/// when `../shared/fixtures` is absent, as in a user's fresh clone.
+fn shared_export(name: &str) -> Option<lap_enrich::roster::Export> {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/fixtures")
+        .join(name);
+    if !dir.is_dir() {
+        println!("skipped {name}: {} is absent", dir.display());
+        return None;
+    }
+    Some(lap_enrich::roster::load(&dir, "t1", &mut |_| {}).unwrap())
+}
+
+/// 2020-10-01T09:00:00Z: in the lepo roster's first term (as0001) and full year (as0003).
+const LEPO_AUTUMN: i64 = 1_601_542_800_000_000;
+/// 2021-03-01T09:00:00Z: after as0001 ended (2021-02-01), inside as0003.
+const LEPO_SPRING: i64 = 1_614_589_200_000_000;
+
+/// Hand-written events against the lepo fixture roster. Expected values
+/// read off its CSV files: us0003 (user03) is a student in cl0001 (classCode
+/// C401, course co0001 "CC401", term as0001) and cl0003 (course co0002
+/// "CC402", term as0003); us0001 is a `student` in users.csv but the
+/// teacher of cl0001..cl0004.
+#[test]
+fn joins_on_the_lepo_fixture_roster_match_its_files() {
+    let Some(export) = shared_export("oneroster-lepo-en") else {
+        return;
+    };
+    let mut r = roster_of(&export);
+    let (k, o) = (keys(), JoinOptions::default());
+    let mut run =
+        |kind, id: &str, refs: &[&str], time| join(&mut r, &event(kind, id, refs, time), &k, &o);
+
+    let e = enriched(run(
+        ActorKind::Account,
+        "user03",
+        &["https://lms.sample-u.ac.jp/classes/C401"],
+        LEPO_AUTUMN,
+    ));
+    assert_eq!(e.person_key, k.key("t1", "us0003"));
+    assert_eq!(
+        (
+            e.class_id.as_deref(),
+            e.course_id.as_deref(),
+            e.school_id.as_deref(),
+            e.term_id.as_deref(),
+            e.role
+        ),
+        (
+            Some("cl0001"),
+            Some("co0001"),
+            Some("or0001"),
+            Some("as0001"),
+            Role::Learner
+        )
+    );
+    let e = enriched(run(ActorKind::Account, "user03", &["CC402"], LEPO_SPRING));
+    assert_eq!(
+        (e.class_id.as_deref(), e.term_id.as_deref()),
+        (Some("cl0003"), Some("as0003")),
+        "course code CC402: user03's only class of co0002, in the full-year term"
+    );
+    let e = enriched(run(ActorKind::Account, "user03", &["cl0001"], LEPO_SPRING));
+    assert_eq!(
+        (e.class_id.as_deref(), e.term_id),
+        (Some("cl0001"), None),
+        "as0001 ended on 2021-02-01"
+    );
+
+    let e = enriched(run(
+        ActorKind::Mbox,
+        "mailto:USER05@sample-u.ac.jp",
+        &["C401"],
+        LEPO_AUTUMN,
+    ));
+    assert_eq!(
+        e.person_key,
+        k.key("t1", "us0005"),
+        "mbox matches the email case-insensitively"
+    );
+
+    let teacher = enriched(run(ActorKind::Account, "user01", &["cl0001"], LEPO_AUTUMN));
+    assert_eq!(
+        teacher.role,
+        Role::Teacher,
+        "the enrollment's role wins over users.csv"
+    );
+    let outside = enriched(run(ActorKind::Account, "user01", &[], LEPO_AUTUMN));
+    assert_eq!(
+        (outside.role, outside.class_id),
+        (Role::Learner, None),
+        "users.csv role outside a class"
+    );
+
+    let Joined::Unmatched(u) = run(ActorKind::Account, "user01", &["CC401"], LEPO_AUTUMN) else {
+        panic!("user01 teaches two classes of CC401: no unique class")
+    };
+    assert_eq!(u.code, "enrich.unmatched.class");
+    let Joined::Unmatched(u) = run(ActorKind::Account, "user99", &["C401"], LEPO_AUTUMN) else {
+        panic!("user99 is not in the roster")
+    };
+    assert_eq!(u.code, "enrich.unmatched.actor");
+}
+
+/// The oat fixture: both users share the vendor `userId` column value
+/// `abc` (read as `userIds`), so an account `abc` is ambiguous, while
+/// user1's username `ionut` joins class1 of school 12345 with grade 2.
+#[test]
+fn joins_on_the_oat_fixture_roster_match_its_files() {
+    let Some(export) = shared_export("oneroster-oat-v1p1") else {
+        return;
+    };
+    let mut r = roster_of(&export);
+    let (k, o) = (keys(), JoinOptions::default());
+    let e = enriched(join(
+        &mut r,
+        &event(ActorKind::Account, "ionut", &["class1"], AUTUMN),
+        &k,
+        &o,
+    ));
+    assert_eq!(e.person_key, k.key("t1", "user1"));
+    assert_eq!(
+        (
+            e.class_id.as_deref(),
+            e.school_id.as_deref(),
+            e.grades.as_slice(),
+            e.term_id
+        ),
+        (
+            Some("class1"),
+            Some("12345"),
+            ["2".to_string()].as_slice(),
+            None
+        ),
+        "the export has no academicSessions rows, so no term"
+    );
+    let Joined::Unmatched(u) = join(
+        &mut r,
+        &event(ActorKind::Account, "abc", &[], AUTUMN),
+        &k,
+        &o,
+    ) else {
+        panic!("abc is both users' userId")
+    };
+    assert_eq!(u.code, "enrich.ambiguous.actor");
+}
+
 #[test]
 fn no_personal_data_leaves_enrich_with_the_fixture_rosters() {
     for name in ["oneroster-lepo-en", "oneroster-oat-v1p1"] {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/fixtures")
-            .join(name);
-        if !dir.is_dir() {
-            println!("skipped {name}: {} is absent", dir.display());
+        let Some(export) = shared_export(name) else {
             continue;
-        }
-        let export = lap_enrich::roster::load(&dir, "t1", &mut |_| {}).unwrap();
+        };
         let personal: Vec<String> = export
             .records
             .iter()

@@ -1,0 +1,70 @@
+//! Memory of enrich's in-memory roster: builds a synthetic roster (default
+//! 1,000,000 learners in 6 classes each, plus their teachers, classes and
+//! enrollments), applies it to `Roster` the way the roster feed does, builds
+//! the join indexes, and prints the process's resident memory.
+//! Run: `cargo bench --bench roster_memory` (size: `LAP_BENCH_LEARNERS`,
+//! `LAP_BENCH_CLASSES`).
+
+#[path = "support/roster.rs"]
+mod synthetic;
+
+use std::time::Instant;
+
+use lap_enrich::state::Roster;
+use lap_runtime::config::IdentityConfig;
+
+/// A line of /proc/self/status in MiB (`VmRSS`, `VmHWM`).
+fn status_mib(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(field)?
+                .trim_start_matches(':')
+                .trim()
+                .strip_suffix(" kB")?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let learners = env_usize("LAP_BENCH_LEARNERS", 1_000_000);
+    let classes = env_usize("LAP_BENCH_CLASSES", 6);
+    let before = status_mib("VmRSS");
+    let mut roster = Roster::new(synthetic::TENANT, IdentityConfig::default());
+    let started = Instant::now();
+    for (n, record) in synthetic::records(learners, classes).enumerate() {
+        roster.apply(record);
+        if n % 1_000_000 == 0 && n > 0 {
+            eprintln!(
+                "applied {n} records, {:.0} MiB resident",
+                status_mib("VmRSS")
+            );
+        }
+    }
+    let applied = started.elapsed();
+    let started = Instant::now();
+    let users = roster.indexes().user_roles.len();
+    let indexed = started.elapsed();
+    let after = status_mib("VmRSS");
+    println!(
+        "roster of {learners} learners x {classes} classes: {} records, {users} users; \
+         applied in {:.1} s, indexed in {:.1} s; resident {:.0} MiB (roster {:.0} MiB), peak {:.0} MiB",
+        roster.len(),
+        applied.as_secs_f64(),
+        indexed.as_secs_f64(),
+        after,
+        after - before,
+        status_mib("VmHWM"),
+    );
+}
