@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lap_enrich::join::JoinOptions;
+use lap_enrich::join::{JoinOptions, Joined, join};
 use lap_enrich::metrics::EnrichMetrics;
 use lap_enrich::pseudonym::Pseudonymiser;
 use lap_enrich::state::Roster;
@@ -24,6 +24,10 @@ use lap_schemas::{
     Action, Actor, ActorKind, EventContext, EventObject, EventResult, LearningEvent, SourceStandard,
 };
 use parking_lot::RwLock;
+
+// The allocator the service binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const LEARNERS: usize = 100_000;
 const CLASSES: usize = 6;
@@ -80,7 +84,6 @@ fn enrich(c: &mut Criterion) {
     for r in synthetic::records(LEARNERS, CLASSES) {
         roster.apply(r);
     }
-    roster.indexes();
     let roster = Arc::new(RwLock::new(roster));
     let topic: Arc<str> = Arc::from("lap.events");
     let messages: Vec<Message> = (0..20_000)
@@ -99,8 +102,8 @@ fn enrich(c: &mut Criterion) {
         .collect();
     let keys = Pseudonymiser::new(&Secret::new("benchmark-key-of-32-characters--")).unwrap();
     let mut op = Enrich::new(
-        roster,
-        keys,
+        roster.clone(),
+        keys.clone(),
         JoinOptions::default(),
         EnrichTopics {
             enriched: Arc::from("lap.enriched"),
@@ -114,6 +117,22 @@ fn enrich(c: &mut Criterion) {
         EnrichMetrics::register(&Metrics::new("bench")),
     );
     let mut group = c.benchmark_group("enrich");
+    group.throughput(Throughput::Elements(1));
+    let payload = messages[0].payload.clone().unwrap();
+    group.bench_function("part_avro_decode_learning_event", |b| {
+        b.iter(|| lap_schemas::decode::<LearningEvent>(&payload).unwrap())
+    });
+    let decoded: LearningEvent = lap_schemas::decode(&payload).unwrap();
+    group.bench_function("part_join", |b| {
+        b.iter(|| join(&roster.read(), &decoded, &keys, &JoinOptions::default()))
+    });
+    let Joined::Enriched(enriched) = join(&roster.read(), &decoded, &keys, &JoinOptions::default())
+    else {
+        panic!("the event joins")
+    };
+    group.bench_function("part_avro_encode_enriched_event", |b| {
+        b.iter(|| lap_schemas::encode(enriched.as_ref()).unwrap())
+    });
     group.throughput(Throughput::Elements(BATCH as u64));
     let mut chunks = messages.chunks(BATCH).cycle();
     group.bench_function(format!("operator_{LEARNERS}_learners_batch_{BATCH}"), |b| {

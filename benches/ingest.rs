@@ -4,6 +4,10 @@
 
 use std::hint::black_box;
 
+// The allocator the service binaries use.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lap_ingest::caliper::Item;
 use lap_ingest::read;

@@ -79,6 +79,17 @@ lap_start_postgres() {
   lap_log "PostgreSQL: started a throwaway server on 127.0.0.1:$port (pid ${LAP_PIDS[-1]})"
 }
 
+lap_start_noida() { # noida binary; exports LAP_TEST_KAFKA
+  local port
+  port=$(lap_free_port)
+  "$1" start --only kafka --host 127.0.0.1 --kafka-port "$port" \
+    --data-dir "$LAP_SERVICE_DIR/noida" >"$LAP_SERVICE_DIR/noida.log" 2>&1 &
+  LAP_PIDS+=($!)
+  lap_wait_port 127.0.0.1 "$port" 30 noida-db || return 1
+  export LAP_TEST_KAFKA="127.0.0.1:$port"
+  lap_log "broker noida-db $NOIDA_VERSION on $LAP_TEST_KAFKA (pid ${LAP_PIDS[-1]})"
+}
+
 lap_start_services() {
   LAP_SERVICE_DIR=$(mktemp -d /tmp/lap-services.XXXXXX)
   chmod 755 "$LAP_SERVICE_DIR"
@@ -87,13 +98,7 @@ lap_start_services() {
   noida=$(lap_install_noida) || { lap_log "noida-db install failed"; return 1; }
   tansu=$(lap_install_tansu) || { lap_log "tansu install failed"; return 1; }
 
-  port=$(lap_free_port)
-  "$noida" start --only kafka --host 127.0.0.1 --kafka-port "$port" \
-    --data-dir "$LAP_SERVICE_DIR/noida" >"$LAP_SERVICE_DIR/noida.log" 2>&1 &
-  LAP_PIDS+=($!)
-  lap_wait_port 127.0.0.1 "$port" 30 noida-db || return 1
-  export LAP_TEST_KAFKA="127.0.0.1:$port"
-  lap_log "broker noida-db $NOIDA_VERSION on $LAP_TEST_KAFKA (pid ${LAP_PIDS[-1]})"
+  lap_start_noida "$noida" || return 1
 
   port=$(lap_free_port)
   "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \

@@ -2,10 +2,10 @@
 //! rules), where (class → course, school, term, subjects, grades), in which
 //! role — and turned into an `EnrichedEvent` that carries no personal data.
 
-use lap_schemas::{ActorKind, EnrichedEvent, LearningEvent, Role};
+use lap_schemas::{ActorKind, EnrichedEvent, EventResult, LearningEvent, Role};
 
 use crate::pseudonym::Pseudonymiser;
-use crate::state::{ClassInfo, IdKind, Indexes, Roster};
+use crate::state::{ClassRef, CourseInfo, IdKind, Lookup, Roster, UserRef};
 
 /// Options of the join that are policy rather than data.
 #[derive(Clone, Debug, Default)]
@@ -42,69 +42,91 @@ const PERSON_TYPES: &[&str] = &["Agent", "Group", "Person"];
 
 /// Joins `event` with `roster`.
 pub fn join(
-    roster: &mut Roster,
+    roster: &Roster,
     event: &LearningEvent,
     keys: &Pseudonymiser,
     opts: &JoinOptions,
 ) -> Joined {
-    let tenant = roster.tenant().to_string();
-    let ix = roster.indexes();
-    let user = match find_user(ix, event) {
+    let user = match find_user(roster, event) {
         Ok(u) => u,
         Err(e) => return Joined::Unmatched(e),
     };
-    if ix.opted_out.contains(&user) {
+    if roster.opted_out(user) {
         return Joined::OptedOut;
     }
-    let class = match find_class(ix, &user, &event.context.class_refs) {
+    let class_ref = match find_class(roster, user, &event.context.class_refs) {
         Ok(c) => c,
         Err(e) => return Joined::Unmatched(e),
     };
-    let (user_role, user_school) = ix.user_roles.get(&user).cloned().unwrap_or_default();
-    let role_name = class
-        .and_then(|c| ix.enrollments.get(&(user.clone(), c.id.clone())))
-        .or(user_role.as_ref());
+    let class = class_ref.map(|c| roster.class(c));
+    let tenant = roster.tenant();
+    let (user_role, user_school) = roster.user_role(user);
+    let role = class_ref
+        .and_then(|c| roster.enrollment_role(user, c))
+        .or(user_role)
+        .unwrap_or(Role::Other);
     let day = event.event_time.div_euclid(86_400_000_000);
-    let term_id = class.and_then(|c| {
+    let term_id = class.and_then(|(_, c)| {
         c.term_ids
             .iter()
-            .filter_map(|t| ix.sessions.get(t))
-            .find(|s| s.start_day <= day && day <= s.end_day)
-            .map(|s| s.id.clone())
+            .find(|t| {
+                roster
+                    .session(t)
+                    .is_some_and(|s| s.start_day <= day && day <= s.end_day)
+            })
+            .map(|t| t.to_string())
     });
+    let course = class.and_then(|(_, c)| roster.course(c.course_id.as_deref()?));
+    let inherited = |own: &Vec<String>, from_course: fn(&CourseInfo) -> &Vec<String>| {
+        if own.is_empty() {
+            course.map(from_course).cloned().unwrap_or_default()
+        } else {
+            own.clone()
+        }
+    };
     let is_person = event
         .object
         .object_type
         .as_deref()
         .is_some_and(|t| PERSON_TYPES.contains(&t));
     let object_id = if is_person {
-        format!("person:{}", keys.key(&tenant, &event.object.id))
+        format!("person:{}", keys.key(tenant, &event.object.id))
     } else {
         event.object.id.clone()
     };
-    let result = event.result.clone().unwrap_or_default();
+    let none = EventResult::default();
+    let result = event.result.as_ref().unwrap_or(&none);
     let response_value = result
         .response
         .as_deref()
         .and_then(|r| r.trim().parse::<f64>().ok());
     let response_text = result
         .response
-        .filter(|_| opts.keep_free_text && response_value.is_none());
+        .as_ref()
+        .filter(|_| opts.keep_free_text && response_value.is_none())
+        .cloned();
     Joined::Enriched(Box::new(EnrichedEvent {
         event_id: event.event_id.clone(),
         source: event.source,
         spec_version: event.spec_version.clone(),
         event_time: event.event_time,
         stored_time: event.stored_time,
-        person_key: keys.key(&tenant, &user),
-        tenant,
-        role: role_name.map_or(Role::Other, |r| role(r)),
-        school_id: class.and_then(|c| c.school_id.clone()).or(user_school),
-        class_id: class.map(|c| c.id.clone()),
-        course_id: class.and_then(|c| c.course_id.clone()),
+        person_key: keys.key(tenant, roster.user_id(user)),
+        tenant: tenant.to_string(),
+        role,
+        school_id: class
+            .and_then(|(_, c)| c.school_id.as_deref())
+            .or(user_school)
+            .map(str::to_string),
+        class_id: class.map(|(id, _)| id.to_string()),
+        course_id: class.and_then(|(_, c)| c.course_id.as_deref().map(str::to_string)),
         term_id,
-        subject_codes: class.map(|c| c.subject_codes.clone()).unwrap_or_default(),
-        grades: class.map(|c| c.grades.clone()).unwrap_or_default(),
+        subject_codes: class
+            .map(|(_, c)| inherited(&c.subject_codes, |k| &k.subject_codes))
+            .unwrap_or_default(),
+        grades: class
+            .map(|(_, c)| inherited(&c.grades, |k| &k.grades))
+            .unwrap_or_default(),
         action: event.action,
         verb: event.verb.clone(),
         object_id,
@@ -127,24 +149,6 @@ pub fn join(
     }))
 }
 
-/// lap's role for a OneRoster role.
-pub fn role(oneroster: &str) -> Role {
-    match oneroster {
-        "student" => Role::Learner,
-        "teacher" => Role::Teacher,
-        "parent" | "guardian" | "relative" => Role::Guardian,
-        "administrator"
-        | "aide"
-        | "proctor"
-        | "districtAdministrator"
-        | "siteAdministrator"
-        | "systemAdministrator"
-        | "principal"
-        | "counselor" => Role::Administrator,
-        _ => Role::Other,
-    }
-}
-
 /// The last path segment of an IRI (`https://sis.example/users/u1` → `u1`,
 /// `urn:x:u1` → `u1`).
 fn last_segment(iri: &str) -> &str {
@@ -152,32 +156,32 @@ fn last_segment(iri: &str) -> &str {
     trimmed.rsplit(['/', ':']).next().unwrap_or(trimmed)
 }
 
-fn find_user(ix: &Indexes, event: &LearningEvent) -> Result<String, Unmatched> {
+fn find_user(roster: &Roster, event: &LearningEvent) -> Result<UserRef, Unmatched> {
     let a = &event.actor;
+    let lower;
     let (kind, value, what) = match a.kind {
-        ActorKind::Account => (IdKind::Account, a.id.clone(), "account name"),
-        ActorKind::Mbox => (
-            IdKind::Email,
-            a.id.trim_start_matches("mailto:").to_ascii_lowercase(),
-            "mbox",
-        ),
-        ActorKind::MboxSha1sum => (IdKind::EmailSha1, a.id.to_ascii_lowercase(), "mbox_sha1sum"),
-        ActorKind::Iri | ActorKind::Openid => (
-            IdKind::IriSegment,
-            last_segment(&a.id).to_string(),
-            "actor IRI",
-        ),
+        ActorKind::Account => (IdKind::Account, a.id.as_str(), "account name"),
+        ActorKind::Mbox => {
+            lower = a.id.trim_start_matches("mailto:").to_ascii_lowercase();
+            (IdKind::Email, lower.as_str(), "mbox")
+        }
+        ActorKind::MboxSha1sum => {
+            lower = a.id.to_ascii_lowercase();
+            (IdKind::EmailSha1, lower.as_str(), "mbox_sha1sum")
+        }
+        ActorKind::Iri | ActorKind::Openid => {
+            (IdKind::IriSegment, last_segment(&a.id), "actor IRI")
+        }
     };
-    match ix.identities.get(&(kind, value)).map(Vec::as_slice) {
-        Some([one]) => Ok(one.clone()),
-        Some(many) if many.len() > 1 => Err(Unmatched {
+    match roster.find_user(kind, value) {
+        Lookup::One(u) => Ok(u),
+        Lookup::Ambiguous(n) => Err(Unmatched {
             code: "enrich.ambiguous.actor",
             reason: format!(
-                "the {what} matches {} roster users; check the identity rules (enrich.identity)",
-                many.len()
+                "the {what} matches {n} roster users; check the identity rules (enrich.identity)"
             ),
         }),
-        _ => Err(Unmatched {
+        Lookup::None => Err(Unmatched {
             code: "enrich.unmatched.actor",
             reason: format!("no roster user has this {what} under the identity rules"),
         }),
@@ -189,35 +193,21 @@ fn find_user(ix: &Indexes, event: &LearningEvent) -> Result<String, Unmatched> {
 /// the user has exactly one class of. No references: no class (a login,
 /// say). References that resolve to nothing: unmatched, since the roster
 /// may still be on its way.
-fn find_class<'a>(
-    ix: &'a Indexes,
-    user: &str,
+fn find_class(
+    roster: &Roster,
+    user: UserRef,
     refs: &[String],
-) -> Result<Option<&'a ClassInfo>, Unmatched> {
+) -> Result<Option<ClassRef>, Unmatched> {
     if refs.is_empty() {
         return Ok(None);
     }
     for r in refs {
         for candidate in [r.as_str(), last_segment(r)] {
-            let id = ix
-                .class_codes
-                .get(candidate)
-                .map(String::as_str)
-                .unwrap_or(candidate);
-            if let Some(c) = ix.classes.get(id) {
+            if let Some(c) = roster.find_class(candidate) {
                 return Ok(Some(c));
             }
-            if let Some(course) = ix.courses.get(candidate) {
-                let mut mine = ix
-                    .user_classes
-                    .get(user)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| ix.classes.get(c))
-                    .filter(|c| c.course_id.as_ref() == Some(course));
-                if let (Some(c), None) = (mine.next(), mine.next()) {
-                    return Ok(Some(c));
-                }
+            if let [one] = roster.classes_of_course(user, candidate)[..] {
+                return Ok(Some(one));
             }
         }
     }

@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use lap_runtime::stage::{Operator, Output, StageError};
 use lap_runtime::transport::{Message, MessageId, OutRecord};
-use lap_schemas::{DeadLetter, LearningEvent, Origin, Problem, decode, encode};
+use lap_schemas::{DeadLetter, LearningEvent, Origin, Problem, Role, decode, encode};
 use parking_lot::RwLock;
+use prometheus::IntCounter;
 
 use crate::join::{JoinOptions, Joined, Unmatched, join};
 use crate::metrics::EnrichMetrics;
@@ -61,6 +62,8 @@ pub struct Enrich {
     held: VecDeque<Held>,
     tried_at_version: u64,
     metrics: EnrichMetrics,
+    /// `metrics.enriched` by role, resolved once rather than per event.
+    enriched_by_role: Vec<IntCounter>,
 }
 
 fn now_us(t: SystemTime) -> i64 {
@@ -93,6 +96,10 @@ impl Enrich {
             policy,
             held: VecDeque::new(),
             tried_at_version: 0,
+            enriched_by_role: Role::ALL
+                .iter()
+                .map(|r| metrics.enriched.with_label_values(&[r.as_str()]))
+                .collect(),
             metrics,
         }
     }
@@ -103,17 +110,14 @@ impl Enrich {
     }
 
     fn join(&self, event: &LearningEvent) -> Joined {
-        join(&mut self.roster.write(), event, &self.keys, &self.opts)
+        join(&self.roster.read(), event, &self.keys, &self.opts)
     }
 
     /// Emits what a join produced; returns the reason when unmatched.
     fn emit(&self, joined: Joined, out: &mut Output) -> Result<Option<Unmatched>, StageError> {
         match joined {
             Joined::Enriched(e) => {
-                self.metrics
-                    .enriched
-                    .with_label_values(&[e.role.as_str()])
-                    .inc();
+                self.enriched_by_role[e.role as usize].inc();
                 let key = Bytes::from(e.person_key.clone());
                 let payload = encode(e.as_ref()).map_err(encode_err)?;
                 out.emit(OutRecord::new(
@@ -211,17 +215,18 @@ impl Operator for Enrich {
 
     fn process_batch(&mut self, batch: &[Message], out: &mut Output) -> Result<(), StageError> {
         self.retry(out)?;
+        out.reserve(batch.len());
         let now = SystemTime::now();
         for m in batch {
             let Some(payload) = &m.payload else { continue };
-            let origin = Origin::kafka(&m.topic, m.partition, m.offset);
+            let origin = || Origin::kafka(&m.topic, m.partition, m.offset);
             let event: LearningEvent = match decode(payload) {
                 Ok(e) => e,
                 Err(e) => {
                     let dlq = self.topics.dlq.clone();
                     let msg =
                         format!("not a LearningEvent: {e}; only ingest should write this topic");
-                    self.dead_letter(out, &dlq, origin, "enrich.decode", msg, payload)?;
+                    self.dead_letter(out, &dlq, origin(), "enrich.decode", msg, payload)?;
                     continue;
                 }
             };
@@ -234,7 +239,7 @@ impl Operator for Enrich {
                 out.hold(m.id());
                 self.held.push_back(Held {
                     id: m.id(),
-                    origin,
+                    origin: origin(),
                     payload: payload.clone(),
                     event,
                     since: now,

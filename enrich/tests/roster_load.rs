@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -276,17 +275,32 @@ fn manifest_problems_stop_the_load_with_a_reason() {
 fn reloading_plans_nothing_and_bulk_and_delta_files_delete() {
     let dir = export_1p2();
     let first = load(dir.path());
+    let nothing = roster::Published::new("t1");
     assert_eq!(
-        roster::plan(&BTreeMap::new(), &first, "t1").len(),
+        roster::plan(&nothing, &first).unwrap().len(),
         first.records.len()
     );
-    let published: BTreeMap<_, _> = first
-        .records
-        .iter()
-        .map(|r| (record_key("t1", r.entity, &r.sourced_id), r.clone()))
-        .collect();
+    let mut published = roster::Published::new("t1");
+    for r in &first.records {
+        let key = record_key("t1", r.entity, &r.sourced_id);
+        published.apply(key.as_bytes(), Some(&lap_schemas::encode(r).unwrap()));
+    }
+    let mut other_tenant = first.records[0].clone();
+    other_tenant.tenant = "t2".into();
+    let key = record_key("t2", other_tenant.entity, &other_tenant.sourced_id);
+    published.apply(
+        key.as_bytes(),
+        Some(&lap_schemas::encode(&other_tenant).unwrap()),
+    );
+    assert_eq!(
+        published.len(),
+        first.records.len(),
+        "t2's record is not t1's"
+    );
     assert!(
-        roster::plan(&published, &load(dir.path()), "t1").is_empty(),
+        roster::plan(&published, &load(dir.path()))
+            .unwrap()
+            .is_empty(),
         "same export, nothing to publish"
     );
 
@@ -298,7 +312,7 @@ fn reloading_plans_nothing_and_bulk_and_delta_files_delete() {
         .map(|l| format!("{l}\n"))
         .collect();
     write_export(dir.path(), &[("users.csv", &without_u2)]);
-    let changes = roster::plan(&published, &load(dir.path()), "t1");
+    let changes = roster::plan(&published, &load(dir.path())).unwrap();
     assert_eq!(
         changes,
         [Change::Delete(record_key("t1", RosterEntity::User, "u2"))]
@@ -325,7 +339,7 @@ fn reloading_plans_nothing_and_bulk_and_delta_files_delete() {
     );
     let export = load(delta.path());
     assert!(export.bulk.is_empty());
-    let changes = roster::plan(&published, &export, "t1");
+    let changes = roster::plan(&published, &export).unwrap();
     assert_eq!(changes.len(), 2, "{changes:#?}");
     assert!(
         matches!(&changes[0], Change::Upsert(r) if r.sourced_id == "c7a" && r.fields["title"] == "Maths 7A (spring)")

@@ -52,6 +52,12 @@ impl Output {
         self.records.push(record);
     }
 
+    /// Makes room for `n` more records, for operators that know how many a
+    /// batch yields (growing the list copies it).
+    pub fn reserve(&mut self, n: usize) {
+        self.records.reserve(n);
+    }
+
     /// Keeps an input message of the current batch unacknowledged after this
     /// call: the operator still needs it (e.g. an event waiting for its roster
     /// record). It must later be [`release`](Self::release)d.

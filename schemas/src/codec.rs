@@ -15,6 +15,7 @@ use apache_avro::writer::datum::GenericDatumWriter;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::fast::{Fast, FastError};
 use crate::records::{DeadLetter, EnrichedEvent, IndicatorRow, LearningEvent, RosterRecord};
 
 /// Length of the single-object header: 2 magic bytes and the fingerprint.
@@ -66,6 +67,9 @@ pub struct SchemaSet {
     header: [u8; HEADER_LEN],
     versions: Vec<Version>,
     writer: GenericDatumWriter<'static>,
+    /// Reader of the current version, built once: building one resolves
+    /// the schema's names, which cost as much as decoding a record.
+    reader: GenericDatumReader<'static>,
 }
 
 impl std::fmt::Debug for SchemaSet {
@@ -106,12 +110,16 @@ impl SchemaSet {
             .validate(false)
             .build()
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let reader = GenericDatumReader::builder(current)
+            .build()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         SchemaSet {
             name,
             current,
             header: header_of(current),
             versions,
             writer,
+            reader,
         }
     }
 
@@ -140,11 +148,39 @@ impl SchemaSet {
 pub trait Record: Serialize + DeserializeOwned {
     /// The schema set of this type.
     fn schemas() -> &'static SchemaSet;
+
+    /// Writes the current version's body with the hand-written codec of
+    /// [`crate::fast`], if this type has one; `false` if not.
+    fn write_fast(&self, _buf: &mut Vec<u8>) -> bool {
+        false
+    }
+
+    /// Reads a current-version body with the hand-written codec, if any.
+    fn read_fast(_body: &[u8]) -> Option<Result<Self, FastError>> {
+        None
+    }
 }
 
 macro_rules! record {
+    ($ty:ident, [$($v:literal),+], fast) => {
+        record!($ty, [$($v),+], {
+            fn write_fast(&self, buf: &mut Vec<u8>) -> bool {
+                Fast::write(self, buf);
+                true
+            }
+
+            fn read_fast(body: &[u8]) -> Option<Result<Self, FastError>> {
+                Some(crate::fast::read_all(body))
+            }
+        });
+    };
     ($ty:ident, [$($v:literal),+]) => {
+        record!($ty, [$($v),+], {});
+    };
+    ($ty:ident, [$($v:literal),+], { $($fast:tt)* }) => {
         impl Record for $ty {
+            $($fast)*
+
             fn schemas() -> &'static SchemaSet {
                 static SET: OnceLock<SchemaSet> = OnceLock::new();
                 SET.get_or_init(|| {
@@ -159,23 +195,39 @@ macro_rules! record {
     };
 }
 
-record!(LearningEvent, ["1"]);
-record!(EnrichedEvent, ["1"]);
+record!(LearningEvent, ["1"], fast);
+record!(EnrichedEvent, ["1"], fast);
 record!(IndicatorRow, ["1"]);
 record!(DeadLetter, ["1"]);
 record!(RosterRecord, ["1"]);
 
 /// Encodes `record` as a single-object message with the current schema.
 pub fn encode<R: Record>(record: &R) -> Result<Vec<u8>, CodecError> {
-    let mut buf = Vec::with_capacity(256);
+    // Room for a typical event: growing the buffer copies it.
+    let mut buf = Vec::with_capacity(1024);
     encode_into(record, &mut buf)?;
     Ok(buf)
 }
 
 /// Appends the single-object encoding of `record` to `buf`.
 pub fn encode_into<R: Record>(record: &R, buf: &mut Vec<u8>) -> Result<(), CodecError> {
+    buf.extend_from_slice(&R::schemas().header);
+    if record.write_fast(buf) {
+        return Ok(());
+    }
+    write_generic(record, buf)
+}
+
+/// The single-object encoding of `record` by `apache-avro`'s generic
+/// writer: the reference the hand-written codecs are tested against.
+pub fn encode_generic<R: Record>(record: &R) -> Result<Vec<u8>, CodecError> {
+    let mut buf = R::schemas().header.to_vec();
+    write_generic(record, &mut buf)?;
+    Ok(buf)
+}
+
+fn write_generic<R: Record>(record: &R, buf: &mut Vec<u8>) -> Result<(), CodecError> {
     let set = R::schemas();
-    buf.extend_from_slice(&set.header);
     set.writer
         .write_ser(buf, record)
         .map_err(|e| CodecError::Avro {
@@ -187,6 +239,16 @@ pub fn encode_into<R: Record>(record: &R, buf: &mut Vec<u8>) -> Result<(), Codec
 
 /// Decodes a single-object message written with any published version.
 pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, CodecError> {
+    decode_with(bytes, true)
+}
+
+/// Decodes like [`decode`] but always with `apache-avro`'s generic reader:
+/// the reference the hand-written codecs are tested against.
+pub fn decode_generic<R: Record>(bytes: &[u8]) -> Result<R, CodecError> {
+    decode_with(bytes, false)
+}
+
+fn decode_with<R: Record>(bytes: &[u8], fast: bool) -> Result<R, CodecError> {
     let set = R::schemas();
     if bytes.len() < HEADER_LEN || bytes[..2] != [0xC3, 0x01] {
         let start: String = bytes.iter().take(4).map(|b| format!("{b:02x}")).collect();
@@ -198,10 +260,13 @@ pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, CodecError> {
         message: e.to_string(),
     };
     if header == set.header {
-        let reader = GenericDatumReader::builder(set.current)
-            .build()
-            .map_err(avro_err)?;
-        return reader.read_deser(&mut body).map_err(avro_err);
+        if fast && let Some(read) = R::read_fast(body) {
+            return read.map_err(|e| CodecError::Avro {
+                record: set.name,
+                message: e.to_string(),
+            });
+        }
+        return set.reader.read_deser(&mut body).map_err(avro_err);
     }
     let writer = set
         .versions

@@ -19,9 +19,10 @@
 
 pub mod codec;
 pub mod compat;
+pub mod fast;
 pub mod records;
 
-pub use codec::{CodecError, Record, decode, encode, encode_into};
+pub use codec::{CodecError, Record, decode, decode_generic, encode, encode_generic, encode_into};
 pub use records::{
     Action, Actor, ActorKind, DeadLetter, EnrichedEvent, EntityKind, EventContext, EventObject,
     EventResult, Flag, IndicatorRow, LearningEvent, Origin, OriginKind, Problem, Role,

@@ -309,6 +309,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, in schema order (`role as usize` indexes it).
+    pub const ALL: [Role; 5] = [
+        Role::Learner,
+        Role::Teacher,
+        Role::Administrator,
+        Role::Guardian,
+        Role::Other,
+    ];
+
     /// The schema symbol (`learner`, ...), for metric labels and tables.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,7 +1,6 @@
 //! `lap roster load PATH`: read a OneRoster export, report its problems,
 //! and publish what changed to the compacted roster topic.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,9 +11,7 @@ use bytes::Bytes;
 use clap::Subcommand;
 use futures::future::try_join_all;
 use indicatif::{ProgressBar, ProgressStyle};
-use lap_enrich::feed;
-use lap_enrich::roster::{self, Change, Export, FileMode, Severity, record_key};
-use lap_enrich::state::Roster;
+use lap_enrich::roster::{self, Change, Export, FileMode, Published, Severity, record_key};
 use lap_runtime::config::{self, Config};
 use lap_runtime::transport::kafka::{KafkaSink, TableReader};
 use lap_runtime::transport::{OutRecord, RecordSink};
@@ -150,8 +147,7 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
     let topic = cfg.topics.roster.name.clone();
     let kafka = cfg.kafka.clone();
     let (t, tenant_owned) = (topic.clone(), tenant.to_string());
-    let identity = cfg.enrich.identity.clone();
-    let current: BTreeMap<_, _> = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let current = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut reader =
             TableReader::open(&kafka, &t, Duration::from_secs(30)).with_context(|| {
                 format!(
@@ -159,24 +155,27 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
                     kafka.bootstrap_servers
                 )
             })?;
-        let mut roster = Roster::new(tenant_owned, identity);
-        let mut bad = 0;
+        let mut published = Published::new(tenant_owned);
+        let mut unkeyed = 0;
         reader.catch_up(
-            |m| bad += usize::from(feed::apply(&mut roster, &m).is_err()),
+            |m| match &m.key {
+                Some(key) => published.apply(key, m.payload.as_deref()),
+                None => unkeyed += 1,
+            },
             |n, behind| {
                 eprintln!("reading the published roster: {n} records, {behind} partitions to go")
             },
         )?;
-        if bad > 0 {
+        if unkeyed > 0 {
             eprintln!(
-                "warning: {bad} records on {t} could not be read and are ignored in the comparison"
+                "warning: {unkeyed} records on {t} have no key and are ignored in the comparison"
             );
         }
-        Ok(roster.records().clone())
+        Ok(published)
     })
     .await??;
 
-    let changes = roster::plan(&current, export, tenant);
+    let changes = roster::plan(&current, export)?;
     let sink = KafkaSink::new(&cfg.kafka, "roster-load")?;
     let topic: Arc<str> = Arc::from(topic.as_str());
     let mut pending = Vec::with_capacity(changes.len());

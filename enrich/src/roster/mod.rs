@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use lap_schemas::{RosterEntity, RosterRecord, RosterStatus};
+use lap_schemas::{CodecError, RosterEntity, RosterRecord, RosterStatus, encode};
 
 use csv_file::FileContext;
 pub use csv_file::parse_date_time;
@@ -337,39 +337,83 @@ pub enum Change {
     Delete(String),
 }
 
-/// What to publish so that the topic, whose current content for the tenant
-/// is `current` (by key), matches the export: changed or new records, and
-/// deletions for delta `tobedeleted` rows and for keys of bulk entities the
-/// export no longer has. Unchanged records are not published again, so a
-/// re-load changes nothing downstream.
-pub fn plan(
-    current: &BTreeMap<String, RosterRecord>,
-    export: &Export,
-    tenant: &str,
-) -> Vec<Change> {
+/// What the roster topic holds for one tenant, as `lap roster load`
+/// compares an export with it: each record key with a fingerprint of its
+/// published value (not the value: a million users' records would not fit
+/// a small job's memory).
+#[derive(Clone, Debug, Default)]
+pub struct Published {
+    tenant: String,
+    keys: BTreeMap<String, u64>,
+}
+
+/// A fingerprint of a record's published (Avro) value.
+fn fingerprint(value: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(value)
+}
+
+impl Published {
+    /// Nothing published yet for `tenant`.
+    pub fn new(tenant: impl Into<String>) -> Self {
+        Published {
+            tenant: tenant.into(),
+            keys: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one roster-topic message: a value upserts its key, a
+    /// tombstone (`None`) deletes it. Other tenants' keys are ignored.
+    pub fn apply(&mut self, key: &[u8], value: Option<&[u8]>) {
+        let key = String::from_utf8_lossy(key);
+        if parse_key(&key).is_none_or(|(t, _, _)| t != self.tenant) {
+            return;
+        }
+        match value {
+            Some(v) => self.keys.insert(key.into_owned(), fingerprint(v)),
+            None => self.keys.remove(key.as_ref()),
+        };
+    }
+
+    /// Number of records published.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether nothing is published.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// What to publish so that the topic, holding `current`, matches the
+/// export (loaded for the same tenant): changed or new records, and deletions for delta `tobedeleted`
+/// rows and for keys of bulk entities the export no longer has. Unchanged
+/// records are not published again, so a re-load changes nothing downstream.
+pub fn plan(current: &Published, export: &Export) -> Result<Vec<Change>, CodecError> {
+    let tenant = current.tenant.as_str();
     let mut changes = Vec::new();
     let mut present = std::collections::HashSet::new();
     for r in &export.records {
         let key = record_key(tenant, r.entity, &r.sourced_id);
         match r.status {
             RosterStatus::Tobedeleted => {
-                if current.contains_key(&key) {
+                if current.keys.contains_key(&key) {
                     changes.push(Change::Delete(key.clone()));
                 }
-                present.insert(key);
             }
             RosterStatus::Active => {
-                if current.get(&key) != Some(r) {
+                if current.keys.get(&key) != Some(&fingerprint(&encode(r)?)) {
                     changes.push(Change::Upsert(r.clone()));
                 }
-                present.insert(key);
             }
         }
+        present.insert(key);
     }
-    for (key, r) in current {
-        if r.tenant == tenant && export.bulk.contains(&r.entity) && !present.contains(key) {
+    for key in current.keys.keys() {
+        let bulk = parse_key(key).is_some_and(|(_, e, _)| export.bulk.contains(&e));
+        if bulk && !present.contains(key) {
             changes.push(Change::Delete(key.clone()));
         }
     }
-    changes
+    Ok(changes)
 }
