@@ -209,15 +209,36 @@ pub fn is_iri(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once(':') else {
         return false;
     };
-    let mut chars = scheme.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    let mut scheme = scheme.bytes();
+    scheme.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         && !rest.is_empty()
-        && !s.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
-        })
+        && iri_chars_allowed(s)
+}
+
+/// No whitespace, control or excluded character (RFC 3987 `<>"{}|\^` and
+/// backtick). Checked byte by byte while the text is ASCII, as nearly every
+/// IRI is.
+fn iri_chars_allowed(s: &str) -> bool {
+    for (i, b) in s.bytes().enumerate() {
+        if b >= 0x80 {
+            return !s[i..].chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+            });
+        }
+        if b <= b' '
+            || b == 0x7f
+            || matches!(
+                b,
+                b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+            )
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// A string that must be an absolute IRI.
@@ -337,6 +358,25 @@ mod tests {
         assert!(!is_iri("http://x y"));
         assert!(!is_iri("1http://x"));
         assert!(!is_iri("http:"));
+        assert!(
+            !is_iri("https://例え.jp/活 動"),
+            "whitespace after non-ASCII"
+        );
+        assert!(!is_iri("https://x.example/\u{7f}"));
+        assert!(!is_iri("https://x.example/a|b"));
+    }
+
+    proptest::proptest! {
+        /// The byte-wise fast path decides exactly as a char-wise check.
+        #[test]
+        fn iri_characters_match_the_char_rules(s in "[a-z]{1,3}:[ -~\\t\\u{80}-\\u{3000}]{0,12}") {
+            let by_chars = !s.chars().any(|c| {
+                c.is_whitespace()
+                    || c.is_control()
+                    || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+            });
+            proptest::prop_assert_eq!(iri_chars_allowed(&s), by_chars, "{:?}", s);
+        }
     }
 
     #[test]

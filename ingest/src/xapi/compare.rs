@@ -6,7 +6,7 @@
 //! one-element list, durations written differently (`PT120S` = `PT2M`,
 //! compared at 0.01 s), and timestamps in different zones.
 
-use std::hash::{Hash, Hasher};
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::json::Json;
 use crate::time::{TimeRules, parse_duration_ms, parse_timestamp};
@@ -20,18 +20,17 @@ const IGNORED_TOP: &[&str] = &[
     "attachments",
 ];
 
-/// A stable 64-bit hash (SipHash with fixed keys), for in-process maps only.
+/// A stable 64-bit hash (xxh3), for in-process maps only.
 pub fn short_hash(bytes: &[u8]) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
+    xxh3_64(bytes)
 }
 
-/// Hash of a statement's comparable content.
+/// Hash of a statement's comparable content: its canonical bytes (below),
+/// hashed with xxh3.
 pub fn fingerprint(statement: &Json<'_>) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    walk(statement, &mut h, Where::Top);
-    h.finish()
+    let mut out = Vec::with_capacity(1024);
+    walk(statement, &mut out, Where::Top);
+    xxh3_64(&out)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -42,69 +41,72 @@ enum Where {
     Other,
 }
 
-fn walk(v: &Json<'_>, h: &mut impl Hasher, at: Where) {
+fn tag(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    out.extend_from_slice(bytes);
+}
+
+fn text(out: &mut Vec<u8>, tag_byte: u8, s: &str) {
+    tag(out, tag_byte, &(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Appends the canonical bytes of `v`. Object members are order-free: each
+/// member's bytes are hashed on their own and the hashes added up, so no
+/// sorting and no allocation per object.
+fn walk(v: &Json<'_>, out: &mut Vec<u8>, at: Where) {
     match v {
-        Json::Null => h.write_u8(0),
-        Json::Bool(b) => {
-            h.write_u8(1);
-            b.hash(h);
-        }
-        Json::Num(n, _) => {
-            h.write_u8(2);
-            h.write_u64(if *n == 0.0 { 0 } else { n.to_bits() });
-        }
-        Json::Str(s) => {
-            h.write_u8(3);
-            s.hash(h);
-        }
+        Json::Null => out.push(0),
+        Json::Bool(b) => tag(out, 1, &[u8::from(*b)]),
+        Json::Num(n, _) => tag(
+            out,
+            2,
+            &(if *n == 0.0 { 0 } else { n.to_bits() }).to_le_bytes(),
+        ),
+        Json::Str(s) => text(out, 3, s),
         Json::Array(items) => {
-            h.write_u8(4);
-            h.write_usize(items.len());
+            tag(out, 4, &(items.len() as u64).to_le_bytes());
             for i in items {
-                walk(i, h, Where::Other);
+                walk(i, out, Where::Other);
             }
         }
         Json::Object(members) => {
-            h.write_u8(5);
-            let mut sorted: Vec<&(std::borrow::Cow<'_, str>, Json<'_>)> = members
-                .iter()
-                .filter(|(k, _)| !(at == Where::Top && IGNORED_TOP.contains(&k.as_ref())))
-                .collect();
-            sorted.sort_by(|a, b| a.0.cmp(&b.0));
-            h.write_usize(sorted.len());
-            for (k, val) in sorted {
-                k.hash(h);
-                member(k, val, h, at);
+            let (mut sum, mut count) = (0u64, 0u64);
+            let start = out.len();
+            for (k, val) in members {
+                if at == Where::Top && IGNORED_TOP.contains(&k.as_ref()) {
+                    continue;
+                }
+                text(out, 3, k);
+                member(k, val, out, at);
+                sum = sum.wrapping_add(xxh3_64(&out[start..]));
+                count += 1;
+                out.truncate(start);
             }
+            tag(out, 5, &count.to_le_bytes());
+            out.extend_from_slice(&sum.to_le_bytes());
         }
     }
 }
 
-fn member(key: &str, v: &Json<'_>, h: &mut impl Hasher, parent: Where) {
+fn member(key: &str, v: &Json<'_>, out: &mut Vec<u8>, parent: Where) {
     match (parent, key, v) {
         (Where::Result, "duration", Json::Str(s)) => match parse_duration_ms(s) {
-            Ok(ms) => {
-                h.write_u8(6);
-                h.write_i64((ms + 5) / 10);
-            }
-            Err(_) => walk(v, h, Where::Other),
+            Ok(ms) => tag(out, 6, &((ms + 5) / 10).to_le_bytes()),
+            Err(_) => walk(v, out, Where::Other),
         },
         (Where::ContextActivities, _, Json::Object(_)) => {
             // A single activity equals a list holding just it.
-            h.write_u8(4);
-            h.write_usize(1);
-            walk(v, h, Where::Other);
+            tag(out, 4, &1u64.to_le_bytes());
+            walk(v, out, Where::Other);
         }
-        (_, "result", _) => walk(v, h, Where::Result),
-        (_, "contextActivities", _) => walk(v, h, Where::ContextActivities),
+        (_, "result", _) => walk(v, out, Where::Result),
+        (_, "contextActivities", _) => walk(v, out, Where::ContextActivities),
         (_, "timestamp", Json::Str(s)) => match parse_timestamp(s, TimeRules::Xapi1) {
-            Ok(us) => {
-                h.write_u8(7);
-                h.write_i64(us);
-            }
-            Err(_) => walk(v, h, Where::Other),
+            Ok(us) => tag(out, 7, &us.to_le_bytes()),
+            Err(_) => walk(v, out, Where::Other),
         },
-        _ => walk(v, h, Where::Other),
+        _ => walk(v, out, Where::Other),
     }
 }
 
