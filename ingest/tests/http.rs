@@ -102,6 +102,11 @@ fn statement(id: Option<&str>, scaled: f64) -> Value {
 }
 
 impl Server {
+    /// Sends an xAPI request with the default version and content type.
+    async fn call(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::Response {
+        self.xapi(method, path, body).send().await.unwrap()
+    }
+
     fn xapi(&self, method: reqwest::Method, path: &str, body: &Value) -> reqwest::RequestBuilder {
         self.xapi_as(method, path, body, "1.0.3", "application/json")
     }
@@ -155,14 +160,12 @@ impl Server {
 async fn statements_are_durable_before_success_and_ids_are_returned() {
     let Some(s) = server().await else { return };
     let r = s
-        .xapi(
+        .call(
             reqwest::Method::POST,
             "/xapi/statements",
             &statement(None, 0.5),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["X-Experience-API-Version"], "1.0.3");
     let ids: Vec<String> = serde_json::from_str(&r.text().await.unwrap()).unwrap();
@@ -177,10 +180,8 @@ async fn statements_are_durable_before_success_and_ids_are_returned() {
         statement(None, 0.2)
     ]);
     let r = s
-        .xapi(reqwest::Method::POST, "/xapi/statements", &batch)
-        .send()
-        .await
-        .unwrap();
+        .call(reqwest::Method::POST, "/xapi/statements", &batch)
+        .await;
     assert_eq!(r.status(), 200);
     let ids: Vec<String> = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(ids[0], "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d");
@@ -196,10 +197,8 @@ async fn a_batch_is_all_or_nothing_and_the_rejection_is_dead_lettered() {
     let Some(s) = server().await else { return };
     let batch = json!([statement(None, 0.5), statement(None, 7.0)]);
     let r = s
-        .xapi(reqwest::Method::POST, "/xapi/statements", &batch)
-        .send()
-        .await
-        .unwrap();
+        .call(reqwest::Method::POST, "/xapi/statements", &batch)
+        .await;
     assert_eq!(r.status(), 400);
     let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(body["error"], "xapi.score.scaled_range");
@@ -221,24 +220,20 @@ async fn same_id_same_content_is_idempotent_and_different_content_conflicts() {
     let Some(s) = server().await else { return };
     let id = "5c2d1e0f-9a8b-4c7d-8e6f-5a4b3c2d1e0f";
     let first = s
-        .xapi(
+        .call(
             reqwest::Method::POST,
             "/xapi/statements",
             &statement(Some(id), 0.5),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(first.status(), 200);
     let again = s
-        .xapi(
+        .call(
             reqwest::Method::POST,
             "/xapi/statements",
             &statement(Some(id), 0.5),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(again.status(), 200);
     assert_eq!(
         s.raw(&s.raw_xapi).await.len(),
@@ -246,14 +241,12 @@ async fn same_id_same_content_is_idempotent_and_different_content_conflicts() {
         "an identical re-send is not stored twice"
     );
     let conflict = s
-        .xapi(
+        .call(
             reqwest::Method::POST,
             "/xapi/statements",
             &statement(Some(id), 0.9),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(conflict.status(), 409);
 }
 
@@ -262,36 +255,30 @@ async fn put_uses_the_statement_id_parameter() {
     let Some(s) = server().await else { return };
     let id = "7e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918";
     let r = s
-        .xapi(
+        .call(
             reqwest::Method::PUT,
             &format!("/xapi/statements?statementId={id}"),
             &statement(None, 0.4),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status(), 204);
     assert_eq!(s.raw(&s.raw_xapi).await[0]["id"], id);
     let missing = s
-        .xapi(
+        .call(
             reqwest::Method::PUT,
             "/xapi/statements",
             &statement(None, 0.4),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(missing.status(), 400);
     let other = "1e6d5c4b-3a29-4180-9f7e-6d5c4b3a2918";
     let mismatch = s
-        .xapi(
+        .call(
             reqwest::Method::PUT,
             &format!("/xapi/statements?statementId={other}"),
             &statement(Some(id), 0.4),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(mismatch.status(), 400);
 }
 
@@ -365,10 +352,8 @@ async fn credentials_versions_sizes_and_content_types() {
     let huge = json!({"actor": {"mbox": "mailto:a@b.org"}, "verb": {"id": "http://v.org/x"}, "object": {"id": "http://o.org/1"},
         "result": {"response": "x".repeat(100_000)}});
     assert_eq!(
-        s.xapi(reqwest::Method::POST, "/xapi/statements", &huge)
-            .send()
+        s.call(reqwest::Method::POST, "/xapi/statements", &huge)
             .await
-            .unwrap()
             .status(),
         413
     );

@@ -16,29 +16,11 @@ use crate::time::{TimeRules, parse_duration_ms, parse_timestamp};
 use crate::xapi::compare;
 
 const ENVELOPE_KEYS: &[&str] = &["sensor", "sendTime", "dataVersion", "data"];
-const EVENT_KEYS_V1P1: &[&str] = &[
-    "@context",
-    "id",
-    "type",
-    "actor",
-    "action",
-    "object",
-    "eventTime",
-    "edApp",
-    "generated",
-    "target",
-    "referrer",
-    "group",
-    "membership",
-    "session",
-    "federatedSession",
-    "extensions",
-];
+/// Event properties of Caliper 1.2; 1.1 has all but the last, `profile`.
 const EVENT_KEYS_V1P2: &[&str] = &[
     "@context",
     "id",
     "type",
-    "profile",
     "actor",
     "action",
     "object",
@@ -52,7 +34,9 @@ const EVENT_KEYS_V1P2: &[&str] = &[
     "session",
     "federatedSession",
     "extensions",
+    "profile",
 ];
+const EVENT_KEYS_V1P1: &[&str] = EVENT_KEYS_V1P2.split_last().unwrap().1;
 const ENTITY_PROPERTIES: &[&str] = &[
     "edApp",
     "generated",
