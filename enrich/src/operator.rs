@@ -118,7 +118,9 @@ impl Enrich {
         match joined {
             Joined::Enriched(e) => {
                 self.enriched_by_role[e.role as usize].inc();
-                let key = Bytes::from(e.person_key.clone());
+                // Keyed by class (else learner): aggregate needs every event
+                // of a class in one partition to compute class rows.
+                let key = Bytes::from(e.class_id.as_ref().unwrap_or(&e.person_key).clone());
                 let payload = encode(e.as_ref()).map_err(encode_err)?;
                 out.emit(OutRecord::new(
                     self.topics.enriched.clone(),

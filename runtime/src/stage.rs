@@ -42,6 +42,7 @@ pub enum StageError {
 #[derive(Debug, Default)]
 pub struct Output {
     records: Vec<OutRecord>,
+    after: Vec<OutRecord>,
     held: HashSet<MessageId>,
     released: Vec<MessageId>,
 }
@@ -50,6 +51,14 @@ impl Output {
     /// Emits a record.
     pub fn emit(&mut self, record: OutRecord) {
         self.records.push(record);
+    }
+
+    /// Emits a record only once every record [`emit`](Self::emit)ted in the
+    /// same call is durable, and before the call's messages are acknowledged:
+    /// for state checkpoints that must never be visible without the results
+    /// they describe (a crash in between makes the stage redo the results).
+    pub fn emit_after_durable(&mut self, record: OutRecord) {
+        self.after.push(record);
     }
 
     /// Makes room for `n` more records, for operators that know how many a
@@ -74,6 +83,11 @@ impl Output {
     /// Records emitted so far (for tests and the embedded summary).
     pub fn records(&self) -> &[OutRecord] {
         &self.records
+    }
+
+    /// Records emitted with [`emit_after_durable`](Self::emit_after_durable).
+    pub fn records_after_durable(&self) -> &[OutRecord] {
+        &self.after
     }
 }
 
@@ -230,6 +244,13 @@ async fn dispatch<K: RecordSink>(
             .inc();
         pending.push(sink.send(record).await?);
     }
+    for record in &out.after {
+        metrics
+            .records_out
+            .with_label_values(&[stage, &record.topic])
+            .inc();
+    }
+    let (after, sink) = (out.after, sink.clone());
     let mut acks: Vec<MessageId> = batch
         .iter()
         .map(Message::id)
@@ -237,6 +258,13 @@ async fn dispatch<K: RecordSink>(
         .collect();
     acks.extend(out.released);
     Ok(Box::pin(async move {
+        for p in pending {
+            p.await?;
+        }
+        let mut pending = Vec::with_capacity(after.len());
+        for record in after {
+            pending.push(sink.send(record).await?);
+        }
         for p in pending {
             p.await?;
         }

@@ -288,6 +288,7 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
     one_of("log.format", &cfg.log.format, &["auto", "human", "json"])?;
     validate_ingest(cfg, &invalid)?;
     validate_enrich(cfg, &invalid)?;
+    validate_aggregate(cfg, &invalid)?;
     let t = &cfg.topics;
     if t.partitions < 1 {
         return Err(invalid("topics.partitions", "must be at least 1".into()));
@@ -308,6 +309,7 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         "unmatched",
         "late",
         "indicators",
+        "aggregate_state",
     ];
     let mut seen = HashSet::new();
     for (field, spec) in fields.iter().zip(t.all()) {
@@ -377,6 +379,42 @@ fn validate_ingest(
                 &format!("{key}.scopes"),
                 "must list xapi and/or caliper".into(),
             ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_aggregate(
+    cfg: &Config,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let a = &cfg.aggregate;
+    let at_least_one = [
+        ("aggregate.min_group_size", u64::from(a.min_group_size)),
+        ("aggregate.provisional_interval_s", a.provisional_interval_s),
+        ("aggregate.idle_partition_s", a.idle_partition_s),
+        ("aggregate.flags.inactive_days", u64::from(a.flags.inactive_days)),
+        ("aggregate.flags.falling_windows", u64::from(a.flags.falling_windows)),
+    ];
+    for (key, value) in at_least_one {
+        if value == 0 {
+            return Err(invalid(key, "must be at least 1".into()));
+        }
+    }
+    if a.indicators.is_empty() {
+        return Err(invalid(
+            "aggregate.indicators",
+            "names no indicator SQL file; list at least one, e.g. [\"activity\"]".into(),
+        ));
+    }
+    let f = &a.flags;
+    for (key, value) in [
+        ("aggregate.flags.absence_rate", f.absence_rate),
+        ("aggregate.flags.wellbeing_below", f.wellbeing_below),
+        ("aggregate.flags.wellbeing_drop", f.wellbeing_drop),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(invalid(key, format!("{value} is outside 0..1")));
         }
     }
     Ok(())

@@ -37,6 +37,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The enrich stage: tenant, pseudonymisation key, identity rules, holding.
     pub enrich: EnrichConfig,
+    /// The aggregate stage: windows, time, indicator SQL, flags, suppression.
+    pub aggregate: AggregateConfig,
 }
 
 /// How to reach Kafka and how the clients behave.
@@ -218,6 +220,9 @@ pub struct TopicsConfig {
     pub late: TopicSpec,
     /// Indicator rows with revisions (Avro).
     pub indicators: TopicSpec,
+    /// Aggregate's checkpoint: finalised-window watermarks per partition and
+    /// per-entity history for growth and flags (JSON, compacted).
+    pub aggregate_state: TopicSpec,
 }
 
 impl Default for TopicsConfig {
@@ -279,6 +284,12 @@ impl Default for TopicsConfig {
                 false,
                 "indicator rows with revisions (Avro)",
             ),
+            aggregate_state: topic(
+                "lap.aggregate.state",
+                -1,
+                true,
+                "aggregate checkpoint: finalised watermarks and per-entity history (JSON, compacted)",
+            ),
         }
     }
 }
@@ -296,6 +307,7 @@ impl TopicsConfig {
             &self.unmatched,
             &self.late,
             &self.indicators,
+            &self.aggregate_state,
         ]
         .into_iter()
         .map(|t| TopicSpec {
@@ -484,6 +496,86 @@ impl Default for IdentityConfig {
             iri_fields: ["sourcedId", "identifier", "username"]
                 .map(String::from)
                 .to_vec(),
+        }
+    }
+}
+
+/// The aggregate stage (DESIGN.md §6, §7).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AggregateConfig {
+    /// IANA time zone of the schools: where days and ISO weeks begin.
+    pub time_zone: String,
+    /// How long after a window's end its events are still counted. LMSs
+    /// sync offline devices late, so the default is two days.
+    pub allowed_lateness_s: u64,
+    /// A partition's watermark trails its newest event time by this much.
+    pub max_out_of_orderness_s: u64,
+    /// A partition without messages for this long stops holding the
+    /// instance watermark back.
+    pub idle_partition_s: u64,
+    /// How often open windows with new events are emitted provisionally.
+    pub provisional_interval_s: u64,
+    /// k: group rows with fewer contributing learners carry no values.
+    pub min_group_size: u32,
+    /// Cap of one gap between events when estimating active time.
+    pub session_gap_cap_s: u64,
+    /// Folder of indicator SQL files; empty uses the built-in ones.
+    pub sql_dir: String,
+    /// Indicator SQL files to run (names without `.sql`), in that order.
+    pub indicators: Vec<String>,
+    /// Early-warning thresholds.
+    pub flags: FlagConfig,
+}
+
+impl Default for AggregateConfig {
+    fn default() -> Self {
+        AggregateConfig {
+            time_zone: "UTC".into(),
+            allowed_lateness_s: 2 * 24 * 3600,
+            max_out_of_orderness_s: 60,
+            idle_partition_s: 30,
+            provisional_interval_s: 5,
+            min_group_size: 5,
+            session_gap_cap_s: 15 * 60,
+            sql_dir: String::new(),
+            indicators: ["activity", "assessment", "objectives", "submissions", "attendance", "wellbeing"]
+                .map(String::from)
+                .to_vec(),
+            flags: FlagConfig::default(),
+        }
+    }
+}
+
+/// Thresholds of the early-warning flags. Flags describe; they never rank.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlagConfig {
+    /// `inactive`: this many class days (days the class had activity) in a
+    /// row without any activity of the learner.
+    pub inactive_days: u32,
+    /// `chronic_absence`: absences ÷ attendance records above this.
+    pub absence_rate: f64,
+    /// `low_wellbeing`: well-being index (0..1) below this.
+    pub wellbeing_below: f64,
+    /// `wellbeing_drop`: well-being fell by more than this since the
+    /// learner's previous window.
+    pub wellbeing_drop: f64,
+    /// `falling_scores`: mean score fell in each of this many windows in a row.
+    pub falling_windows: u32,
+    /// `missing_submissions`: at least this many submissions missing.
+    pub missing_submissions: u32,
+}
+
+impl Default for FlagConfig {
+    fn default() -> Self {
+        FlagConfig {
+            inactive_days: 5,
+            absence_rate: 0.10,
+            wellbeing_below: 0.4,
+            wellbeing_drop: 0.15,
+            falling_windows: 3,
+            missing_submissions: 2,
         }
     }
 }

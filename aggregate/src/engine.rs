@@ -1,0 +1,357 @@
+//! The transport-free aggregate: admits events into window state, emits
+//! open windows provisionally, finalises weeks once the watermark passes
+//! their end plus the allowed lateness, and says which input messages that
+//! releases and what to checkpoint.
+//!
+//! **Finalisation is per ISO week**: a week's seven daily windows and the
+//! weekly window become final together, at the week's end + allowed
+//! lateness. A day therefore always counts the same events as its week,
+//! and "late" has one meaning: the event's week is final. Daily rows are
+//! provisional until then (refreshed every provisional interval).
+//!
+//! **Restarts**: counted events stay unacknowledged until their week is
+//! final, so after a crash they are replayed from the committed offsets.
+//! What finalisation changed (history, and the watermark it reached per
+//! partition) is checkpointed after the final rows are durable; a replayed
+//! event of a week final under its partition's checkpointed watermark was
+//! already counted (or sent to the late topic) and is skipped.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock};
+
+use lap_runtime::config::{AggregateConfig, FlagConfig};
+use lap_runtime::transport::{MessageId, TopicPartition};
+use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, WindowKind};
+
+use crate::finish::{RowContext, finish};
+use crate::history::History;
+use crate::sql::{Queries, SqlError};
+use crate::store::{ClassKey, FastSet, Inserted, Store};
+use crate::table::learner_table;
+use crate::watermark::Watermarks;
+use crate::window::{Calendar, Day, Window};
+
+/// Failures of the aggregate itself (never caused by one bad event).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// An indicator query failed.
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    /// Building the `events` table failed.
+    #[error("building the events table: {0}")]
+    Table(#[from] datafusion::arrow::error::ArrowError),
+}
+
+/// Time and privacy settings of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Allowed lateness, µs.
+    pub lateness_us: i64,
+    /// Out-of-orderness bound of partition watermarks, µs.
+    pub bound_us: i64,
+    /// Idle-partition timeout, ms of wall-clock time.
+    pub idle_ms: i64,
+    /// k of small-group suppression.
+    pub min_group_size: u32,
+    /// Flag thresholds.
+    pub flags: FlagConfig,
+}
+
+impl EngineOptions {
+    /// The options of an `[aggregate]` config section.
+    pub fn from_config(c: &AggregateConfig) -> EngineOptions {
+        EngineOptions {
+            lateness_us: c.allowed_lateness_s as i64 * 1_000_000,
+            bound_us: c.max_out_of_orderness_s as i64 * 1_000_000,
+            idle_ms: c.idle_partition_s as i64 * 1000,
+            min_group_size: c.min_group_size,
+            flags: c.flags.clone(),
+        }
+    }
+}
+
+/// What happened to one admitted event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admitted {
+    /// Counted in its windows; its message is held until the week is final.
+    Counted,
+    /// A voiding event, applied (or waiting for its target); held.
+    Voiding,
+    /// Same event id as a counted event: counts once.
+    Duplicate,
+    /// Its void arrived first: never counts.
+    AlreadyVoided,
+    /// Its week is final: goes to the late topic.
+    Late,
+    /// Its week was final before a restart: already counted or sent late.
+    AlreadyFinal,
+    /// Not a learner's event: indicators describe learners.
+    NotLearner,
+}
+
+impl Admitted {
+    /// The input message must stay unacknowledged.
+    pub fn holds(self) -> bool {
+        matches!(self, Admitted::Counted | Admitted::Voiding)
+    }
+
+    /// Metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Admitted::Counted => "counted",
+            Admitted::Voiding => "voiding",
+            Admitted::Duplicate => "duplicate",
+            Admitted::AlreadyVoided => "already_voided",
+            Admitted::Late => "late",
+            Admitted::AlreadyFinal => "already_final",
+            Admitted::NotLearner => "not_learner",
+        }
+    }
+}
+
+/// What one emission produced.
+#[derive(Debug, Default)]
+pub struct Emission {
+    /// Indicator rows, in window order.
+    pub rows: Vec<IndicatorRow>,
+    /// Held messages whose weeks are now final.
+    pub released: Vec<MessageId>,
+    /// State-topic records (key, JSON) to write once the rows are durable.
+    pub checkpoint: Vec<(String, String)>,
+}
+
+/// Watermark partition of events admitted without a message (backfill).
+static LOCAL: LazyLock<TopicPartition> = LazyLock::new(|| TopicPartition {
+    topic: Arc::from("local"),
+    partition: 0,
+});
+
+/// Window state, watermarks, history and the indicator queries.
+#[derive(Debug)]
+pub struct Engine {
+    cal: Calendar,
+    opts: EngineOptions,
+    queries: Queries,
+    store: Store,
+    watermarks: Watermarks,
+    history: History,
+    /// Watermark each partition's weeks were final under before a restart.
+    floors: HashMap<TopicPartition, i64>,
+    /// Highest watermark finalisation ran at.
+    final_wm: i64,
+    revision: i64,
+    /// Week end + lateness by week start day, cached.
+    closes: HashMap<Day, i64>,
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new(cal: Calendar, opts: EngineOptions, queries: Queries) -> Engine {
+        let keep = (opts.flags.falling_windows.max(opts.flags.inactive_days) as usize + 1).max(2);
+        Engine {
+            watermarks: Watermarks::new(opts.bound_us, opts.idle_ms),
+            history: History::new(keep),
+            cal,
+            opts,
+            queries,
+            store: Store::default(),
+            floors: HashMap::new(),
+            final_wm: i64::MIN,
+            revision: 0,
+            closes: HashMap::new(),
+        }
+    }
+
+    /// The indicator queries (to refresh reference tables).
+    pub fn queries(&self) -> &Queries {
+        &self.queries
+    }
+
+    /// Events in window state.
+    pub fn events_in_state(&self) -> usize {
+        self.store.len()
+    }
+
+    /// The instance watermark at `now_ms`, if any event was seen.
+    pub fn watermark(&self, now_ms: i64) -> Option<i64> {
+        self.watermarks.instance(now_ms)
+    }
+
+    /// Applies one state-topic record at start; false when the key is unknown.
+    pub fn restore(&mut self, key: &str, value: &str) -> bool {
+        if let Some(tp) = key.strip_prefix("wm:") {
+            let (Ok((topic, partition)), Ok(wm)) =
+                (serde_json::from_str::<(String, i32)>(tp), value.parse::<i64>())
+            else {
+                return false;
+            };
+            let tp = TopicPartition {
+                topic: Arc::from(topic),
+                partition,
+            };
+            let floor = self.floors.entry(tp).or_insert(wm);
+            *floor = (*floor).max(wm);
+            return true;
+        }
+        self.history.restore(key, value)
+    }
+
+    fn closes(&mut self, week: Window) -> i64 {
+        let (cal, lateness) = (&self.cal, self.opts.lateness_us);
+        *self
+            .closes
+            .entry(week.first)
+            .or_insert_with(|| cal.end(week).saturating_add(lateness))
+    }
+
+    /// Admits one event read from `from` (`None` in a backfill) at
+    /// wall-clock `now_ms`.
+    pub fn admit(&mut self, e: &EnrichedEvent, from: Option<&MessageId>, now_ms: i64) -> Admitted {
+        let tp = from.map_or(&*LOCAL, |m| &m.tp);
+        self.watermarks.observe(tp, e.event_time, now_ms);
+        if e.role != Role::Learner {
+            return Admitted::NotLearner;
+        }
+        let day = self.cal.day_of(e.event_time);
+        let closes = self.closes(Window::of(WindowKind::Weekly, day));
+        if self.floors.get(tp).is_some_and(|f| closes <= *f) {
+            return Admitted::AlreadyFinal;
+        }
+        if closes <= self.final_wm {
+            return Admitted::Late;
+        }
+        let (admitted, held_on) = match (&e.action, &e.voids) {
+            (Action::Voided, Some(target)) => {
+                (Admitted::Voiding, self.store.void(target, day).unwrap_or(day))
+            }
+            _ => match self.store.insert(day, e) {
+                Inserted::Added => (Admitted::Counted, day),
+                Inserted::Duplicate => return Admitted::Duplicate,
+                Inserted::AlreadyVoided => return Admitted::AlreadyVoided,
+            },
+        };
+        if let Some(m) = from {
+            self.store.day_mut(held_on).held.push(m.clone());
+        }
+        admitted
+    }
+
+    fn next_revision(&mut self, now_us: i64) -> i64 {
+        self.revision = (self.revision + 1).max(now_us);
+        self.revision
+    }
+
+    /// Runs the queries over `selection` (one window kind) and finishes the rows.
+    fn rows(
+        &mut self,
+        kind: WindowKind,
+        selection: &[(Window, Option<FastSet<ClassKey>>)],
+        is_final: bool,
+        now_ms: i64,
+    ) -> Result<Vec<IndicatorRow>, EngineError> {
+        let refs: Vec<_> = selection.iter().map(|(w, c)| (*w, c.as_ref())).collect();
+        let (batch, info) = learner_table(&self.store, &self.cal, &refs)?;
+        if batch.num_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        let computed = self.queries.run(&batch)?;
+        let ends: HashMap<i64, i64> = selection
+            .iter()
+            .map(|(w, _)| (self.cal.start(*w), self.cal.end(*w)))
+            .collect();
+        let now_us = now_ms.saturating_mul(1000);
+        let ctx = RowContext {
+            kind,
+            ends: &ends,
+            time_zone: self.cal.name(),
+            revision: self.next_revision(now_us),
+            emitted: now_us,
+            is_final,
+            min_group_size: self.opts.min_group_size,
+            flags: &self.opts.flags,
+        };
+        Ok(finish(&ctx, computed, &info, &mut self.history))
+    }
+
+    /// Emits every open window with events since the last call, provisionally.
+    pub fn provisional(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
+        let mut daily = Vec::new();
+        let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
+        for (day, state) in self.store.days() {
+            if state.dirty.is_empty() {
+                continue;
+            }
+            daily.push((Window::of(WindowKind::Daily, day), Some(state.dirty.clone())));
+            weekly
+                .entry(Window::of(WindowKind::Weekly, day))
+                .or_default()
+                .extend(state.dirty.iter().cloned());
+        }
+        self.store.clear_dirty();
+        let weekly: Vec<_> = weekly.into_iter().map(|(w, c)| (w, Some(c))).collect();
+        let mut rows = self.rows(WindowKind::Daily, &daily, false, now_ms)?;
+        rows.extend(self.rows(WindowKind::Weekly, &weekly, false, now_ms)?);
+        Ok(Emission {
+            rows,
+            ..Emission::default()
+        })
+    }
+
+    /// Finalises the weeks the watermark at `now_ms` has passed.
+    pub fn finalise_due(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
+        match self.watermarks.instance(now_ms) {
+            Some(wm) => self.finalise_through(wm, now_ms),
+            None => Ok(Emission::default()),
+        }
+    }
+
+    /// Finalises every open week (the input has ended, or a backfill).
+    pub fn finalise_all(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
+        self.finalise_through(i64::MAX, now_ms)
+    }
+
+    fn finalise_through(&mut self, wm: i64, now_ms: i64) -> Result<Emission, EngineError> {
+        self.final_wm = self.final_wm.max(wm);
+        let weeks: BTreeSet<Window> = self
+            .store
+            .days()
+            .map(|(d, _)| Window::of(WindowKind::Weekly, d))
+            .collect();
+        let mut out = Emission::default();
+        for week in weeks {
+            if self.closes(week) > self.final_wm {
+                break;
+            }
+            let days: Vec<_> = week
+                .days()
+                .filter(|d| self.store.day(*d).is_some())
+                .map(|d| (Window::of(WindowKind::Daily, d), None))
+                .collect();
+            out.rows.extend(self.rows(WindowKind::Daily, &days, true, now_ms)?);
+            out.rows.extend(self.rows(WindowKind::Weekly, &[(week, None)], true, now_ms)?);
+            out.released.extend(self.store.drop_week(week));
+            self.closes.remove(&week.first);
+        }
+        if !out.rows.is_empty() || !out.released.is_empty() {
+            out.checkpoint = self.history.take_changes();
+            let wm = self.final_wm.to_string();
+            for tp in self.watermarks.partitions() {
+                let key = serde_json::to_string(&(&*tp.topic, tp.partition)).expect("serialises");
+                out.checkpoint.push((format!("wm:{key}"), wm.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Backfill: admits `events` and finalises every week.
+    pub fn run_batch<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a EnrichedEvent>,
+        now_ms: i64,
+    ) -> Result<Emission, EngineError> {
+        for e in events {
+            self.admit(e, None, now_ms);
+        }
+        self.finalise_all(now_ms)
+    }
+}

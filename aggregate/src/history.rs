@@ -1,0 +1,156 @@
+//! What a row needs from earlier windows: growth, and the flags that look
+//! back (well-being drop, falling scores, inactivity).
+//!
+//! History changes only when a window is finalised, and every entry says
+//! which window it came from, so redoing a finalisation after a crash (the
+//! rows were durable, the checkpoint was not) reads the same history again.
+//! It is checkpointed to the compacted state topic as JSON, one key per
+//! entity.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use lap_schemas::WindowKind;
+use serde::{Deserialize, Serialize};
+
+/// Figures of one finalised window of a learner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Past {
+    /// Window start, UTC µs.
+    pub start: i64,
+    /// Mean score, if the learner had attempts.
+    pub mean_score: Option<f64>,
+    /// Well-being index, if the learner answered.
+    pub wellbeing: Option<f64>,
+}
+
+/// A learner's recent final windows in one class and window length.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LearnerHistory {
+    /// Oldest first, at most [`History::keep`] entries.
+    pub recent: Vec<Past>,
+}
+
+impl LearnerHistory {
+    /// Entries of windows before `start`, newest first.
+    pub fn before(&self, start: i64) -> impl Iterator<Item = &Past> {
+        self.recent.iter().rev().filter(move |p| p.start < start)
+    }
+
+    fn record(&mut self, past: Past, keep: usize) {
+        self.recent.retain(|p| p.start != past.start);
+        self.recent.push(past);
+        self.recent.sort_by_key(|p| p.start);
+        let extra = self.recent.len().saturating_sub(keep);
+        self.recent.drain(..extra);
+    }
+}
+
+/// A class's recent days with activity and the learners seen in it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassHistory {
+    /// Starts of the class's recent active days (final daily windows).
+    pub active_days: BTreeSet<i64>,
+    /// Each learner's last active day (window start).
+    pub last_active: std::collections::BTreeMap<Arc<str>, i64>,
+}
+
+/// Key of a learner's history.
+pub type LearnerKey = (WindowKind, Option<Arc<str>>, Arc<str>);
+
+/// All history of this instance's entities.
+#[derive(Debug, Default)]
+pub struct History {
+    /// By (window kind, class, learner).
+    pub learners: HashMap<LearnerKey, LearnerHistory>,
+    /// By class.
+    pub classes: HashMap<Arc<str>, ClassHistory>,
+    /// Windows kept per learner and active days per class.
+    pub keep: usize,
+    /// Keys changed since the last checkpoint.
+    changed_learners: BTreeSet<LearnerKey>,
+    changed_classes: BTreeSet<Arc<str>>,
+}
+
+impl History {
+    /// Empty history keeping `keep` windows per entity.
+    pub fn new(keep: usize) -> History {
+        History {
+            keep,
+            ..History::default()
+        }
+    }
+
+    /// Records a learner's final window.
+    pub fn record_learner(&mut self, key: LearnerKey, past: Past) {
+        let keep = self.keep;
+        self.learners.entry(key.clone()).or_default().record(past, keep);
+        self.changed_learners.insert(key);
+    }
+
+    /// Records a class's final active day and who was active on it.
+    pub fn record_class_day(&mut self, class: &Arc<str>, day: i64, active: &[Arc<str>]) {
+        let keep = self.keep;
+        let h = self.classes.entry(class.clone()).or_default();
+        h.active_days.insert(day);
+        while h.active_days.len() > keep {
+            h.active_days.pop_first();
+        }
+        for learner in active {
+            let last = h.last_active.entry(learner.clone()).or_insert(day);
+            *last = (*last).max(day);
+        }
+        self.changed_classes.insert(class.clone());
+    }
+
+    /// Checkpoint records (key, JSON) of everything changed since the last call.
+    pub fn take_changes(&mut self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for key in std::mem::take(&mut self.changed_learners) {
+            if let Some(h) = self.learners.get(&key) {
+                let json = serde_json::to_string(h).expect("history serialises");
+                out.push((learner_state_key(&key), json));
+            }
+        }
+        for class in std::mem::take(&mut self.changed_classes) {
+            if let Some(h) = self.classes.get(&class) {
+                let json = serde_json::to_string(h).expect("history serialises");
+                out.push((format!("class:{}", serde_json::to_string(&*class).expect("id serialises")), json));
+            }
+        }
+        out
+    }
+
+    /// Restores one checkpoint record; false when the key is not history.
+    pub fn restore(&mut self, key: &str, json: &str) -> bool {
+        if let Some(class) = key.strip_prefix("class:") {
+            let Ok(class) = serde_json::from_str::<String>(class) else {
+                return false;
+            };
+            return match serde_json::from_str(json) {
+                Ok(h) => {
+                    self.classes.insert(Arc::from(class), h);
+                    true
+                }
+                Err(_) => false,
+            };
+        }
+        let Some(rest) = key.strip_prefix("learner:") else {
+            return false;
+        };
+        let (Ok(key), Ok(h)) = (
+            serde_json::from_str::<LearnerKey>(rest),
+            serde_json::from_str(json),
+        ) else {
+            return false;
+        };
+        self.learners.insert(key, h);
+        true
+    }
+}
+
+/// State-topic key of a learner's history: `learner:` + JSON of the key
+/// (ids may contain any character).
+fn learner_state_key(key: &LearnerKey) -> String {
+    format!("learner:{}", serde_json::to_string(key).expect("key serialises"))
+}

@@ -1,0 +1,63 @@
+//! Aggregate's metrics, registered on the service's registry.
+
+use lap_runtime::metrics::Metrics;
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+
+/// Counters and gauges of the aggregate stage.
+#[derive(Clone, Debug)]
+pub struct AggregateMetrics {
+    /// Events by what happened to them (`counted`, `late`, `duplicate`, ...).
+    pub events: IntCounterVec,
+    /// Indicator rows emitted, by `final` / `provisional`.
+    pub rows: IntCounterVec,
+    /// Events held in window state.
+    pub state_events: IntGauge,
+    /// Instance watermark, seconds since the epoch.
+    pub watermark_seconds: IntGauge,
+    /// Enriched-topic records that are not `EnrichedEvent`s (dead-lettered).
+    pub undecodable: IntCounter,
+}
+
+impl AggregateMetrics {
+    /// Registers the families on `metrics`' registry.
+    pub fn register(metrics: &Metrics) -> Self {
+        let r = metrics.registry();
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            r.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            r.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let undecodable = IntCounter::new(
+            "lap_aggregate_undecodable_total",
+            "Enriched-topic records that are not EnrichedEvents, dead-lettered.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(undecodable.clone())).expect("unique metric");
+        AggregateMetrics {
+            events: counter(
+                "lap_aggregate_events_total",
+                "Events by outcome: counted, voiding, duplicate, already_voided, late, already_final, not_learner.",
+                &["outcome"],
+            ),
+            rows: counter(
+                "lap_aggregate_rows_total",
+                "Indicator rows emitted.",
+                &["emission"],
+            ),
+            state_events: gauge(
+                "lap_aggregate_state_events",
+                "Events held in open windows.",
+            ),
+            watermark_seconds: gauge(
+                "lap_aggregate_watermark_seconds",
+                "Instance event-time watermark (seconds since the epoch).",
+            ),
+            undecodable,
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! The aggregate [`Operator`]: decodes enriched events, feeds the
+//! [`Engine`], and turns its emissions into records: indicator rows, late
+//! events (original bytes), dead letters, and the checkpoint, which is
+//! written only after the rows it describes are durable.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use lap_runtime::stage::{Operator, Output, StageError};
+use lap_runtime::transport::{Message, OutRecord};
+use lap_schemas::{DeadLetter, EnrichedEvent, Origin, Problem, decode, encode};
+use parking_lot::RwLock;
+
+use crate::engine::{Admitted, Emission, Engine};
+use crate::metrics::AggregateMetrics;
+use crate::reference::Reference;
+
+/// Topics aggregate writes.
+#[derive(Clone, Debug)]
+pub struct AggregateTopics {
+    /// Indicator rows.
+    pub indicators: Arc<str>,
+    /// Events later than the allowed lateness.
+    pub late: Arc<str>,
+    /// Records that are not enriched events.
+    pub dlq: Arc<str>,
+    /// The compacted checkpoint topic.
+    pub state: Arc<str>,
+}
+
+/// Reference data shared with the thread following the roster topic;
+/// the version grows with every change.
+pub type SharedReference = Arc<RwLock<(u64, Reference)>>;
+
+/// The aggregate stage.
+pub struct Aggregate {
+    engine: Engine,
+    topics: AggregateTopics,
+    metrics: AggregateMetrics,
+    provisional_every: Duration,
+    last_provisional: SystemTime,
+    reference: Option<(SharedReference, u64)>,
+}
+
+fn millis(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn engine_err(e: impl std::fmt::Display) -> StageError {
+    StageError::Operator {
+        stage: "aggregate",
+        message: e.to_string(),
+    }
+}
+
+impl Aggregate {
+    /// An operator around `engine`; `reference`, when given, is re-read on
+    /// ticks after it changes.
+    pub fn new(
+        engine: Engine,
+        topics: AggregateTopics,
+        metrics: AggregateMetrics,
+        provisional_every: Duration,
+        reference: Option<SharedReference>,
+    ) -> Aggregate {
+        Aggregate {
+            engine,
+            topics,
+            metrics,
+            provisional_every,
+            last_provisional: SystemTime::UNIX_EPOCH,
+            reference: reference.map(|r| (r, 0)),
+        }
+    }
+
+    /// The engine (for the embedded run's summary and tests).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn emit(&self, em: Emission, is_final: bool, out: &mut Output) -> Result<(), StageError> {
+        let label = if is_final { "final" } else { "provisional" };
+        self.metrics.rows.with_label_values(&[label]).inc_by(em.rows.len() as u64);
+        out.reserve(em.rows.len());
+        for row in &em.rows {
+            let key = format!("{}/{}", row.class_id.as_deref().unwrap_or(""), row.entity_id);
+            let bytes = encode(row).map_err(engine_err)?;
+            out.emit(OutRecord::new(
+                self.topics.indicators.clone(),
+                Some(Bytes::from(key)),
+                Bytes::from(bytes),
+            ));
+        }
+        for (key, value) in em.checkpoint {
+            out.emit_after_durable(OutRecord::new(
+                self.topics.state.clone(),
+                Some(Bytes::from(key)),
+                Bytes::from(value),
+            ));
+        }
+        out.release(em.released);
+        self.metrics.state_events.set(self.engine.events_in_state() as i64);
+        Ok(())
+    }
+
+    fn dead_letter(&self, m: &Message, reason: String, out: &mut Output) -> Result<(), StageError> {
+        self.metrics.undecodable.inc();
+        let code = "aggregate.decode";
+        let letter = DeadLetter {
+            id: letter_id(m),
+            stage: "aggregate".into(),
+            received_time: millis(SystemTime::now()) * 1000,
+            origin: Origin::kafka(&m.topic, m.partition, m.offset),
+            format: "avro/EnrichedEvent".into(),
+            error_code: code.into(),
+            message: format!("not an EnrichedEvent ({reason}); only lap-enrich should write this topic"),
+            problems: vec![Problem {
+                code: code.into(),
+                path: "$".into(),
+                message: reason,
+            }],
+            payload: m.payload.as_deref().unwrap_or_default().to_vec(),
+        };
+        let bytes = encode(&letter).map_err(engine_err)?;
+        out.emit(OutRecord::new(self.topics.dlq.clone(), None, Bytes::from(bytes)));
+        Ok(())
+    }
+
+    fn finalise(&mut self, now: SystemTime, out: &mut Output) -> Result<(), StageError> {
+        let now_ms = millis(now);
+        if let Some(wm) = self.engine.watermark(now_ms) {
+            self.metrics.watermark_seconds.set(wm / 1_000_000);
+        }
+        let em = self.engine.finalise_due(now_ms).map_err(engine_err)?;
+        self.emit(em, true, out)
+    }
+}
+
+/// A dead letter's id: stable for a message, so a replay writes the same one.
+fn letter_id(m: &Message) -> String {
+    format!("{}/{}/{}", m.topic, m.partition, m.offset)
+}
+
+impl Operator for Aggregate {
+    fn name(&self) -> &'static str {
+        "aggregate"
+    }
+
+    fn process_batch(&mut self, batch: &[Message], out: &mut Output) -> Result<(), StageError> {
+        let now = SystemTime::now();
+        let now_ms = millis(now);
+        for m in batch {
+            let Some(payload) = &m.payload else { continue };
+            let event: EnrichedEvent = match decode(payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    self.dead_letter(m, e.to_string(), out)?;
+                    continue;
+                }
+            };
+            let admitted = self.engine.admit(&event, Some(&m.id()), now_ms);
+            self.metrics.events.with_label_values(&[admitted.label()]).inc();
+            if admitted.holds() {
+                out.hold(m.id());
+            } else if admitted == Admitted::Late {
+                let mut late = OutRecord::new(self.topics.late.clone(), m.key.clone(), payload.clone());
+                late.headers = m.headers.clone();
+                out.emit(late);
+            }
+        }
+        self.finalise(now, out)
+    }
+
+    fn on_tick(&mut self, now: SystemTime, out: &mut Output) -> Result<(), StageError> {
+        if let Some((shared, seen)) = &mut self.reference {
+            let guard = shared.read();
+            if guard.0 != *seen {
+                *seen = guard.0;
+                self.engine.queries().set_reference(&guard.1).map_err(engine_err)?;
+            }
+        }
+        self.finalise(now, out)?;
+        if now.duration_since(self.last_provisional).unwrap_or_default() >= self.provisional_every {
+            self.last_provisional = now;
+            let em = self.engine.provisional(millis(now)).map_err(engine_err)?;
+            self.emit(em, false, out)?;
+        }
+        Ok(())
+    }
+
+    fn on_end_of_input(&mut self, out: &mut Output) -> Result<(), StageError> {
+        let em = self.engine.finalise_all(millis(SystemTime::now())).map_err(engine_err)?;
+        self.emit(em, true, out)
+    }
+}

@@ -1,0 +1,119 @@
+//! Reference data the indicator SQL joins with, from lap's own roster files
+//! (`lap-curriculum.csv`, `lap-questionnaire.csv`, published to the roster
+//! topic by `lap roster load`): learning objectives per course or class
+//! (the denominator of curriculum coverage) and the well-being
+//! questionnaire's items (dimension, answer scale, reverse scoring).
+
+use std::collections::BTreeMap;
+
+use lap_schemas::{RosterEntity, RosterRecord, RosterStatus};
+
+/// Roster-topic key segment of curriculum objectives.
+const OBJECTIVE: &str = "curriculum_objective";
+/// Roster-topic key segment of questionnaire items.
+const ITEM: &str = "questionnaire_item";
+
+/// A learning objective and the courses and classes it belongs to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Objective {
+    /// Course sourcedIds.
+    pub courses: Vec<String>,
+    /// Class sourcedIds.
+    pub classes: Vec<String>,
+}
+
+/// A questionnaire item: which well-being dimension it measures and how.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    /// Dimension, e.g. `social`.
+    pub dimension: String,
+    /// Lowest answer on the scale.
+    pub scale_min: f64,
+    /// Highest answer on the scale.
+    pub scale_max: f64,
+    /// Higher answers mean lower well-being.
+    pub reverse_scored: bool,
+}
+
+/// The current curriculum and questionnaire of one tenant.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reference {
+    /// Objectives by objectiveId.
+    pub objectives: BTreeMap<String, Objective>,
+    /// Items by itemId (the object id answers carry).
+    pub items: BTreeMap<String, Item>,
+}
+
+fn list(fields: &BTreeMap<String, String>, name: &str) -> Vec<String> {
+    fields
+        .get(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Reference {
+    /// Applies a roster record of `tenant`; returns false for records this
+    /// stage does not use (other tenants, other entities, unusable rows).
+    pub fn apply(&mut self, tenant: &str, r: &RosterRecord) -> bool {
+        if r.tenant != tenant {
+            return false;
+        }
+        let deleted = r.status == RosterStatus::Tobedeleted;
+        match r.entity {
+            RosterEntity::CurriculumObjective if deleted => {
+                self.objectives.remove(&r.sourced_id);
+            }
+            RosterEntity::CurriculumObjective => {
+                let o = Objective {
+                    courses: list(&r.fields, "courseSourcedIds"),
+                    classes: list(&r.fields, "classSourcedIds"),
+                };
+                self.objectives.insert(r.sourced_id.clone(), o);
+            }
+            RosterEntity::QuestionnaireItem if deleted => {
+                self.items.remove(&r.sourced_id);
+            }
+            RosterEntity::QuestionnaireItem => {
+                let num = |k: &str| r.fields.get(k).and_then(|v| v.trim().parse::<f64>().ok());
+                let (Some(scale_min), Some(scale_max)) = (num("scaleMin"), num("scaleMax")) else {
+                    return false;
+                };
+                if scale_min >= scale_max {
+                    return false;
+                }
+                let item = Item {
+                    dimension: r.fields.get("dimension").cloned().unwrap_or_default(),
+                    scale_min,
+                    scale_max,
+                    reverse_scored: r
+                        .fields
+                        .get("reverseScored")
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+                };
+                self.items.insert(r.sourced_id.clone(), item);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Applies a tombstone of the roster topic (key `tenant/entity/id`).
+    pub fn delete_key(&mut self, tenant: &str, key: &str) -> bool {
+        let mut parts = key.splitn(3, '/');
+        let (Some(t), Some(entity), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        match entity {
+            _ if t != tenant => false,
+            OBJECTIVE => self.objectives.remove(id).is_some(),
+            ITEM => self.items.remove(id).is_some(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Indicator definitions as SQL files, run by DataFusion over the `events`
+//! table of one or more windows (README, "Indicator SQL").
+//!
+//! A query selects the key columns `window_start`, `class_id` and `entity`
+//! and groups by them; every other column it selects is an indicator of
+//! that name (numbers, or booleans as 0/1). A query may instead return
+//! `indicator` and `value` columns to name its indicators per row (e.g. one
+//! per well-being dimension). Each query runs twice per table: with
+//! `entity` = the learner (learner rows) and `entity` = the class (class
+//! rows). Besides `events` it may read `curriculum`, `questionnaire` and
+//! `settings`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::reference::Reference;
+use crate::table::{Grain, class_grain, schema};
+
+/// The built-in indicator files, by name.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("activity", include_str!("../sql/activity.sql")),
+    ("assessment", include_str!("../sql/assessment.sql")),
+    ("objectives", include_str!("../sql/objectives.sql")),
+    ("submissions", include_str!("../sql/submissions.sql")),
+    ("attendance", include_str!("../sql/attendance.sql")),
+    ("wellbeing", include_str!("../sql/wellbeing.sql")),
+];
+
+/// Key columns every indicator query selects.
+pub const KEYS: [&str; 3] = ["window_start", "class_id", "entity"];
+
+/// An indicator query could not be loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The file is missing or unreadable.
+    #[error("cannot read indicator SQL {path}: {source}; check aggregate.sql_dir and aggregate.indicators")]
+    Read {
+        /// File path.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// No built-in query has this name and no folder was configured.
+    #[error("no built-in indicator SQL named `{0}` (built in: activity, assessment, objectives, submissions, attendance, wellbeing); set aggregate.sql_dir for your own files")]
+    Unknown(String),
+    /// DataFusion refused or failed the query.
+    #[error("indicator SQL `{name}`: {message}")]
+    Query {
+        /// File name without `.sql`.
+        name: String,
+        /// DataFusion's message.
+        message: String,
+    },
+    /// The result lacks a key column or has an indicator that is not a number.
+    #[error("indicator SQL `{name}`: {message}")]
+    Shape {
+        /// File name without `.sql`.
+        name: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// Tunables a query may read from the one-row `settings` table.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Cap of one gap between events in active-time estimates, ms.
+    pub session_gap_cap_ms: i64,
+}
+
+/// One indicator query.
+#[derive(Clone, Debug)]
+pub struct IndicatorSql {
+    /// File name without `.sql`.
+    pub name: String,
+    /// The query.
+    pub sql: String,
+}
+
+/// Loads the named queries from `dir`, or the built-in ones when `dir` is `None`.
+pub fn load(dir: Option<&Path>, names: &[String]) -> Result<Vec<IndicatorSql>, SqlError> {
+    names
+        .iter()
+        .map(|name| {
+            let sql = match dir {
+                Some(dir) => {
+                    let path = dir.join(format!("{name}.sql"));
+                    std::fs::read_to_string(&path).map_err(|source| SqlError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    })?
+                }
+                None => BUILT_IN
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, s)| s.to_string())
+                    .ok_or_else(|| SqlError::Unknown(name.clone()))?,
+            };
+            Ok(IndicatorSql {
+                name: name.clone(),
+                sql,
+            })
+        })
+        .collect()
+}
+
+/// Indicator values of one entity in one window, before suppression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Computed {
+    /// Learner or class row.
+    pub grain: Grain,
+    /// Window start, UTC µs.
+    pub window_start: i64,
+    /// Class id (`None` for learner activity outside any class).
+    pub class_id: Option<Arc<str>>,
+    /// Learner pseudonym or class id.
+    pub entity: Arc<str>,
+    /// Indicator values by name.
+    pub values: BTreeMap<String, Option<f64>>,
+}
+
+/// Key of a [`Computed`] row.
+pub type RowKey = (Grain, i64, Option<Arc<str>>, Arc<str>);
+
+/// The indicator queries with a DataFusion session holding the reference tables.
+pub struct Queries {
+    files: Vec<IndicatorSql>,
+    ctx: SessionContext,
+    rt: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Queries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queries").field("files", &self.files).finish()
+    }
+}
+
+impl Queries {
+    /// Prepares the queries and checks each one over an empty `events`
+    /// table, so a broken file stops the service at start with its name.
+    pub fn new(
+        files: Vec<IndicatorSql>,
+        reference: &Reference,
+        settings: Settings,
+    ) -> Result<Queries, SqlError> {
+        let config = SessionConfig::new()
+            .with_target_partitions(1)
+            .with_information_schema(false);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SqlError::Query {
+                name: "runtime".into(),
+                message: e.to_string(),
+            })?;
+        let q = Queries {
+            files,
+            ctx: SessionContext::new_with_config(config),
+            rt,
+        };
+        q.register("settings", settings_batch(settings))?;
+        q.set_reference(reference)?;
+        q.run(&RecordBatch::new_empty(schema()))?;
+        Ok(q)
+    }
+
+    /// Replaces the `curriculum` and `questionnaire` tables.
+    pub fn set_reference(&self, reference: &Reference) -> Result<(), SqlError> {
+        self.register("curriculum", curriculum_batch(reference))?;
+        self.register("questionnaire", questionnaire_batch(reference))
+    }
+
+    fn register(&self, name: &str, batch: RecordBatch) -> Result<(), SqlError> {
+        let err = |e: datafusion::error::DataFusionError| SqlError::Query {
+            name: name.into(),
+            message: e.to_string(),
+        };
+        self.ctx.deregister_table(name).map_err(err)?;
+        self.ctx.register_batch(name, batch).map_err(err)?;
+        Ok(())
+    }
+
+    /// Runs every query over a learner-grain table and its class grain.
+    pub fn run(&self, learner: &RecordBatch) -> Result<Vec<Computed>, SqlError> {
+        let class = class_grain(learner).map_err(|e| SqlError::Query {
+            name: "events".into(),
+            message: e.to_string(),
+        })?;
+        let mut rows: HashMap<RowKey, BTreeMap<String, Option<f64>>> = HashMap::new();
+        for (grain, table) in [(Grain::Learner, learner.clone()), (Grain::Class, class)] {
+            self.register("events", table)?;
+            for file in &self.files {
+                let batches = self.execute(file)?;
+                for b in &batches {
+                    collect(&file.name, grain, b, &mut rows)?;
+                }
+            }
+        }
+        let mut out: Vec<Computed> = rows
+            .into_iter()
+            .map(|((grain, window_start, class_id, entity), values)| Computed {
+                grain,
+                window_start,
+                class_id,
+                entity,
+                values,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.window_start, a.grain, &a.class_id, &a.entity).cmp(&(
+                b.window_start,
+                b.grain,
+                &b.class_id,
+                &b.entity,
+            ))
+        });
+        Ok(out)
+    }
+
+    fn execute(&self, file: &IndicatorSql) -> Result<Vec<RecordBatch>, SqlError> {
+        let query = async {
+            let df = self.ctx.sql(&file.sql).await?;
+            df.collect().await
+        };
+        // The stage loop is async but calls operators synchronously: run the
+        // query on this session's own runtime without blocking the caller's.
+        tokio::task::block_in_place(|| self.rt.block_on(query)).map_err(|e| SqlError::Query {
+            name: file.name.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+fn shape(name: &str, message: String) -> SqlError {
+    SqlError::Shape {
+        name: name.into(),
+        message,
+    }
+}
+
+fn column<'a>(name: &str, b: &'a RecordBatch, col: &str) -> Result<&'a ArrayRef, SqlError> {
+    b.column_by_name(col).ok_or_else(|| {
+        shape(
+            name,
+            format!(
+                "the result has no `{col}` column; select and group by {} (and name each indicator with AS)",
+                KEYS.join(", ")
+            ),
+        )
+    })
+}
+
+fn as_type(name: &str, col: &str, a: &ArrayRef, t: &DataType) -> Result<ArrayRef, SqlError> {
+    cast(a, t).map_err(|e| {
+        shape(
+            name,
+            format!("column `{col}` ({}) is not usable as {t}: {e}", a.data_type()),
+        )
+    })
+}
+
+fn collect(
+    name: &str,
+    grain: Grain,
+    b: &RecordBatch,
+    rows: &mut HashMap<RowKey, BTreeMap<String, Option<f64>>>,
+) -> Result<(), SqlError> {
+    let start = as_type(name, "window_start", column(name, b, "window_start")?, &DataType::Int64)?;
+    let class = as_type(name, "class_id", column(name, b, "class_id")?, &DataType::Utf8)?;
+    let entity = as_type(name, "entity", column(name, b, "entity")?, &DataType::Utf8)?;
+    let start = start.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
+    let class = class.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    let entity = entity.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    let schema = b.schema();
+    let long = schema.column_with_name("indicator").is_some() && schema.column_with_name("value").is_some();
+    let mut values: Vec<(String, Float64Array)> = Vec::new();
+    let mut names: Option<StringArray> = None;
+    if long {
+        let n = as_type(name, "indicator", column(name, b, "indicator")?, &DataType::Utf8)?;
+        names = Some(n.as_any().downcast_ref::<StringArray>().expect("Utf8").clone());
+        let v = as_type(name, "value", column(name, b, "value")?, &DataType::Float64)?;
+        values.push(("value".into(), v.as_any().downcast_ref::<Float64Array>().expect("f64").clone()));
+    } else {
+        for (i, f) in schema.fields().iter().enumerate() {
+            if KEYS.contains(&f.name().as_str()) {
+                continue;
+            }
+            let v = as_type(name, f.name(), b.column(i), &DataType::Float64)?;
+            values.push((f.name().clone(), v.as_any().downcast_ref::<Float64Array>().expect("f64").clone()));
+        }
+    }
+    for row in 0..b.num_rows() {
+        if start.is_null(row) || entity.is_null(row) {
+            return Err(shape(name, "a row has a NULL window_start or entity; group by the key columns".into()));
+        }
+        let key = (
+            grain,
+            start.value(row),
+            (!class.is_null(row)).then(|| Arc::from(class.value(row))),
+            Arc::from(entity.value(row)),
+        );
+        let slot = rows.entry(key).or_default();
+        for (col, v) in &values {
+            let indicator = match &names {
+                Some(n) if n.is_null(row) => continue,
+                Some(n) => n.value(row).to_string(),
+                None => col.clone(),
+            };
+            let value = (!v.is_null(row)).then(|| v.value(row)).filter(|x| x.is_finite());
+            slot.insert(indicator, value);
+        }
+    }
+    Ok(())
+}
+
+fn settings_batch(s: Settings) -> RecordBatch {
+    let schema = Schema::new(vec![Field::new("session_gap_cap_ms", DataType::Int64, false)]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(Int64Array::from(vec![s.session_gap_cap_ms]))],
+    )
+    .expect("settings columns match their schema")
+}
+
+fn curriculum_batch(r: &Reference) -> RecordBatch {
+    let (mut ids, mut courses, mut classes) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, o) in &r.objectives {
+        for c in &o.courses {
+            ids.push(id.as_str());
+            courses.push(Some(c.as_str()));
+            classes.push(None);
+        }
+        for c in &o.classes {
+            ids.push(id.as_str());
+            courses.push(None);
+            classes.push(Some(c.as_str()));
+        }
+    }
+    let schema = Schema::new(vec![
+        Field::new("objective_id", DataType::Utf8, false),
+        Field::new("course_id", DataType::Utf8, true),
+        Field::new("class_id", DataType::Utf8, true),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(StringArray::from(courses)),
+            Arc::new(StringArray::from(classes)),
+        ],
+    )
+    .expect("curriculum columns match their schema")
+}
+
+fn questionnaire_batch(r: &Reference) -> RecordBatch {
+    let items = &r.items;
+    let schema = Schema::new(vec![
+        Field::new("item_id", DataType::Utf8, false),
+        Field::new("dimension", DataType::Utf8, false),
+        Field::new("scale_min", DataType::Float64, false),
+        Field::new("scale_max", DataType::Float64, false),
+        Field::new("reverse_scored", DataType::Boolean, false),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            Arc::new(StringArray::from_iter_values(items.keys())),
+            Arc::new(StringArray::from_iter_values(items.values().map(|i| &i.dimension))),
+            Arc::new(Float64Array::from_iter_values(items.values().map(|i| i.scale_min))),
+            Arc::new(Float64Array::from_iter_values(items.values().map(|i| i.scale_max))),
+            Arc::new(BooleanArray::from_iter(items.values().map(|i| Some(i.reverse_scored)))),
+        ],
+    )
+    .expect("questionnaire columns match their schema")
+}

@@ -1,0 +1,221 @@
+//! The `events` table the indicator SQL reads (README, "Indicator SQL").
+//!
+//! One row per effective learner event of a window: deduplicated, voided
+//! and voiding events left out. `entity` is what a query groups by: the
+//! learner's pseudonym in the learner grain, the class id in the class grain
+//! (events without a class appear in the learner grain only). Rows are in a
+//! fixed order (window, class, learner, time, event hash), so a query sees
+//! the same input however the events arrived.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::compute::{filter_record_batch, is_not_null};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::store::{ClassDay, ClassKey, Ev, FastSet, Store};
+use crate::window::{Calendar, Window};
+
+/// Which rows a query's `entity` column describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    /// One learner in one class.
+    Learner,
+    /// One class.
+    Class,
+}
+
+fn ts() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// Schema of the `events` table.
+pub fn schema() -> SchemaRef {
+    let f = |name: &str, t: DataType, null: bool| Field::new(name, t, null);
+    Arc::new(Schema::new(vec![
+        f("window_start", ts(), false),
+        f("window_end", ts(), false),
+        f("entity", DataType::Utf8, false),
+        f("person_key", DataType::Utf8, false),
+        f("class_id", DataType::Utf8, true),
+        f("school_id", DataType::Utf8, true),
+        f("course_id", DataType::Utf8, true),
+        f("event_time", ts(), false),
+        f("event_hash", DataType::Int64, false),
+        f("action", DataType::Utf8, false),
+        f("verb", DataType::Utf8, false),
+        f("object_id", DataType::Utf8, false),
+        f("object_type", DataType::Utf8, true),
+        f("score_scaled", DataType::Float64, true),
+        f("success", DataType::Boolean, true),
+        f("completion", DataType::Boolean, true),
+        f("duration_ms", DataType::Int64, true),
+        f("response_value", DataType::Float64, true),
+        f(
+            "objective_ids",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            false,
+        ),
+        f("due_time", ts(), true),
+    ]))
+}
+
+/// Which windows and classes to put in a table: `None` means every class.
+pub type Selection<'a> = [(Window, Option<&'a FastSet<ClassKey>>)];
+
+/// What a table's rows say about its classes, for the rows SQL cannot make.
+#[derive(Debug, Default)]
+pub struct TableInfo {
+    /// Distinct learners per (window start, class): the class rows' contributors.
+    pub contributors: HashMap<(i64, Arc<str>), u32>,
+    /// School of each class.
+    pub schools: HashMap<Arc<str>, Arc<str>>,
+}
+
+/// Builds the learner-grain table for the selected windows; derive the
+/// class grain with [`class_grain`].
+pub fn learner_table(
+    store: &Store,
+    cal: &Calendar,
+    selection: &Selection<'_>,
+) -> Result<(RecordBatch, TableInfo), ArrowError> {
+    let mut b = Builders::default();
+    let mut info = TableInfo::default();
+    for &(window, classes) in selection {
+        let (start, end) = (cal.start(window), cal.end(window));
+        let mut groups: Vec<(&ClassKey, &ClassDay, &Ev)> = Vec::new();
+        for day in window.days() {
+            let Some(state) = store.day(day) else { continue };
+            for (class, slot) in &state.classes {
+                if classes.is_some_and(|set| !set.contains(class)) {
+                    continue;
+                }
+                groups.extend(slot.events.iter().filter(|e| !e.removed).map(|e| (class, slot, e)));
+            }
+        }
+        groups.sort_by(|a, b| {
+            (a.0, &a.2.person, a.2.time, a.2.key).cmp(&(b.0, &b.2.person, b.2.time, b.2.key))
+        });
+        let mut last: Option<(&ClassKey, &Arc<str>)> = None;
+        for (class, slot, e) in groups {
+            if let (Some(c), Some(school)) = (class, &slot.school) {
+                info.schools.entry(c.clone()).or_insert_with(|| school.clone());
+            }
+            if let Some(c) = class
+                && last != Some((class, &e.person))
+            {
+                *info.contributors.entry((start, c.clone())).or_default() += 1;
+            }
+            last = Some((class, &e.person));
+            b.push(start, end, class, slot, e);
+        }
+    }
+    Ok((b.finish()?, info))
+}
+
+/// The class grain of a learner-grain table: rows with a class, `entity`
+/// replaced by the class id.
+pub fn class_grain(learner: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = learner.schema();
+    let class_col = schema.index_of("class_id")?;
+    let entity_col = schema.index_of("entity")?;
+    let mask = is_not_null(learner.column(class_col))?;
+    let rows = filter_record_batch(learner, &mask)?;
+    let mut columns: Vec<ArrayRef> = rows.columns().to_vec();
+    columns[entity_col] = rows.column(class_col).clone();
+    RecordBatch::try_new(schema, columns)
+}
+
+#[derive(Default)]
+struct Builders {
+    window_start: TimestampMicrosecondBuilder,
+    window_end: TimestampMicrosecondBuilder,
+    entity: StringBuilder,
+    class_id: StringBuilder,
+    school_id: StringBuilder,
+    course_id: StringBuilder,
+    event_time: TimestampMicrosecondBuilder,
+    event_hash: Int64Builder,
+    action: StringBuilder,
+    verb: StringBuilder,
+    object_id: StringBuilder,
+    object_type: StringBuilder,
+    score: Float64Builder,
+    success: BooleanBuilder,
+    completion: BooleanBuilder,
+    duration: Int64Builder,
+    response: Float64Builder,
+    objectives: ListBuilder<StringBuilder>,
+    due: TimestampMicrosecondBuilder,
+}
+
+fn number(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+fn instant(v: i64) -> Option<i64> {
+    (v != i64::MIN).then_some(v)
+}
+
+impl Builders {
+    fn push(&mut self, start: i64, end: i64, class: &ClassKey, slot: &ClassDay, e: &Ev) {
+        self.window_start.append_value(start);
+        self.window_end.append_value(end);
+        self.entity.append_value(&e.person);
+        self.class_id.append_option(class.as_deref());
+        self.school_id.append_option(slot.school.as_deref());
+        self.course_id.append_option(slot.course.as_deref());
+        self.event_time.append_value(e.time);
+        self.event_hash.append_value(e.key as i64);
+        self.action.append_value(e.action.as_str());
+        self.verb.append_value(&e.verb);
+        self.object_id.append_value(&e.object);
+        self.object_type.append_option(e.object_type.as_deref());
+        self.score.append_option(number(e.score));
+        self.success.append_option(e.success);
+        self.completion.append_option(e.completion);
+        self.duration.append_option(instant(e.duration_ms));
+        self.response.append_option(number(e.response));
+        for o in &e.objectives {
+            self.objectives.values().append_value(o);
+        }
+        self.objectives.append(true);
+        self.due.append_option(instant(e.due));
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        let utc = |b: &mut TimestampMicrosecondBuilder| -> ArrayRef {
+            Arc::new(b.finish().with_timezone("UTC"))
+        };
+        let entity: ArrayRef = Arc::new(self.entity.finish());
+        let columns: Vec<ArrayRef> = vec![
+            utc(&mut self.window_start),
+            utc(&mut self.window_end),
+            entity.clone(),
+            entity,
+            Arc::new(self.class_id.finish()),
+            Arc::new(self.school_id.finish()),
+            Arc::new(self.course_id.finish()),
+            utc(&mut self.event_time),
+            Arc::new(self.event_hash.finish()),
+            Arc::new(self.action.finish()),
+            Arc::new(self.verb.finish()),
+            Arc::new(self.object_id.finish()),
+            Arc::new(self.object_type.finish()),
+            Arc::new(self.score.finish()),
+            Arc::new(self.success.finish()),
+            Arc::new(self.completion.finish()),
+            Arc::new(self.duration.finish()),
+            Arc::new(self.response.finish()),
+            Arc::new(self.objectives.finish()),
+            utc(&mut self.due),
+        ];
+        RecordBatch::try_new(schema(), columns)
+    }
+}

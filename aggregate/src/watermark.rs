@@ -1,0 +1,75 @@
+//! Event-time progress: per-partition watermarks (newest event time minus
+//! the out-of-orderness bound) and the instance watermark, their minimum
+//! over partitions that are not idle.
+
+use std::collections::HashMap;
+
+use lap_runtime::transport::TopicPartition;
+
+#[derive(Clone, Copy, Debug)]
+struct Partition {
+    newest: i64,
+    last_seen_ms: i64,
+}
+
+/// Watermarks of the partitions this instance reads.
+#[derive(Debug)]
+pub struct Watermarks {
+    parts: HashMap<TopicPartition, Partition>,
+    bound_us: i64,
+    idle_ms: i64,
+}
+
+impl Watermarks {
+    /// Watermarks trailing the newest event by `bound_us`; a partition
+    /// silent for `idle_ms` of wall-clock time stops holding others back.
+    pub fn new(bound_us: i64, idle_ms: i64) -> Watermarks {
+        Watermarks {
+            parts: HashMap::new(),
+            bound_us,
+            idle_ms,
+        }
+    }
+
+    /// Notes an event time read from `tp` at wall-clock `now_ms`.
+    pub fn observe(&mut self, tp: &TopicPartition, event_time: i64, now_ms: i64) {
+        match self.parts.get_mut(tp) {
+            Some(p) => {
+                p.newest = p.newest.max(event_time);
+                p.last_seen_ms = now_ms;
+            }
+            None => {
+                self.parts.insert(
+                    tp.clone(),
+                    Partition {
+                        newest: event_time,
+                        last_seen_ms: now_ms,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Forgets partitions this instance no longer reads.
+    pub fn retain(&mut self, keep: impl Fn(&TopicPartition) -> bool) {
+        self.parts.retain(|tp, _| keep(tp));
+    }
+
+    /// The partitions seen so far.
+    pub fn partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.parts.keys()
+    }
+
+    /// The instance watermark at `now_ms`: the minimum over active
+    /// partitions, or over all when every one is idle; `None` before any event.
+    pub fn instance(&self, now_ms: i64) -> Option<i64> {
+        let active = self
+            .parts
+            .values()
+            .filter(|p| now_ms - p.last_seen_ms < self.idle_ms)
+            .map(|p| p.newest)
+            .min();
+        let newest = active.or_else(|| self.parts.values().map(|p| p.newest).max())?;
+        Some(newest.saturating_sub(self.bound_us))
+    }
+}
