@@ -5,6 +5,8 @@
 //! Run: `cargo bench --bench roster_memory` (size: `LAP_BENCH_LEARNERS`,
 //! `LAP_BENCH_CLASSES`).
 
+#[path = "support/measure.rs"]
+mod measure;
 #[path = "support/roster.rs"]
 mod synthetic;
 
@@ -16,30 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use lap_enrich::state::Roster;
 use lap_runtime::config::IdentityConfig;
-
-/// A line of /proc/self/status in MiB (`VmRSS`, `VmHWM`).
-fn status_mib(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(field)?
-                .trim_start_matches(':')
-                .trim()
-                .strip_suffix(" kB")?
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use measure::{env_usize, status_mib};
 
 fn main() {
     let learners = env_usize("LAP_BENCH_LEARNERS", 1_000_000);

@@ -28,6 +28,9 @@ enum Command {
         #[command(subcommand)]
         action: commands::roster::RosterAction,
     },
+    /// Compute the final indicator rows of archived enriched events in batch
+    /// with the same SQL files as the aggregate service.
+    Backfill(commands::backfill::BackfillArgs),
     /// Manage the Kafka topics of the pipeline.
     Topics {
         #[command(subcommand)]
@@ -40,6 +43,9 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Roster { action } => commands::roster::run(cli.config.as_deref(), action).await,
+        Command::Backfill(args) => {
+            tokio::task::block_in_place(|| commands::backfill::run(cli.config.as_deref(), args))
+        }
         Command::Topics { action } => commands::topics::run(cli.config.as_deref(), action).await,
     };
     match result {

@@ -8,12 +8,13 @@
 //! byte-for-byte the same, so consumers deduplicating by `event_id` (as
 //! aggregate does) see each event once.
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{Killed, export_dir, lap, spawn_service, wait_ready};
 use lap_runtime::testkit;
 use lap_runtime::transport::kafka::KafkaSink;
 use lap_runtime::transport::{OutRecord, RecordSink};
@@ -21,34 +22,6 @@ use lap_schemas::{
     Action, Actor, ActorKind, DeadLetter, EnrichedEvent, EventContext, EventObject, LearningEvent,
     Role, SourceStandard, decode, encode,
 };
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn export_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("enrich/tests/data/oneroster-1p2")
-}
-
-fn lap(config: &std::path::Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lap"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run lap");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 fn event(id: &str, account: &str) -> LearningEvent {
     LearningEvent {
@@ -124,39 +97,7 @@ unmatched_grace_s = 2
 
 /// Starts `lap-enrich` with `config`, logging to `log`.
 fn spawn_enrich(config: &std::path::Path, log: &tempfile::NamedTempFile) -> Killed {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_lap")).with_file_name("lap-enrich");
-    Killed(
-        Command::new(&bin)
-            .arg("--config")
-            .arg(config)
-            .env("LAP_ENRICH_KEY", "a-test-key-of-32-characters-----")
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(log.path())
-                    .unwrap(),
-            )
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e} (build the workspace first)", bin.display())),
-    )
-}
-
-/// Waits until the service on `port` says it is ready (roster caught up).
-async fn wait_ready(port: u16, log: &tempfile::NamedTempFile) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
-        if ready.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not ready in 60 s:\n{}",
-            std::fs::read_to_string(log.path()).unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    spawn_service("lap-enrich", config, log)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -180,9 +180,10 @@ impl Engine {
     /// Applies one state-topic record at start; false when the key is unknown.
     pub fn restore(&mut self, key: &str, value: &str) -> bool {
         if let Some(tp) = key.strip_prefix("wm:") {
-            let (Ok((topic, partition)), Ok(wm)) =
-                (serde_json::from_str::<(String, i32)>(tp), value.parse::<i64>())
-            else {
+            let (Ok((topic, partition)), Ok(wm)) = (
+                serde_json::from_str::<(String, i32)>(tp),
+                value.parse::<i64>(),
+            ) else {
                 return false;
             };
             let tp = TopicPartition {
@@ -221,9 +222,10 @@ impl Engine {
             return Admitted::Late;
         }
         let (admitted, held_on) = match (&e.action, &e.voids) {
-            (Action::Voided, Some(target)) => {
-                (Admitted::Voiding, self.store.void(target, day).unwrap_or(day))
-            }
+            (Action::Voided, Some(target)) => (
+                Admitted::Voiding,
+                self.store.void(target, day).unwrap_or(day),
+            ),
             _ => match self.store.insert(day, e) {
                 Inserted::Added => (Admitted::Counted, day),
                 Inserted::Duplicate => return Admitted::Duplicate,
@@ -281,7 +283,10 @@ impl Engine {
             if state.dirty.is_empty() {
                 continue;
             }
-            daily.push((Window::of(WindowKind::Daily, day), Some(state.dirty.clone())));
+            daily.push((
+                Window::of(WindowKind::Daily, day),
+                Some(state.dirty.clone()),
+            ));
             weekly
                 .entry(Window::of(WindowKind::Weekly, day))
                 .or_default()
@@ -327,8 +332,10 @@ impl Engine {
                 .filter(|d| self.store.day(*d).is_some())
                 .map(|d| (Window::of(WindowKind::Daily, d), None))
                 .collect();
-            out.rows.extend(self.rows(WindowKind::Daily, &days, true, now_ms)?);
-            out.rows.extend(self.rows(WindowKind::Weekly, &[(week, None)], true, now_ms)?);
+            out.rows
+                .extend(self.rows(WindowKind::Daily, &days, true, now_ms)?);
+            out.rows
+                .extend(self.rows(WindowKind::Weekly, &[(week, None)], true, now_ms)?);
             out.released.extend(self.store.drop_week(week));
             self.closes.remove(&week.first);
         }

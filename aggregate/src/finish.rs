@@ -53,7 +53,10 @@ pub fn finish(
             let row = match c.grain {
                 Grain::Learner => {
                     if let Some(class) = &c.class_id {
-                        active.entry(class.clone()).or_default().push(c.entity.clone());
+                        active
+                            .entry(class.clone())
+                            .or_default()
+                            .push(c.entity.clone());
                     }
                     learner_row(ctx, c, info, history)
                 }
@@ -71,7 +74,12 @@ pub fn finish(
     rows
 }
 
-fn base_row(ctx: &RowContext<'_>, c: &Computed, entity_kind: EntityKind, info: &TableInfo) -> IndicatorRow {
+fn base_row(
+    ctx: &RowContext<'_>,
+    c: &Computed,
+    entity_kind: EntityKind,
+    info: &TableInfo,
+) -> IndicatorRow {
     let grain = match entity_kind {
         EntityKind::Learner => "learner",
         EntityKind::Class => "class",
@@ -85,7 +93,11 @@ fn base_row(ctx: &RowContext<'_>, c: &Computed, entity_kind: EntityKind, info: &
         table_name: format!("{grain}_{kind}"),
         window_kind: ctx.kind,
         window_start: c.window_start,
-        window_end: ctx.ends.get(&c.window_start).copied().unwrap_or(c.window_start),
+        window_end: ctx
+            .ends
+            .get(&c.window_start)
+            .copied()
+            .unwrap_or(c.window_start),
         time_zone: ctx.time_zone.to_string(),
         entity_kind,
         entity_id: c.entity.to_string(),
@@ -137,9 +149,22 @@ fn learner_row(
     let prev_score = previous(|p| p.mean_score);
     let prev_wellbeing = previous(|p| p.wellbeing);
     let mut values = c.values.clone();
-    values.insert("growth_mean_score".into(), score.zip(prev_score).map(|(a, b)| a - b));
-    values.insert("growth_wellbeing".into(), wellbeing.zip(prev_wellbeing).map(|(a, b)| a - b));
-    row.flags = flags(ctx.flags, &c.values, prev_wellbeing, &past, c.window_start, score);
+    values.insert(
+        "growth_mean_score".into(),
+        score.zip(prev_score).map(|(a, b)| a - b),
+    );
+    values.insert(
+        "growth_wellbeing".into(),
+        wellbeing.zip(prev_wellbeing).map(|(a, b)| a - b),
+    );
+    row.flags = flags(
+        ctx.flags,
+        &c.values,
+        prev_wellbeing,
+        &past,
+        c.window_start,
+        score,
+    );
     row.indicators = values;
     if ctx.is_final {
         history.record_learner(
@@ -191,7 +216,10 @@ fn flags(
         if w < cfg.wellbeing_below {
             out.push(flag(
                 "low_wellbeing",
-                format!("well-being index {w:.2} is below {:.2}", cfg.wellbeing_below),
+                format!(
+                    "well-being index {w:.2} is below {:.2}",
+                    cfg.wellbeing_below
+                ),
                 &[("wellbeing_index", w), ("threshold", cfg.wellbeing_below)],
             ));
         }
@@ -204,13 +232,21 @@ fn flags(
                     "well-being index fell from {prev:.2} to {w:.2}, more than {:.2}",
                     cfg.wellbeing_drop
                 ),
-                &[("wellbeing_index", w), ("previous", prev), ("threshold", cfg.wellbeing_drop)],
+                &[
+                    ("wellbeing_index", w),
+                    ("previous", prev),
+                    ("threshold", cfg.wellbeing_drop),
+                ],
             ));
         }
     }
     if let Some(score) = score {
         let needed = cfg.falling_windows as usize;
-        let earlier: Vec<f64> = past.before(start).filter_map(|p| p.mean_score).take(needed).collect();
+        let earlier: Vec<f64> = past
+            .before(start)
+            .filter_map(|p| p.mean_score)
+            .take(needed)
+            .collect();
         let mut series = vec![score];
         series.extend(&earlier);
         // series is newest first: falling means each is below the one after it.
@@ -234,7 +270,10 @@ fn flags(
                 "{missing:.0} submissions missing (threshold {})",
                 cfg.missing_submissions
             ),
-            &[("missing", missing), ("threshold", f64::from(cfg.missing_submissions))],
+            &[
+                ("missing", missing),
+                ("threshold", f64::from(cfg.missing_submissions)),
+            ],
         ));
     }
     out
@@ -276,7 +315,10 @@ fn inactive_rows(
         row.flags.push(flag(
             "inactive",
             format!("no activity on the class's last {missed} active days"),
-            &[("days_inactive", missed as f64), ("threshold", needed as f64)],
+            &[
+                ("days_inactive", missed as f64),
+                ("threshold", needed as f64),
+            ],
         ));
         rows.push(row);
     }

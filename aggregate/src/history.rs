@@ -84,7 +84,10 @@ impl History {
     /// Records a learner's final window.
     pub fn record_learner(&mut self, key: LearnerKey, past: Past) {
         let keep = self.keep;
-        self.learners.entry(key.clone()).or_default().record(past, keep);
+        self.learners
+            .entry(key.clone())
+            .or_default()
+            .record(past, keep);
         self.changed_learners.insert(key);
     }
 
@@ -115,7 +118,13 @@ impl History {
         for class in std::mem::take(&mut self.changed_classes) {
             if let Some(h) = self.classes.get(&class) {
                 let json = serde_json::to_string(h).expect("history serialises");
-                out.push((format!("class:{}", serde_json::to_string(&*class).expect("id serialises")), json));
+                out.push((
+                    format!(
+                        "class:{}",
+                        serde_json::to_string(&*class).expect("id serialises")
+                    ),
+                    json,
+                ));
             }
         }
         out
@@ -152,5 +161,8 @@ impl History {
 /// State-topic key of a learner's history: `learner:` + JSON of the key
 /// (ids may contain any character).
 fn learner_state_key(key: &LearnerKey) -> String {
-    format!("learner:{}", serde_json::to_string(key).expect("key serialises"))
+    format!(
+        "learner:{}",
+        serde_json::to_string(key).expect("key serialises")
+    )
 }

@@ -23,7 +23,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn apply_roster(tenant: &str, reference: &mut Reference, m: &Message) -> bool {
     match (&m.payload, &m.key) {
-        (Some(bytes), _) => decode::<RosterRecord>(bytes).is_ok_and(|r| reference.apply(tenant, &r)),
+        (Some(bytes), _) => {
+            decode::<RosterRecord>(bytes).is_ok_and(|r| reference.apply(tenant, &r))
+        }
         (None, Some(key)) => reference.delete_key(tenant, &String::from_utf8_lossy(key)),
         (None, None) => false,
     }
@@ -34,17 +36,35 @@ async fn main() -> anyhow::Result<()> {
     let svc = Service::start("aggregate").await?;
     let cfg = &svc.config;
     let tenant = cfg.enrich.tenant.clone();
-    svc.health.set_check("state", false, "restoring the checkpoint and reference data");
+    svc.health.set_check(
+        "state",
+        false,
+        "restoring the checkpoint and reference data",
+    );
 
     // Reference data: read the roster topic to its end, then follow it.
     let roster_topic = cfg.topics.roster.name.clone();
     let mut roster = TableReader::open(&cfg.kafka, &roster_topic, Duration::from_secs(30))
         .with_context(|| format!("opening the roster topic {roster_topic}"))?;
     let mut reference = Reference::default();
-    let n = roster.catch_up(|m| { apply_roster(&tenant, &mut reference, &m); }, |n, behind| {
-        info!(records = n, partitions_behind = behind, "reading curriculum and questionnaire");
-    })?;
-    info!(records = n, objectives = reference.objectives.len(), items = reference.items.len(), "reference data read");
+    let n = roster.catch_up(
+        |m| {
+            apply_roster(&tenant, &mut reference, &m);
+        },
+        |n, behind| {
+            info!(
+                records = n,
+                partitions_behind = behind,
+                "reading curriculum and questionnaire"
+            );
+        },
+    )?;
+    info!(
+        records = n,
+        objectives = reference.objectives.len(),
+        items = reference.items.len(),
+        "reference data read"
+    );
     let mut engine = build_engine(&cfg.aggregate, &reference)
         .context("check the [aggregate] section of the config")?;
     let shared: SharedReference = Arc::new(RwLock::new((0, reference)));
@@ -56,19 +76,34 @@ async fn main() -> anyhow::Result<()> {
     let mut skipped = 0u64;
     let n = state.catch_up(
         |m| {
-            let key = m.key.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
-            let value = m.payload.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+            let key = m
+                .key
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let value = m
+                .payload
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
             if !engine.restore(&key, &value) {
                 skipped += 1;
             }
         },
-        |n, behind| info!(records = n, partitions_behind = behind, "restoring the checkpoint"),
+        |n, behind| {
+            info!(
+                records = n,
+                partitions_behind = behind,
+                "restoring the checkpoint"
+            )
+        },
     )?;
     if skipped > 0 {
         warn!(skipped, "checkpoint records not understood were ignored");
     }
     info!(records = n, "checkpoint restored");
-    svc.health.set_check("state", true, format!("{n} checkpoint records restored"));
+    svc.health
+        .set_check("state", true, format!("{n} checkpoint records restored"));
 
     let (follow, stop) = (shared.clone(), svc.stop.clone());
     std::thread::Builder::new()
@@ -105,6 +140,7 @@ async fn main() -> anyhow::Result<()> {
         Duration::from_secs(cfg.aggregate.provisional_interval_s),
         Some(shared),
     );
-    svc.run_kafka(&[&cfg.topics.enriched.name], operator).await?;
+    svc.run_kafka(&[&cfg.topics.enriched.name], operator)
+        .await?;
     Ok(())
 }

@@ -37,7 +37,8 @@ impl AggregateMetrics {
             "Enriched-topic records that are not EnrichedEvents, dead-lettered.",
         )
         .expect("valid metric");
-        r.register(Box::new(undecodable.clone())).expect("unique metric");
+        r.register(Box::new(undecodable.clone()))
+            .expect("unique metric");
         AggregateMetrics {
             events: counter(
                 "lap_aggregate_events_total",
@@ -49,10 +50,7 @@ impl AggregateMetrics {
                 "Indicator rows emitted.",
                 &["emission"],
             ),
-            state_events: gauge(
-                "lap_aggregate_state_events",
-                "Events held in open windows.",
-            ),
+            state_events: gauge("lap_aggregate_state_events", "Events held in open windows."),
             watermark_seconds: gauge(
                 "lap_aggregate_watermark_seconds",
                 "Instance event-time watermark (seconds since the epoch).",

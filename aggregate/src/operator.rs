@@ -82,10 +82,17 @@ impl Aggregate {
 
     fn emit(&self, em: Emission, is_final: bool, out: &mut Output) -> Result<(), StageError> {
         let label = if is_final { "final" } else { "provisional" };
-        self.metrics.rows.with_label_values(&[label]).inc_by(em.rows.len() as u64);
+        self.metrics
+            .rows
+            .with_label_values(&[label])
+            .inc_by(em.rows.len() as u64);
         out.reserve(em.rows.len());
         for row in &em.rows {
-            let key = format!("{}/{}", row.class_id.as_deref().unwrap_or(""), row.entity_id);
+            let key = format!(
+                "{}/{}",
+                row.class_id.as_deref().unwrap_or(""),
+                row.entity_id
+            );
             let bytes = encode(row).map_err(engine_err)?;
             out.emit(OutRecord::new(
                 self.topics.indicators.clone(),
@@ -101,7 +108,9 @@ impl Aggregate {
             ));
         }
         out.release(em.released);
-        self.metrics.state_events.set(self.engine.events_in_state() as i64);
+        self.metrics
+            .state_events
+            .set(self.engine.events_in_state() as i64);
         Ok(())
     }
 
@@ -115,7 +124,9 @@ impl Aggregate {
             origin: Origin::kafka(&m.topic, m.partition, m.offset),
             format: "avro/EnrichedEvent".into(),
             error_code: code.into(),
-            message: format!("not an EnrichedEvent ({reason}); only lap-enrich should write this topic"),
+            message: format!(
+                "not an EnrichedEvent ({reason}); only lap-enrich should write this topic"
+            ),
             problems: vec![Problem {
                 code: code.into(),
                 path: "$".into(),
@@ -124,7 +135,11 @@ impl Aggregate {
             payload: m.payload.as_deref().unwrap_or_default().to_vec(),
         };
         let bytes = encode(&letter).map_err(engine_err)?;
-        out.emit(OutRecord::new(self.topics.dlq.clone(), None, Bytes::from(bytes)));
+        out.emit(OutRecord::new(
+            self.topics.dlq.clone(),
+            None,
+            Bytes::from(bytes),
+        ));
         Ok(())
     }
 
@@ -161,11 +176,15 @@ impl Operator for Aggregate {
                 }
             };
             let admitted = self.engine.admit(&event, Some(&m.id()), now_ms);
-            self.metrics.events.with_label_values(&[admitted.label()]).inc();
+            self.metrics
+                .events
+                .with_label_values(&[admitted.label()])
+                .inc();
             if admitted.holds() {
                 out.hold(m.id());
             } else if admitted == Admitted::Late {
-                let mut late = OutRecord::new(self.topics.late.clone(), m.key.clone(), payload.clone());
+                let mut late =
+                    OutRecord::new(self.topics.late.clone(), m.key.clone(), payload.clone());
                 late.headers = m.headers.clone();
                 out.emit(late);
             }
@@ -178,11 +197,18 @@ impl Operator for Aggregate {
             let guard = shared.read();
             if guard.0 != *seen {
                 *seen = guard.0;
-                self.engine.queries().set_reference(&guard.1).map_err(engine_err)?;
+                self.engine
+                    .queries()
+                    .set_reference(&guard.1)
+                    .map_err(engine_err)?;
             }
         }
         self.finalise(now, out)?;
-        if now.duration_since(self.last_provisional).unwrap_or_default() >= self.provisional_every {
+        if now
+            .duration_since(self.last_provisional)
+            .unwrap_or_default()
+            >= self.provisional_every
+        {
             self.last_provisional = now;
             let em = self.engine.provisional(millis(now)).map_err(engine_err)?;
             self.emit(em, false, out)?;
@@ -191,7 +217,10 @@ impl Operator for Aggregate {
     }
 
     fn on_end_of_input(&mut self, out: &mut Output) -> Result<(), StageError> {
-        let em = self.engine.finalise_all(millis(SystemTime::now())).map_err(engine_err)?;
+        let em = self
+            .engine
+            .finalise_all(millis(SystemTime::now()))
+            .map_err(engine_err)?;
         self.emit(em, true, out)
     }
 }

@@ -42,7 +42,9 @@ pub const KEYS: [&str; 3] = ["window_start", "class_id", "entity"];
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     /// The file is missing or unreadable.
-    #[error("cannot read indicator SQL {path}: {source}; check aggregate.sql_dir and aggregate.indicators")]
+    #[error(
+        "cannot read indicator SQL {path}: {source}; check aggregate.sql_dir and aggregate.indicators"
+    )]
     Read {
         /// File path.
         path: String,
@@ -50,7 +52,9 @@ pub enum SqlError {
         source: std::io::Error,
     },
     /// No built-in query has this name and no folder was configured.
-    #[error("no built-in indicator SQL named `{0}` (built in: activity, assessment, objectives, submissions, attendance, wellbeing); set aggregate.sql_dir for your own files")]
+    #[error(
+        "no built-in indicator SQL named `{0}` (built in: activity, assessment, objectives, submissions, attendance, wellbeing); set aggregate.sql_dir for your own files"
+    )]
     Unknown(String),
     /// DataFusion refused or failed the query.
     #[error("indicator SQL `{name}`: {message}")]
@@ -135,12 +139,25 @@ pub type RowKey = (Grain, i64, Option<Arc<str>>, Arc<str>);
 pub struct Queries {
     files: Vec<IndicatorSql>,
     ctx: SessionContext,
-    rt: tokio::runtime::Runtime,
+    /// Runs the queries; always `Some` until dropped.
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Queries {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks, which tokio forbids inside async code
+        // (where the stage and tests drop their operator); this does not.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Queries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Queries").field("files", &self.files).finish()
+        f.debug_struct("Queries")
+            .field("files", &self.files)
+            .finish()
     }
 }
 
@@ -165,7 +182,7 @@ impl Queries {
         let q = Queries {
             files,
             ctx: SessionContext::new_with_config(config),
-            rt,
+            rt: Some(rt),
         };
         q.register("settings", settings_batch(settings))?;
         q.set_reference(reference)?;
@@ -207,13 +224,15 @@ impl Queries {
         }
         let mut out: Vec<Computed> = rows
             .into_iter()
-            .map(|((grain, window_start, class_id, entity), values)| Computed {
-                grain,
-                window_start,
-                class_id,
-                entity,
-                values,
-            })
+            .map(
+                |((grain, window_start, class_id, entity), values)| Computed {
+                    grain,
+                    window_start,
+                    class_id,
+                    entity,
+                    values,
+                },
+            )
             .collect();
         out.sort_by(|a, b| {
             (a.window_start, a.grain, &a.class_id, &a.entity).cmp(&(
@@ -233,7 +252,8 @@ impl Queries {
         };
         // The stage loop is async but calls operators synchronously: run the
         // query on this session's own runtime without blocking the caller's.
-        tokio::task::block_in_place(|| self.rt.block_on(query)).map_err(|e| SqlError::Query {
+        let rt = self.rt.as_ref().expect("runtime present until drop");
+        tokio::task::block_in_place(|| rt.block_on(query)).map_err(|e| SqlError::Query {
             name: file.name.clone(),
             message: e.to_string(),
         })
@@ -263,7 +283,10 @@ fn as_type(name: &str, col: &str, a: &ArrayRef, t: &DataType) -> Result<ArrayRef
     cast(a, t).map_err(|e| {
         shape(
             name,
-            format!("column `{col}` ({}) is not usable as {t}: {e}", a.data_type()),
+            format!(
+                "column `{col}` ({}) is not usable as {t}: {e}",
+                a.data_type()
+            ),
         )
     })
 }
@@ -274,33 +297,78 @@ fn collect(
     b: &RecordBatch,
     rows: &mut HashMap<RowKey, BTreeMap<String, Option<f64>>>,
 ) -> Result<(), SqlError> {
-    let start = as_type(name, "window_start", column(name, b, "window_start")?, &DataType::Int64)?;
-    let class = as_type(name, "class_id", column(name, b, "class_id")?, &DataType::Utf8)?;
+    let start = as_type(
+        name,
+        "window_start",
+        column(name, b, "window_start")?,
+        &DataType::Int64,
+    )?;
+    let class = as_type(
+        name,
+        "class_id",
+        column(name, b, "class_id")?,
+        &DataType::Utf8,
+    )?;
     let entity = as_type(name, "entity", column(name, b, "entity")?, &DataType::Utf8)?;
-    let start = start.as_any().downcast_ref::<Int64Array>().expect("cast to Int64");
-    let class = class.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-    let entity = entity.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+    let start = start
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("cast to Int64");
+    let class = class
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8");
+    let entity = entity
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("cast to Utf8");
     let schema = b.schema();
-    let long = schema.column_with_name("indicator").is_some() && schema.column_with_name("value").is_some();
+    let long = schema.column_with_name("indicator").is_some()
+        && schema.column_with_name("value").is_some();
     let mut values: Vec<(String, Float64Array)> = Vec::new();
     let mut names: Option<StringArray> = None;
     if long {
-        let n = as_type(name, "indicator", column(name, b, "indicator")?, &DataType::Utf8)?;
-        names = Some(n.as_any().downcast_ref::<StringArray>().expect("Utf8").clone());
+        let n = as_type(
+            name,
+            "indicator",
+            column(name, b, "indicator")?,
+            &DataType::Utf8,
+        )?;
+        names = Some(
+            n.as_any()
+                .downcast_ref::<StringArray>()
+                .expect("Utf8")
+                .clone(),
+        );
         let v = as_type(name, "value", column(name, b, "value")?, &DataType::Float64)?;
-        values.push(("value".into(), v.as_any().downcast_ref::<Float64Array>().expect("f64").clone()));
+        values.push((
+            "value".into(),
+            v.as_any()
+                .downcast_ref::<Float64Array>()
+                .expect("f64")
+                .clone(),
+        ));
     } else {
         for (i, f) in schema.fields().iter().enumerate() {
             if KEYS.contains(&f.name().as_str()) {
                 continue;
             }
             let v = as_type(name, f.name(), b.column(i), &DataType::Float64)?;
-            values.push((f.name().clone(), v.as_any().downcast_ref::<Float64Array>().expect("f64").clone()));
+            values.push((
+                f.name().clone(),
+                v.as_any()
+                    .downcast_ref::<Float64Array>()
+                    .expect("f64")
+                    .clone(),
+            ));
         }
     }
     for row in 0..b.num_rows() {
         if start.is_null(row) || entity.is_null(row) {
-            return Err(shape(name, "a row has a NULL window_start or entity; group by the key columns".into()));
+            return Err(shape(
+                name,
+                "a row has a NULL window_start or entity; group by the key columns".into(),
+            ));
         }
         let key = (
             grain,
@@ -315,7 +383,9 @@ fn collect(
                 Some(n) => n.value(row).to_string(),
                 None => col.clone(),
             };
-            let value = (!v.is_null(row)).then(|| v.value(row)).filter(|x| x.is_finite());
+            let value = (!v.is_null(row))
+                .then(|| v.value(row))
+                .filter(|x| x.is_finite());
             slot.insert(indicator, value);
         }
     }
@@ -323,7 +393,11 @@ fn collect(
 }
 
 fn settings_batch(s: Settings) -> RecordBatch {
-    let schema = Schema::new(vec![Field::new("session_gap_cap_ms", DataType::Int64, false)]);
+    let schema = Schema::new(vec![Field::new(
+        "session_gap_cap_ms",
+        DataType::Int64,
+        false,
+    )]);
     RecordBatch::try_new(
         Arc::new(schema),
         vec![Arc::new(Int64Array::from(vec![s.session_gap_cap_ms]))],
@@ -374,10 +448,18 @@ fn questionnaire_batch(r: &Reference) -> RecordBatch {
         Arc::new(schema),
         vec![
             Arc::new(StringArray::from_iter_values(items.keys())),
-            Arc::new(StringArray::from_iter_values(items.values().map(|i| &i.dimension))),
-            Arc::new(Float64Array::from_iter_values(items.values().map(|i| i.scale_min))),
-            Arc::new(Float64Array::from_iter_values(items.values().map(|i| i.scale_max))),
-            Arc::new(BooleanArray::from_iter(items.values().map(|i| Some(i.reverse_scored)))),
+            Arc::new(StringArray::from_iter_values(
+                items.values().map(|i| &i.dimension),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                items.values().map(|i| i.scale_min),
+            )),
+            Arc::new(Float64Array::from_iter_values(
+                items.values().map(|i| i.scale_max),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                items.values().map(|i| Some(i.reverse_scored)),
+            )),
         ],
     )
     .expect("questionnaire columns match their schema")

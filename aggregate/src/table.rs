@@ -91,12 +91,19 @@ pub fn learner_table(
         let (start, end) = (cal.start(window), cal.end(window));
         let mut groups: Vec<(&ClassKey, &ClassDay, &Ev)> = Vec::new();
         for day in window.days() {
-            let Some(state) = store.day(day) else { continue };
+            let Some(state) = store.day(day) else {
+                continue;
+            };
             for (class, slot) in &state.classes {
                 if classes.is_some_and(|set| !set.contains(class)) {
                     continue;
                 }
-                groups.extend(slot.events.iter().filter(|e| !e.removed).map(|e| (class, slot, e)));
+                groups.extend(
+                    slot.events
+                        .iter()
+                        .filter(|e| !e.removed)
+                        .map(|e| (class, slot, e)),
+                );
             }
         }
         groups.sort_by(|a, b| {
@@ -105,7 +112,9 @@ pub fn learner_table(
         let mut last: Option<(&ClassKey, &Arc<str>)> = None;
         for (class, slot, e) in groups {
             if let (Some(c), Some(school)) = (class, &slot.school) {
-                info.schools.entry(c.clone()).or_insert_with(|| school.clone());
+                info.schools
+                    .entry(c.clone())
+                    .or_insert_with(|| school.clone());
             }
             if let Some(c) = class
                 && last != Some((class, &e.person))

@@ -18,6 +18,8 @@ pub struct Watermarks {
     parts: HashMap<TopicPartition, Partition>,
     bound_us: i64,
     idle_ms: i64,
+    /// Wall-clock time of the first event.
+    started_ms: Option<i64>,
 }
 
 impl Watermarks {
@@ -28,11 +30,13 @@ impl Watermarks {
             parts: HashMap::new(),
             bound_us,
             idle_ms,
+            started_ms: None,
         }
     }
 
     /// Notes an event time read from `tp` at wall-clock `now_ms`.
     pub fn observe(&mut self, tp: &TopicPartition, event_time: i64, now_ms: i64) {
+        self.started_ms.get_or_insert(now_ms);
         match self.parts.get_mut(tp) {
             Some(p) => {
                 p.newest = p.newest.max(event_time);
@@ -61,8 +65,15 @@ impl Watermarks {
     }
 
     /// The instance watermark at `now_ms`: the minimum over active
-    /// partitions, or over all when every one is idle; `None` before any event.
+    /// partitions, or over all when every one is idle. `None` until the
+    /// idle timeout has passed since the first event: a consumer that
+    /// starts with a backlog gets its partitions' first batches one after
+    /// another, and one partition alone must not close windows the others
+    /// still have events for.
     pub fn instance(&self, now_ms: i64) -> Option<i64> {
+        if now_ms - self.started_ms? < self.idle_ms {
+            return None;
+        }
         let active = self
             .parts
             .values()

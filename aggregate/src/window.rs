@@ -53,15 +53,11 @@ impl Window {
 
     /// One past the last day.
     pub fn end_day(self) -> Day {
-        Day(self.first.0 + self.len())
-    }
-
-    /// Number of days.
-    pub fn len(self) -> i32 {
-        match self.kind {
+        let days = match self.kind {
             WindowKind::Daily => 1,
             WindowKind::Weekly => 7,
-        }
+        };
+        Day(self.first.0 + days)
     }
 
     /// The days of the window.

@@ -172,13 +172,26 @@ fn growth_and_falling_scores_over_weeks() {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut e = ev(&format!("g{i}"), "p1", &format!("2026-03-{:02} 09:00", 2 + 7 * i), Scored, "quiz");
+            let mut e = ev(
+                &format!("g{i}"),
+                "p1",
+                &format!("2026-03-{:02} 09:00", 2 + 7 * i),
+                Scored,
+                "quiz",
+            );
             e.score_scaled = Some(*s);
             e
         })
         .collect();
     let rows = batch(&config(5), &events);
-    let week = |i: usize| row(&rows, "learner_weekly", "p1", day(&format!("2026-03-{:02}", 2 + 7 * i)));
+    let week = |i: usize| {
+        row(
+            &rows,
+            "learner_weekly",
+            "p1",
+            day(&format!("2026-03-{:02}", 2 + 7 * i)),
+        )
+    };
     assert_eq!(value(week(0), "growth_mean_score"), None);
     close(value(week(1), "growth_mean_score"), -0.1);
     // Falling in each of the last 3 windows needs 4 scores: only week 4.
@@ -194,19 +207,36 @@ fn inactive_after_n_class_days_without_activity() {
     cfg.flags.inactive_days = 3;
     // p1 active Mon–Fri, p2 only on Monday.
     let mut events: Vec<_> = (2..=6)
-        .map(|d| ev(&format!("a{d}"), "p1", &format!("2026-03-{d:02} 09:00"), Viewed, "A"))
+        .map(|d| {
+            ev(
+                &format!("a{d}"),
+                "p1",
+                &format!("2026-03-{d:02} 09:00"),
+                Viewed,
+                "A",
+            )
+        })
         .collect();
     events.push(ev("b", "p2", "2026-03-02 09:00", Viewed, "A"));
     let rows = batch(&cfg, &events);
     let inactive: Vec<_> = rows
         .iter()
         .filter(|r| r.flags.iter().any(|f| f.code == "inactive"))
-        .map(|r| (r.entity_id.as_str(), r.window_start, evidence(r, "inactive")["days_inactive"]))
+        .map(|r| {
+            (
+                r.entity_id.as_str(),
+                r.window_start,
+                evidence(r, "inactive")["days_inactive"],
+            )
+        })
         .collect();
     // Tue, Wed, Thu, Fri are class days without p2: flagged from the third.
     assert_eq!(
         inactive,
-        [("p2", day("2026-03-05"), 3.0), ("p2", day("2026-03-06"), 4.0)]
+        [
+            ("p2", day("2026-03-05"), 3.0),
+            ("p2", day("2026-03-06"), 4.0)
+        ]
     );
 }
 
@@ -215,7 +245,13 @@ fn group_rows_are_suppressed_below_k_learners() {
     let events = |n: usize| -> Vec<_> {
         (0..n)
             .map(|i| {
-                let mut e = ev(&format!("k{i}"), &format!("p{i}"), "2026-03-02 09:00", Scored, "quiz");
+                let mut e = ev(
+                    &format!("k{i}"),
+                    &format!("p{i}"),
+                    "2026-03-02 09:00",
+                    Scored,
+                    "quiz",
+                );
                 e.score_scaled = Some(0.5);
                 e
             })
@@ -224,7 +260,11 @@ fn group_rows_are_suppressed_below_k_learners() {
     let below = batch(&config(5), &events(4));
     let c = row(&below, "class_daily", "c1", day(MON));
     assert_eq!((c.contributors, c.suppressed), (4, true));
-    assert!(c.indicators.values().all(Option::is_none), "{:?}", c.indicators);
+    assert!(
+        c.indicators.values().all(Option::is_none),
+        "{:?}",
+        c.indicators
+    );
     assert!(c.indicators.contains_key("mean_score"));
     let at_k = batch(&config(5), &events(5));
     let c = row(&at_k, "class_daily", "c1", day(MON));
@@ -237,7 +277,13 @@ fn group_rows_are_suppressed_below_k_learners() {
 
 #[test]
 fn duplicates_count_once_and_voids_retract() {
-    let mut void = ev("v", "p1", "2026-03-02 10:00", lap_schemas::Action::Voided, "d2");
+    let mut void = ev(
+        "v",
+        "p1",
+        "2026-03-02 10:00",
+        lap_schemas::Action::Voided,
+        "d2",
+    );
     void.voids = Some("d2".into());
     let events = vec![
         ev("d1", "p1", "2026-03-02 09:00", Viewed, "A"),

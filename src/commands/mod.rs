@@ -1,4 +1,5 @@
 //! One module per `lap` subcommand.
 
+pub mod backfill;
 pub mod roster;
 pub mod topics;

@@ -106,7 +106,12 @@ pub fn batch(cfg: &AggregateConfig, events: &[EnrichedEvent]) -> Vec<IndicatorRo
 }
 
 /// The row of `table` for `entity` starting at `start`.
-pub fn row<'a>(rows: &'a [IndicatorRow], table: &str, entity: &str, start: i64) -> &'a IndicatorRow {
+pub fn row<'a>(
+    rows: &'a [IndicatorRow],
+    table: &str,
+    entity: &str,
+    start: i64,
+) -> &'a IndicatorRow {
     rows.iter()
         .find(|r| r.table_name == table && r.entity_id == entity && r.window_start == start)
         .unwrap_or_else(|| panic!("no {table} row for {entity} at {start}"))

@@ -393,8 +393,14 @@ fn validate_aggregate(
         ("aggregate.min_group_size", u64::from(a.min_group_size)),
         ("aggregate.provisional_interval_s", a.provisional_interval_s),
         ("aggregate.idle_partition_s", a.idle_partition_s),
-        ("aggregate.flags.inactive_days", u64::from(a.flags.inactive_days)),
-        ("aggregate.flags.falling_windows", u64::from(a.flags.falling_windows)),
+        (
+            "aggregate.flags.inactive_days",
+            u64::from(a.flags.inactive_days),
+        ),
+        (
+            "aggregate.flags.falling_windows",
+            u64::from(a.flags.falling_windows),
+        ),
     ];
     for (key, value) in at_least_one {
         if value == 0 {

@@ -539,9 +539,16 @@ impl Default for AggregateConfig {
             min_group_size: 5,
             session_gap_cap_s: 15 * 60,
             sql_dir: String::new(),
-            indicators: ["activity", "assessment", "objectives", "submissions", "attendance", "wellbeing"]
-                .map(String::from)
-                .to_vec(),
+            indicators: [
+                "activity",
+                "assessment",
+                "objectives",
+                "submissions",
+                "attendance",
+                "wellbeing",
+            ]
+            .map(String::from)
+            .to_vec(),
             flags: FlagConfig::default(),
         }
     }

@@ -1,0 +1,294 @@
+//! The streaming engine against the batch: lateness, revisions, and a
+//! property test that random event sets (shuffled, duplicated, voided,
+//! several partitions, out of order within the allowed lateness) give the
+//! same final rows streamed as in `lap backfill`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::*;
+use lap_aggregate::{Admitted, Engine};
+use lap_runtime::transport::{MessageId, TopicPartition};
+use lap_schemas::Action::{self, *};
+use lap_schemas::{EnrichedEvent, IndicatorRow};
+use proptest::prelude::*;
+
+const HOUR: i64 = 3_600_000_000;
+
+fn msg(partition: i32, offset: i64) -> MessageId {
+    MessageId {
+        tp: TopicPartition {
+            topic: Arc::from("lap.enriched"),
+            partition,
+        },
+        offset,
+    }
+}
+
+/// Comparable content of final rows: everything but revision and emission time.
+type Content = BTreeMap<(String, i64, String, Option<String>), String>;
+
+fn content(rows: &[IndicatorRow]) -> Content {
+    rows.iter()
+        .filter(|r| r.is_final)
+        .map(|r| {
+            let values: Vec<String> = r
+                .indicators
+                .iter()
+                .map(|(k, v)| format!("{k}={:?}", v.map(|x| (x * 1e9).round() / 1e9)))
+                .collect();
+            let flags: Vec<String> = r
+                .flags
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}:{:?}",
+                        f.code,
+                        f.evidence
+                            .values()
+                            .map(|x| (x * 1e9).round())
+                            .collect::<Vec<_>>()
+                    )
+                })
+                .collect();
+            (
+                (
+                    r.table_name.clone(),
+                    r.window_start,
+                    r.entity_id.clone(),
+                    r.class_id.clone(),
+                ),
+                format!("{} {} {values:?} {flags:?}", r.contributors, r.suppressed),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_late_event_goes_late_leaves_the_final_row_alone_and_backfill_counts_it() {
+    let cfg = config(5); // lateness 2 days, bound 60 s
+    let mut engine = engine(&cfg);
+    let on_time = ev("e1", "p1", "2026-03-02 09:00", Viewed, "A");
+    assert_eq!(
+        engine.admit(&on_time, Some(&msg(0, 0)), 0),
+        Admitted::Counted
+    );
+    // An event of Wednesday the following week moves the watermark past
+    // Sunday + 2 days: the first week is final and its message released.
+    let later = ev("e2", "p1", "2026-03-11 09:00", Viewed, "A");
+    assert_eq!(engine.admit(&later, Some(&msg(0, 1)), 0), Admitted::Counted);
+    // One idle timeout (30 s) after the first event the watermark counts.
+    assert!(engine.finalise_due(29_999).unwrap().rows.is_empty());
+    let em = engine.finalise_due(30_000).unwrap();
+    let first = row(&em.rows, "learner_weekly", "p1", day("2026-03-02"));
+    close(value(first, "activity_events"), 1.0);
+    assert_eq!(em.released, [msg(0, 0)]);
+    assert!(
+        em.checkpoint
+            .iter()
+            .any(|(k, v)| k == r#"wm:["lap.enriched",0]"# && v.parse::<i64>().is_ok())
+    );
+    // A straggler of the first week is late: not counted, not held.
+    let straggler = ev("e3", "p1", "2026-03-03 09:00", Viewed, "B");
+    assert_eq!(
+        engine.admit(&straggler, Some(&msg(0, 2)), 30_000),
+        Admitted::Late
+    );
+    assert!(engine.finalise_due(30_000).unwrap().rows.is_empty());
+    // Backfill over all three counts it.
+    let rows = batch(&cfg, &[on_time, later, straggler]);
+    close(
+        value(
+            row(&rows, "learner_weekly", "p1", day("2026-03-02")),
+            "activity_events",
+        ),
+        2.0,
+    );
+}
+
+#[test]
+fn revisions_grow_and_the_final_emission_is_last() {
+    let mut engine = engine(&config(5));
+    engine.admit(
+        &ev("e1", "p1", "2026-03-02 09:00", Viewed, "A"),
+        Some(&msg(0, 0)),
+        0,
+    );
+    let first = engine.provisional(1_000).unwrap();
+    assert!(!first.rows.is_empty() && first.rows.iter().all(|r| !r.is_final));
+    // Nothing new: nothing to emit.
+    assert!(engine.provisional(2_000).unwrap().rows.is_empty());
+    engine.admit(
+        &ev("e2", "p1", "2026-03-02 10:00", Viewed, "B"),
+        Some(&msg(0, 1)),
+        0,
+    );
+    let second = engine.provisional(1_000).unwrap();
+    let fin = engine.finalise_all(1_000).unwrap();
+    let rev = |rows: &[IndicatorRow]| row(rows, "learner_daily", "p1", day("2026-03-02")).revision;
+    assert!(
+        rev(&first.rows) < rev(&second.rows),
+        "revisions grow even when the clock does not"
+    );
+    assert!(rev(&second.rows) < rev(&fin.rows));
+    let last = row(&fin.rows, "learner_daily", "p1", day("2026-03-02"));
+    assert!(last.is_final);
+    close(value(last, "activity_events"), 2.0);
+    assert_eq!(fin.released, [msg(0, 0), msg(0, 1)]);
+}
+
+#[test]
+fn one_partition_s_backlog_closes_nothing_before_the_others_deliver() {
+    let mut engine = engine(&config(5));
+    // At start, partition 1 delivers a backlog of three weeks first…
+    for (i, d) in ["2026-03-02", "2026-03-10", "2026-03-18"]
+        .iter()
+        .enumerate()
+    {
+        let e = ev(&format!("b{i}"), "p1", &format!("{d} 09:00"), Viewed, "A");
+        engine.admit(&e, Some(&msg(1, i as i64)), 0);
+    }
+    // …and within the idle timeout (30 s) nothing is final,
+    assert_eq!(engine.watermark(29_999), None);
+    assert!(engine.finalise_due(29_999).unwrap().rows.is_empty());
+    // so partition 0's events of the first week still count.
+    let e = ev("a0", "p2", "2026-03-03 09:00", Viewed, "A");
+    assert_eq!(
+        engine.admit(&e, Some(&msg(0, 0)), 20_000),
+        Admitted::Counted
+    );
+    // Both partitions silent for 30 s: the newest event time counts.
+    let em = engine.finalise_due(60_000).unwrap();
+    close(
+        value(
+            row(&em.rows, "learner_weekly", "p2", day("2026-03-02")),
+            "activity_events",
+        ),
+        1.0,
+    );
+    assert_eq!(
+        row(&em.rows, "class_weekly", "c1", day("2026-03-02")).contributors,
+        2
+    );
+}
+
+#[test]
+fn a_restored_watermark_skips_replayed_events_of_final_weeks() {
+    let mut engine = engine(&config(5));
+    assert!(engine.restore(
+        r#"wm:["lap.enriched",0]"#,
+        &at("2026-03-11 00:00").to_string()
+    ));
+    let replayed = ev("e1", "p1", "2026-03-02 09:00", Viewed, "A");
+    assert_eq!(
+        engine.admit(&replayed, Some(&msg(0, 0)), 0),
+        Admitted::AlreadyFinal
+    );
+    // The same week from another partition without a checkpoint counts.
+    assert_eq!(
+        engine.admit(&replayed, Some(&msg(1, 0)), 0),
+        Admitted::Counted
+    );
+}
+
+const ACTIONS: [Action; 8] = [
+    Viewed, Completed, Scored, Passed, Failed, Attended, Absent, Answered,
+];
+
+prop_compose! {
+    fn event(n: usize)(i in 0..n, person in 0..8usize, class in 0..3usize, hours in 0..(21 * 24i64),
+                       action in 0..ACTIONS.len(), score in proptest::option::of(0..=100u8),
+                       answer in 1..=5u8, duration in proptest::option::of(1..600_000i64),
+                       object in 0..4usize)
+        -> EnrichedEvent {
+        let mut e = ev(&format!("e{i}"), &format!("p{person}"), "2026-03-02 00:00", ACTIONS[action], &format!("o{object}"));
+        e.event_time += hours * HOUR + (i as i64 % 3600) * 1_000_000;
+        e.class_id = Some(format!("c{class}"));
+        e.score_scaled = score.map(|s| f64::from(s) / 100.0);
+        e.duration_ms = duration;
+        if e.action == Answered {
+            e.object_id = ["q1", "q2"][object % 2].into();
+            e.response_value = Some(f64::from(answer));
+        }
+        e
+    }
+}
+
+prop_compose! {
+    /// Events, then duplicates and voids, each with an arrival delay of up
+    /// to a day (the allowed lateness is two days) and a partition.
+    fn arrivals()(events in proptest::collection::vec(event(400), 1..120))
+        (dups in proptest::collection::vec(0..events.len(), 0..10),
+         voids in proptest::collection::vec(0..events.len(), 0..10),
+         delays in proptest::collection::vec((0..24 * HOUR, 0..3i32), events.len() + 20),
+         events in Just(events))
+        -> Vec<(i64, i32, EnrichedEvent)> {
+        // One id, one event: ids are unique before duplicates are added.
+        let mut events = events;
+        for (n, e) in events.iter_mut().enumerate() {
+            e.event_id = format!("e{n}");
+        }
+        let mut all = events.clone();
+        all.extend(dups.iter().map(|&i| events[i].clone()));
+        for (n, &i) in voids.iter().enumerate() {
+            let mut v = ev(&format!("v{n}"), &events[i].person_key, "2026-03-02 00:00", Voided, &events[i].event_id);
+            v.event_time = events[i].event_time + HOUR;
+            v.class_id = events[i].class_id.clone();
+            v.voids = Some(events[i].event_id.clone());
+            all.push(v);
+        }
+        all.into_iter().zip(delays).map(|(e, (delay, p))| (e.event_time + delay, p, e)).collect()
+    }
+}
+
+fn stream(engine: &mut Engine, mut arrivals: Vec<(i64, i32, EnrichedEvent)>) -> Vec<IndicatorRow> {
+    arrivals.sort_by_key(|(arrival, _, _)| *arrival);
+    let mut rows = Vec::new();
+    let mut offsets = [0i64; 3];
+    for (n, chunk) in arrivals.chunks(7).enumerate() {
+        for (_, p, e) in chunk {
+            let id = msg(*p, offsets[*p as usize]);
+            offsets[*p as usize] += 1;
+            let now = n as i64 * 100;
+            assert_ne!(
+                engine.admit(e, Some(&id), now),
+                Admitted::Late,
+                "{}",
+                e.event_id
+            );
+        }
+        let now = n as i64 * 100;
+        if n % 3 == 0 {
+            rows.extend(engine.provisional(now).unwrap().rows);
+        }
+        rows.extend(engine.finalise_due(now).unwrap().rows);
+    }
+    rows.extend(engine.finalise_all(0).unwrap().rows);
+    rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn streaming_final_rows_equal_backfill(arrivals in arrivals()) {
+        let mut cfg = config(3);
+        cfg.flags.inactive_days = 2;
+        // The watermark counts after 1 s of (simulated, 100 ms per batch)
+        // wall-clock time; partitions silent for 1 s stop holding it back.
+        cfg.idle_partition_s = 1;
+        let events: Vec<_> = arrivals.iter().map(|(_, _, e)| e.clone()).collect();
+        let streamed = stream(&mut engine(&cfg), arrivals);
+        let batched = batch(&cfg, &events);
+        let (streamed, batched) = (content(&streamed), content(&batched));
+        let differ: Vec<_> = streamed
+            .iter()
+            .filter(|(k, v)| batched.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k:?}\n  stream: {v}\n  batch:  {:?}", batched.get(k)))
+            .chain(batched.keys().filter(|k| !streamed.contains_key(*k)).map(|k| format!("{k:?} only in batch")))
+            .collect();
+        prop_assert!(differ.is_empty(), "{}", differ.join("\n"));
+    }
+}

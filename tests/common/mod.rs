@@ -1,0 +1,77 @@
+//! Helpers of the service tests: run `lap`, start a service binary with a
+//! config, wait until it is ready, and kill it when the test ends.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed (SIGKILL) when dropped, so a failing test never
+/// leaves a service running.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The complete OneRoster 1.2 test export of enrich.
+pub fn export_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("enrich/tests/data/oneroster-1p2")
+}
+
+/// Runs `lap --config CONFIG ARGS…`; returns success and stdout + stderr.
+pub fn lap(config: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_lap"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run lap");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Starts the service binary `name` (e.g. `lap-enrich`) with `config`,
+/// appending its log to `log`.
+pub fn spawn_service(name: &str, config: &Path, log: &tempfile::NamedTempFile) -> Killed {
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_lap")).with_file_name(name);
+    Killed(
+        Command::new(&bin)
+            .arg("--config")
+            .arg(config)
+            .env("LAP_ENRICH_KEY", "a-test-key-of-32-characters-----")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(log.path())
+                    .unwrap(),
+            )
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e} (build the workspace first)", bin.display())),
+    )
+}
+
+/// Waits until the service on `port` answers `/readyz` with 200.
+pub async fn wait_ready(port: u16, log: &tempfile::NamedTempFile) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await;
+        if ready.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not ready in 60 s:\n{}",
+            std::fs::read_to_string(log.path()).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
