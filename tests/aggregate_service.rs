@@ -165,7 +165,7 @@ min_group_size = 3
         let (kafka, enriched, events) = (kafka.clone(), enriched.clone(), events.clone());
         tokio::spawn(async move {
             let sink = KafkaSink::new(&kafka, "test").unwrap();
-            for chunk in events.chunks(30) {
+            for chunk in events.chunks(20) {
                 let mut acks = Vec::new();
                 for e in chunk {
                     let payload = Bytes::from(encode(e).unwrap());
