@@ -75,11 +75,6 @@ impl Aggregate {
         }
     }
 
-    /// The engine (for the embedded run's summary and tests).
-    pub fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
     fn emit(&self, em: Emission, is_final: bool, out: &mut Output) -> Result<(), StageError> {
         let label = if is_final { "final" } else { "provisional" };
         self.metrics

@@ -54,11 +54,6 @@ impl Watermarks {
         }
     }
 
-    /// Forgets partitions this instance no longer reads.
-    pub fn retain(&mut self, keep: impl Fn(&TopicPartition) -> bool) {
-        self.parts.retain(|tp, _| keep(tp));
-    }
-
     /// The partitions seen so far.
     pub fn partitions(&self) -> impl Iterator<Item = &TopicPartition> {
         self.parts.keys()

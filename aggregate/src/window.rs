@@ -25,11 +25,6 @@ impl Day {
     pub fn week_start(self) -> Day {
         Day(self.0 - self.weekday())
     }
-
-    /// True from Monday to Friday: the days schools count.
-    pub fn is_school_day(self) -> bool {
-        self.weekday() < 5
-    }
 }
 
 /// One tumbling window: a day, or an ISO week (Monday to Sunday).
