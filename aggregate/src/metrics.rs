@@ -1,7 +1,7 @@
 //! Aggregate's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 
 /// Counters and gauges of the aggregate stage.
 #[derive(Clone, Debug)]
@@ -21,24 +21,13 @@ pub struct AggregateMetrics {
 impl AggregateMetrics {
     /// Registers the families on `metrics`' registry.
     pub fn register(metrics: &Metrics) -> Self {
-        let r = metrics.registry();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            r.register(Box::new(c.clone())).expect("unique metric");
-            c
-        };
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            r.register(Box::new(g.clone())).expect("unique metric");
-            g
-        };
-        let undecodable = IntCounter::new(
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| metrics.counter_vec(name, help, labels);
+        let gauge = |name: &str, help: &str| metrics.gauge(name, help);
+        let undecodable = metrics.counter(
             "lap_aggregate_undecodable_total",
             "Enriched-topic records that are not EnrichedEvents, dead-lettered.",
-        )
-        .expect("valid metric");
-        r.register(Box::new(undecodable.clone()))
-            .expect("unique metric");
+        );
         AggregateMetrics {
             events: counter(
                 "lap_aggregate_events_total",

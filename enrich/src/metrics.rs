@@ -1,7 +1,7 @@
 //! Enrich's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{IntCounterVec, IntGauge, Opts};
+use prometheus::{IntCounterVec, IntGauge};
 
 /// Counters and gauges of the enrich stage.
 #[derive(Clone, Debug)]
@@ -27,17 +27,9 @@ pub struct EnrichMetrics {
 impl EnrichMetrics {
     /// Registers the families on `metrics`' registry.
     pub fn register(metrics: &Metrics) -> Self {
-        let r = metrics.registry();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            r.register(Box::new(c.clone())).expect("unique metric");
-            c
-        };
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            r.register(Box::new(g.clone())).expect("unique metric");
-            g
-        };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| metrics.counter_vec(name, help, labels);
+        let gauge = |name: &str, help: &str| metrics.gauge(name, help);
         EnrichMetrics {
             enriched: counter(
                 "lap_enrich_enriched_total",

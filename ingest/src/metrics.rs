@@ -1,7 +1,7 @@
 //! Ingest's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use prometheus::{HistogramVec, IntCounterVec};
 
 /// Counters and histograms of the ingest stage.
 #[derive(Clone, Debug)]
@@ -25,21 +25,10 @@ pub struct IngestMetrics {
 impl IngestMetrics {
     /// Registers the families on `metrics`' registry.
     pub fn register(metrics: &Metrics) -> Self {
-        let r = metrics.registry();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            r.register(Box::new(c.clone())).expect("unique metric");
-            c
-        };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| metrics.counter_vec(name, help, labels);
         let histogram = |name: &str, help: &str, labels: &[&str], start: f64| {
-            let h = HistogramVec::new(
-                HistogramOpts::new(name, help)
-                    .buckets(prometheus::exponential_buckets(start, 2.0, 16).expect("buckets")),
-                labels,
-            )
-            .expect("valid metric");
-            r.register(Box::new(h.clone())).expect("unique metric");
-            h
+            metrics.histogram_vec(name, help, labels, start)
         };
         IngestMetrics {
             accepted: counter(

@@ -5,8 +5,10 @@
 //! through [`Metrics::registry`]. Names follow Prometheus conventions
 //! (`_total` counters, base units) so `promtool check metrics` accepts them.
 
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The registry of one service and the metrics the runtime itself updates.
@@ -31,20 +33,10 @@ impl Metrics {
     /// A fresh registry with the runtime's metric families and a
     /// `lap_build_info` gauge naming the service and version.
     pub fn new(service: &str) -> Self {
-        let registry = Registry::new();
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
-        };
+        let m = Families(Registry::new());
+        let counter = |name: &str, help: &str, labels: &[&str]| m.counter_vec(name, help, labels);
         let gauge = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
-            g
+            m.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
         };
         let records_in = counter(
             "lap_records_in_total",
@@ -56,18 +48,12 @@ impl Metrics {
             "Records written by a stage.",
             &["stage", "topic"],
         );
-        let batch_seconds = HistogramVec::new(
-            HistogramOpts::new(
-                "lap_batch_duration_seconds",
-                "Time to process one input batch.",
-            )
-            .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("buckets")),
+        let batch_seconds = m.histogram_vec(
+            "lap_batch_duration_seconds",
+            "Time to process one input batch.",
             &["stage"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(batch_seconds.clone()))
-            .expect("unique metric");
+            0.0005,
+        );
         let consumer_lag = gauge(
             "lap_consumer_lag_records",
             "Records between the committed offset and the end of the partition.",
@@ -91,7 +77,7 @@ impl Metrics {
         info.with_label_values(&[service, env!("CARGO_PKG_VERSION")])
             .set(1);
         Metrics {
-            registry,
+            registry: m.0,
             records_in,
             records_out,
             batch_seconds,
@@ -106,6 +92,40 @@ impl Metrics {
         &self.registry
     }
 
+    /// Registers a stage's counter family (`_total` name, label names).
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.families().counter_vec(name, help, labels)
+    }
+
+    /// Registers a stage's label-less counter.
+    pub fn counter(&self, name: &str, help: &str) -> IntCounter {
+        self.families()
+            .add(IntCounter::new(name, help).expect("valid metric"))
+    }
+
+    /// Registers a stage's label-less gauge.
+    pub fn gauge(&self, name: &str, help: &str) -> IntGauge {
+        self.families()
+            .add(IntGauge::new(name, help).expect("valid metric"))
+    }
+
+    /// Registers a stage's histogram family of durations in seconds: 16
+    /// buckets doubling from `start` (e.g. 1 µs for per-record work, 0.5 ms
+    /// for batches and requests).
+    pub fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        start: f64,
+    ) -> HistogramVec {
+        self.families().histogram_vec(name, help, labels, start)
+    }
+
+    fn families(&self) -> Families {
+        Families(self.registry.clone())
+    }
+
     /// The Prometheus text exposition of every registered family.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -113,5 +133,26 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buf)
             .expect("text encoding never fails for valid metrics");
         String::from_utf8(buf).expect("exposition is UTF-8")
+    }
+}
+
+/// Registration on one registry. Metric names are fixed in code, so an
+/// invalid or duplicate one is a programming error and panics at start.
+struct Families(Registry);
+
+impl Families {
+    fn add<C: Collector + Clone + 'static>(&self, c: C) -> C {
+        self.0.register(Box::new(c.clone())).expect("unique metric");
+        c
+    }
+
+    fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn histogram_vec(&self, name: &str, help: &str, labels: &[&str], start: f64) -> HistogramVec {
+        let buckets = prometheus::exponential_buckets(start, 2.0, 16).expect("buckets");
+        let opts = HistogramOpts::new(name, help).buckets(buckets);
+        self.add(HistogramVec::new(opts, labels).expect("valid metric"))
     }
 }

@@ -1,3 +1,18 @@
-//! The sink stage (not built yet; issue #6): idempotent, revision-aware
-//! upserts of indicator rows and event-level rows into PostgreSQL and Delta
-//! Lake tables.
+//! The sink stage: indicator rows (`lap.indicators`) and event-level rows
+//! (`lap.enriched`) into an analytics store, idempotently.
+//!
+//! - [`rows`]: transport-free — decode a batch, keep one row per key (the
+//!   highest revision), dead-letter what no store could hold.
+//! - [`store`]: the [`Store`](store::Store) trait: one all-or-nothing,
+//!   idempotent write per batch.
+//! - [`postgres`]: PostgreSQL, with versioned migrations and
+//!   revision-guarded upserts.
+//! - [`run`]: the loop that acknowledges a batch only after the store
+//!   committed it, retrying a failing store with backoff while not ready.
+//! - [`metrics`]: the stage's Prometheus families.
+
+pub mod metrics;
+pub mod postgres;
+pub mod rows;
+pub mod run;
+pub mod store;

@@ -1,7 +1,68 @@
-//! `lap-sink`: not built yet. It exits with an error instead of pretending
-//! to run, so a deployment that starts it fails visibly.
+//! `lap-sink`: the sink service. Prepares the store (connect, migrate; not
+//! ready until then), then writes `lap.indicators` and `lap.enriched` to it.
 
-fn main() -> std::process::ExitCode {
-    eprintln!("lap-sink is not implemented yet; run lap-ingest for now (see README, Status)");
-    std::process::ExitCode::from(2)
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use lap_runtime::config::Secret;
+use lap_runtime::service::Service;
+use lap_runtime::transport::kafka::{KafkaSink, KafkaSource};
+use lap_sink::metrics::SinkMetrics;
+use lap_sink::postgres::{PASSWORD_ENV, PgStore};
+use lap_sink::rows::SinkTopics;
+use lap_sink::run::{Backoff, Sink};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let svc = Service::start("sink").await?;
+    let cfg = &svc.config;
+    let pg = &cfg.sink.postgres;
+    if !pg.enabled {
+        bail!(
+            "no analytics store is enabled: set sink.postgres.enabled = true and sink.postgres.url \
+             (or LAP__SINK__POSTGRES__ENABLED=true)"
+        );
+    }
+    let password = Secret::resolve(PASSWORD_ENV, &pg.password_file)?;
+    let store = PgStore::new(pg, password)?;
+    let topics = SinkTopics {
+        indicators: cfg.topics.indicators.name.clone(),
+        enriched: cfg.topics.enriched.name.clone(),
+    };
+    let backoff = Backoff {
+        initial: Duration::from_millis(cfg.sink.retry_initial_ms),
+        max: Duration::from_millis(cfg.sink.retry_max_ms),
+    };
+    let dlq = KafkaSink::new(&cfg.kafka, svc.name)?;
+    let metrics = SinkMetrics::register(&svc.metrics);
+    let mut sink = Sink::new(
+        store,
+        dlq,
+        &cfg.topics.dlq.name,
+        topics.clone(),
+        backoff,
+        metrics,
+        svc.health.clone(),
+    );
+    if !sink.prepare(&svc.stop).await {
+        return Ok(());
+    }
+    let mut subscribed = vec![topics.indicators.as_str()];
+    if cfg.sink.events {
+        subscribed.push(topics.enriched.as_str());
+    }
+    let source = KafkaSource::subscribe(
+        &cfg.kafka,
+        &svc.group_id(),
+        &subscribed,
+        svc.health.clone(),
+        svc.metrics.clone(),
+    )
+    .context("subscribing to the sink's topics")?;
+    let grace = Duration::from_millis(cfg.service.shutdown_grace_ms);
+    sink.run(source, &svc.stop, grace).await?;
+    Ok(())
 }

@@ -13,6 +13,7 @@
 
 mod load;
 mod secret;
+mod sink;
 
 use std::net::SocketAddr;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load, load_from};
 pub use secret::Secret;
+pub use sink::{PostgresConfig, SinkConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -39,6 +41,8 @@ pub struct Config {
     pub enrich: EnrichConfig,
     /// The aggregate stage: windows, time, indicator SQL, flags, suppression.
     pub aggregate: AggregateConfig,
+    /// The sink stage: which analytics stores to write and how to retry.
+    pub sink: SinkConfig,
 }
 
 /// How to reach Kafka and how the clients behave.

@@ -1,0 +1,61 @@
+//! The sink's metrics, registered on the service's registry.
+
+use lap_runtime::metrics::Metrics;
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
+
+/// Counters of the sink stage.
+#[derive(Clone, Debug)]
+pub struct SinkMetrics {
+    /// Rows by table and outcome: `written` (inserted or a higher revision
+    /// replaced the stored one), `stale` (the store already held this or a
+    /// higher revision), `superseded` (a higher revision came in the same
+    /// batch).
+    pub rows: IntCounterVec,
+    /// Messages dead-lettered, by error code.
+    pub rejected: IntCounterVec,
+    /// Tombstones read (nothing to write).
+    pub tombstones: IntCounter,
+    /// Failed store writes, by store; each is retried.
+    pub store_errors: IntCounterVec,
+    /// Time of one successful store write, by store.
+    pub write_seconds: HistogramVec,
+    /// 1 while the last store write failed and the sink is retrying.
+    pub store_down: IntGauge,
+}
+
+impl SinkMetrics {
+    /// Registers the families on `metrics`' registry.
+    pub fn register(metrics: &Metrics) -> Self {
+        SinkMetrics {
+            rows: metrics.counter_vec(
+                "lap_sink_rows_total",
+                "Rows by table and outcome: written, stale, superseded.",
+                &["table", "outcome"],
+            ),
+            rejected: metrics.counter_vec(
+                "lap_sink_rejected_total",
+                "Messages the sink could not store, dead-lettered, by code.",
+                &["code"],
+            ),
+            tombstones: metrics.counter(
+                "lap_sink_tombstones_total",
+                "Tombstones read; nothing is written for them.",
+            ),
+            store_errors: metrics.counter_vec(
+                "lap_sink_store_errors_total",
+                "Failed store writes; the sink retries them with backoff.",
+                &["store"],
+            ),
+            write_seconds: metrics.histogram_vec(
+                "lap_sink_write_duration_seconds",
+                "Time of one successful store write (one batch, one transaction).",
+                &["store"],
+                0.0005,
+            ),
+            store_down: metrics.gauge(
+                "lap_sink_store_down",
+                "1 while store writes fail and the sink is retrying.",
+            ),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! PostgreSQL as an analytics store.
+//!
+//! Each batch is one transaction: per indicator table one
+//! `INSERT … SELECT FROM jsonb_to_recordset($1) ON CONFLICT … DO UPDATE …
+//! WHERE excluded.revision > t.revision`, and one insert of the event rows
+//! that ignores ids already stored. A whole batch travels as one JSON
+//! parameter, so a thousand rows cost one round trip, and the statements are
+//! fixed text, prepared once per connection. A lost connection is
+//! re-opened on the next write; the migrations run on every (re)connect and
+//! find nothing to do after the first.
+
+mod migrate;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use lap_runtime::config::{PostgresConfig, Secret};
+use tokio_postgres::{Client, NoTls, Statement};
+use tracing::{info, warn};
+
+pub use migrate::{MIGRATIONS, Migration, migrate};
+
+use crate::rows::Rows;
+use crate::store::{Store, StoreError, Written};
+
+/// Environment variable holding the PostgreSQL password; wins over
+/// `sink.postgres.password_file`.
+pub const PASSWORD_ENV: &str = "LAP_POSTGRES_PASSWORD";
+
+const STORE: &str = "postgres";
+
+/// A PostgreSQL store: one connection, opened lazily and re-opened after a
+/// failure.
+pub struct PgStore {
+    config: tokio_postgres::Config,
+    schema: String,
+    conn: Option<Connection>,
+}
+
+/// An open connection and the statements prepared on it, by table.
+struct Connection {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+impl Connection {
+    /// The prepared statement writing `table`, preparing it on first use.
+    async fn statement(&mut self, table: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.get(table) {
+            return Ok(s.clone());
+        }
+        let sql = if table == "events" {
+            INSERT_EVENTS.to_string()
+        } else {
+            upsert_indicators(table)
+        };
+        let statement = self
+            .client
+            .prepare(&sql)
+            .await
+            .map_err(|e| StoreError::Write {
+                store: STORE,
+                action: format!("prepare the write of {table}"),
+                reason: describe(&e),
+            })?;
+        self.statements.insert(table, statement.clone());
+        Ok(statement)
+    }
+}
+
+impl PgStore {
+    /// Checks the configuration; connects on the first [`Store::write`].
+    pub fn new(cfg: &PostgresConfig, password: Option<Secret>) -> Result<Self, StoreError> {
+        let bad = |reason: String| StoreError::Connect {
+            store: STORE,
+            reason,
+        };
+        if !is_identifier(&cfg.schema) {
+            return Err(bad(format!(
+                "sink.postgres.schema {:?} must be lower-case letters, digits and _ (not starting with a digit)",
+                cfg.schema
+            )));
+        }
+        let mut config: tokio_postgres::Config = cfg.url.parse().map_err(|e| {
+            bad(format!(
+                "sink.postgres.url is not a PostgreSQL URL or key=value string ({e})"
+            ))
+        })?;
+        if config.get_password().is_some() {
+            return Err(bad(format!(
+                "sink.postgres.url holds a password; move it to {PASSWORD_ENV} or sink.postgres.password_file"
+            )));
+        }
+        if let Some(p) = password {
+            config.password(p.expose());
+        }
+        config
+            .application_name("lap-sink")
+            .connect_timeout(Duration::from_millis(cfg.connect_timeout_ms))
+            .options(format!(
+                "-c search_path={} -c client_min_messages=warning",
+                cfg.schema
+            ));
+        Ok(PgStore {
+            config,
+            schema: cfg.schema.clone(),
+            conn: None,
+        })
+    }
+
+    /// The open connection, connecting and migrating first if there is none.
+    async fn connection(&mut self) -> Result<&mut Connection, StoreError> {
+        if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+            warn!("postgres connection lost; reconnecting");
+            self.conn = None;
+        }
+        let conn = match self.conn.take() {
+            Some(c) => c,
+            None => Connection {
+                client: self.connect().await?,
+                statements: HashMap::new(),
+            },
+        };
+        Ok(self.conn.insert(conn))
+    }
+
+    async fn connect(&self) -> Result<Client, StoreError> {
+        let (mut client, connection) =
+            self.config
+                .connect(NoTls)
+                .await
+                .map_err(|e| StoreError::Connect {
+                    store: STORE,
+                    reason: format!(
+                        "{} (check sink.postgres.url, the password and that the server is up)",
+                        describe(&e)
+                    ),
+                })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                warn!(error = %e, "postgres connection ended");
+            }
+        });
+        let applied = migrate(&mut client, &self.schema).await?;
+        info!(schema = %self.schema, applied, "postgres connected and migrated");
+        Ok(client)
+    }
+}
+
+impl Store for PgStore {
+    fn name(&self) -> &'static str {
+        STORE
+    }
+
+    async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        let result = self.write_once(rows).await;
+        if result.is_err() {
+            // The transaction is gone either way; a fresh connection on the
+            // retry is simpler than telling server errors from lost sockets.
+            self.conn = None;
+        }
+        result
+    }
+}
+
+impl PgStore {
+    async fn write_once(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        let conn = self.connection().await?;
+        let mut written = Written::default();
+        if rows.is_empty() {
+            return Ok(written);
+        }
+        let mut statements = Vec::new();
+        for table in rows.indicators.keys() {
+            statements.push(conn.statement(table).await?);
+        }
+        let insert_events = conn.statement("events").await?;
+        let failed = |action: String| {
+            move |e: tokio_postgres::Error| StoreError::Write {
+                store: STORE,
+                action,
+                reason: describe(&e),
+            }
+        };
+        let tx = conn
+            .client
+            .transaction()
+            .await
+            .map_err(failed("begin".into()))?;
+        for ((table, batch), statement) in rows.indicators.iter().zip(statements) {
+            let action = format!("upsert into {table}");
+            let json = serde_json::to_string(batch).map_err(|e| StoreError::Write {
+                store: STORE,
+                action: action.clone(),
+                reason: e.to_string(),
+            })?;
+            let changed = tx
+                .execute(&statement, &[&json])
+                .await
+                .map_err(failed(action))?;
+            written.indicators_changed.insert(table, changed);
+        }
+        if !rows.events.is_empty() {
+            let json = serde_json::to_string(&rows.events).map_err(|e| StoreError::Write {
+                store: STORE,
+                action: "insert into events".into(),
+                reason: e.to_string(),
+            })?;
+            written.events_inserted = tx
+                .execute(&insert_events, &[&json])
+                .await
+                .map_err(failed("insert into events".into()))?;
+        }
+        tx.commit().await.map_err(failed("commit".into()))?;
+        Ok(written)
+    }
+}
+
+/// The upsert of one indicator table (`table` is one of
+/// [`crate::rows::INDICATOR_TABLES`], never user text).
+fn upsert_indicators(table: &str) -> String {
+    const COLUMNS: &str = "window_start, window_end, window_kind, time_zone, entity_kind, \
+        entity_id, class_id, school_id, revision, is_final, emitted_time, contributors, \
+        suppressed, indicators, flags";
+    format!(
+        "INSERT INTO {table} AS t ({COLUMNS})
+         SELECT micros_to_timestamptz(r.window_start), micros_to_timestamptz(r.window_end),
+                r.window_kind, r.time_zone, r.entity_kind, r.entity_id, r.class_id, r.school_id,
+                r.revision, r.is_final, micros_to_timestamptz(r.emitted_time), r.contributors,
+                r.suppressed, r.indicators, r.flags
+         FROM jsonb_to_recordset($1::text::jsonb) AS r(
+                window_start bigint, window_end bigint, window_kind text, time_zone text,
+                entity_kind text, entity_id text, class_id text, school_id text, revision bigint,
+                is_final boolean, emitted_time bigint, contributors integer, suppressed boolean,
+                indicators jsonb, flags jsonb)
+         ON CONFLICT (window_start, entity_id, (coalesce(class_id, ''))) DO UPDATE SET
+                window_end = excluded.window_end, window_kind = excluded.window_kind,
+                time_zone = excluded.time_zone, entity_kind = excluded.entity_kind,
+                school_id = excluded.school_id, revision = excluded.revision,
+                is_final = excluded.is_final, emitted_time = excluded.emitted_time,
+                contributors = excluded.contributors, suppressed = excluded.suppressed,
+                indicators = excluded.indicators, flags = excluded.flags
+         WHERE excluded.revision > t.revision"
+    )
+}
+
+const INSERT_EVENTS: &str = "INSERT INTO events (tenant, event_id, source, spec_version,
+        event_time, stored_time, person_key, role, school_id, class_id, course_id, term_id,
+        subject_codes, grades, action, verb, object_id, object_type, object_name, score_scaled,
+        score_raw, score_min, score_max, success, completion, duration_ms, response_value,
+        response_text, registration, session_id, objective_ids, due_time, voids)
+    SELECT r.tenant, r.event_id, r.source, r.spec_version, micros_to_timestamptz(r.event_time),
+        micros_to_timestamptz(r.stored_time), r.person_key, r.role, r.school_id, r.class_id,
+        r.course_id, r.term_id, r.subject_codes, r.grades, r.action, r.verb, r.object_id,
+        r.object_type, r.object_name, r.score_scaled, r.score_raw, r.score_min, r.score_max,
+        r.success, r.completion, r.duration_ms, r.response_value, r.response_text,
+        r.registration, r.session_id, r.objective_ids, micros_to_timestamptz(r.due_time), r.voids
+    FROM jsonb_to_recordset($1::text::jsonb) AS r(tenant text, event_id text, source text,
+        spec_version text, event_time bigint, stored_time bigint, person_key text, role text,
+        school_id text, class_id text, course_id text, term_id text, subject_codes text[],
+        grades text[], action text, verb text, object_id text, object_type text,
+        object_name text, score_scaled double precision, score_raw double precision,
+        score_min double precision, score_max double precision, success boolean,
+        completion boolean, duration_ms bigint, response_value double precision,
+        response_text text, registration text, session_id text, objective_ids text[],
+        due_time bigint, voids text)
+    ON CONFLICT (tenant, event_id) DO NOTHING";
+
+/// A client error with the server's message, code and detail when there
+/// is one (tokio-postgres' `Display` alone says only "db error").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+            if let Some(detail) = db.detail() {
+                s.push_str(": ");
+                s.push_str(detail);
+            }
+            s
+        }
+        None => e.to_string(),
+    }
+}
+
+/// A lower-case SQL identifier that needs no quoting.
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && s.len() <= 63
+}

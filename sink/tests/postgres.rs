@@ -1,0 +1,277 @@
+//! The PostgreSQL store against the real server `tests/run.sh` provides:
+//! idempotent replays, highest revision wins, migrations, analyst views.
+
+mod common;
+
+use common::{Db, class_row, event, flagged, indicator_row};
+use lap_sink::rows::Rows;
+use lap_sink::store::{Store, StoreError};
+
+fn rows(
+    indicators: Vec<lap_schemas::IndicatorRow>,
+    events: Vec<lap_schemas::EnrichedEvent>,
+) -> Rows {
+    let mut r = Rows::default();
+    for row in indicators {
+        let table = lap_sink::rows::INDICATOR_TABLES
+            .iter()
+            .find(|t| **t == row.table_name)
+            .unwrap();
+        r.indicators.entry(table).or_default().push(row);
+    }
+    r.events = events;
+    r
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_batch_changes_nothing() {
+    let Some(db) = Db::new().await else { return };
+    let mut store = db.store();
+    let batch = rows(
+        vec![
+            indicator_row("p1", 0, 10, 0.5),
+            indicator_row("p2", 0, 10, 0.75),
+            class_row("class-1", 0, 10, Some(0.6)),
+        ],
+        vec![event("e1", "p1", 0.5), event("e2", "p2", 0.75)],
+    );
+    let first = store.write(&batch).await.unwrap();
+    assert_eq!(first.indicators_changed.get("learner_weekly"), Some(&2));
+    assert_eq!(first.indicators_changed.get("class_weekly"), Some(&1));
+    assert_eq!(first.events_inserted, 2);
+    let tables = ["learner_weekly", "class_weekly", "events"];
+    let mut before = Vec::new();
+    for t in tables {
+        before.push(db.snapshot(t).await);
+    }
+
+    let again = store.write(&batch).await.unwrap();
+    assert_eq!(again.indicators_changed.get("learner_weekly"), Some(&0));
+    assert_eq!(again.indicators_changed.get("class_weekly"), Some(&0));
+    assert_eq!(again.events_inserted, 0);
+    // A new store (a restarted sink) replaying the same batch.
+    db.store().write(&batch).await.unwrap();
+    for (t, snapshot) in tables.iter().zip(before) {
+        assert_eq!(db.snapshot(t).await, snapshot, "{t} changed on replay");
+    }
+
+    // What an analyst reads back: timestamps exact to the µs, arrays, JSON.
+    let row = db
+        .client
+        .query_one(
+            "SELECT window_start = timestamptz '2026-09-07 00:00:00+00', indicators->>'mean_score',
+                    indicators->'attendance_rate' = 'null'::jsonb, revision
+             FROM learner_weekly WHERE entity_id = 'p2'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(row.get::<_, &str>(1), "0.75");
+    assert!(row.get::<_, bool>(2));
+    assert_eq!(row.get::<_, i64>(3), 10);
+    let e = db
+        .client
+        .query_one(
+            "SELECT event_time - timestamptz '2026-09-07 00:00:00+00' = interval '1 hour',
+                    objective_ids, subject_codes, duration_ms, action, source, score_scaled
+             FROM events WHERE event_id = 'e1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(e.get::<_, bool>(0));
+    assert_eq!(e.get::<_, Vec<String>>(1), ["obj-1", "obj-2"]);
+    assert_eq!(e.get::<_, Vec<String>>(2), ["MATH"]);
+    assert_eq!(e.get::<_, i64>(3), 61_000);
+    assert_eq!(e.get::<_, &str>(4), "scored");
+    assert_eq!(e.get::<_, &str>(5), "xapi");
+    assert_eq!(e.get::<_, f64>(6), 0.5);
+}
+
+async fn score(db: &Db) -> (i64, f64) {
+    let r = db
+        .client
+        .query_one(
+            "SELECT revision, (indicators->>'mean_score')::float8 FROM learner_weekly",
+            &[],
+        )
+        .await
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_highest_revision_wins_in_any_order() {
+    let Some(db) = Db::new().await else { return };
+    let mut store = db.store();
+    let write = |rev: i64, s: f64| rows(vec![indicator_row("p1", 0, rev, s)], vec![]);
+
+    store.write(&write(5, 0.5)).await.unwrap();
+    let stale = store.write(&write(3, 0.3)).await.unwrap();
+    assert_eq!(stale.indicators_changed.get("learner_weekly"), Some(&0));
+    assert_eq!(score(&db).await, (5, 0.5));
+    let same = store.write(&write(5, 0.9)).await.unwrap();
+    assert_eq!(
+        same.indicators_changed.get("learner_weekly"),
+        Some(&0),
+        "equal revision is not newer"
+    );
+    assert_eq!(score(&db).await, (5, 0.5));
+    store.write(&write(7, 0.7)).await.unwrap();
+    assert_eq!(score(&db).await, (7, 0.7));
+    assert_eq!(db.count("learner_weekly").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_without_a_class_have_their_own_key() {
+    let Some(db) = Db::new().await else { return };
+    let mut store = db.store();
+    let mut no_class = indicator_row("p1", 0, 1, 0.1);
+    no_class.class_id = None;
+    let batch = rows(
+        vec![no_class.clone(), indicator_row("p1", 0, 1, 0.9)],
+        vec![],
+    );
+    store.write(&batch).await.unwrap();
+    no_class.revision = 2;
+    no_class.indicators.insert("mean_score".into(), Some(0.2));
+    store.write(&rows(vec![no_class], vec![])).await.unwrap();
+    let got: Vec<(Option<String>, i64)> = db
+        .client
+        .query(
+            "SELECT class_id, revision FROM learner_weekly ORDER BY class_id NULLS FIRST",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(got, [(None, 2), (Some("class-1".into()), 1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_and_refuse_an_edited_history() {
+    let Some(db) = Db::new().await else { return };
+    db.store().write(&Rows::default()).await.unwrap();
+    db.store().write(&Rows::default()).await.unwrap();
+    let applied: Vec<i32> = db
+        .client
+        .query("SELECT version FROM lap_migrations ORDER BY version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let expected: Vec<i32> = lap_sink::postgres::MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(applied, expected);
+
+    db.client
+        .execute(
+            "UPDATE lap_migrations SET sql = sql || ' ' WHERE version = 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let err = db.store().write(&Rows::default()).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Migration { version: 1, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("never edit an applied migration"),
+        "{err}"
+    );
+
+    db.client
+        .batch_execute(
+            "UPDATE lap_migrations SET sql = trim(trailing ' ' from sql) WHERE version = 1;
+             INSERT INTO lap_migrations (version, name, sql) VALUES (999, 'future.sql', '')",
+        )
+        .await
+        .unwrap();
+    let err = db.store().write(&Rows::default()).await.unwrap_err();
+    assert!(err.to_string().contains("newer lap-sink"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analyst_views_show_latest_weeks_and_open_flags() {
+    let Some(db) = Db::new().await else { return };
+    let batch = rows(
+        vec![
+            flagged(indicator_row("p1", 0, 1, 0.2), "falling_scores"),
+            flagged(indicator_row("p1", 1, 1, 0.1), "low_wellbeing"),
+            indicator_row("p2", 1, 1, 0.8),
+            class_row("class-1", 0, 1, Some(0.4)),
+            class_row("class-1", 1, 1, None),
+        ],
+        vec![],
+    );
+    db.store().write(&batch).await.unwrap();
+
+    // Only week 1's flag is open: week 0 is no longer the class's latest.
+    let flags: Vec<(String, String, String)> = db
+        .client
+        .query("SELECT person_key, code, window_kind FROM open_flags", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        flags,
+        [("p1".into(), "low_wellbeing".into(), "weekly".into())]
+    );
+
+    let latest = db
+        .client
+        .query_one(
+            "SELECT window_start = timestamptz '2026-09-14 00:00:00+00', indicators->'mean_score' = 'null'::jsonb
+             FROM class_weekly_latest WHERE entity_id = 'class-1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(latest.get::<_, bool>(0) && latest.get::<_, bool>(1));
+
+    let values: Vec<(String, String, Option<f64>)> = db
+        .client
+        .query(
+            "SELECT entity_id, indicator, value FROM indicator_values
+             WHERE table_name = 'learner_weekly' AND window_start > $1::text::timestamptz
+             ORDER BY entity_id, indicator",
+            &[&"2026-09-08T00:00:00Z"],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("p1".into(), "attendance_rate".into(), None),
+            ("p1".into(), "mean_score".into(), Some(0.1)),
+            ("p2".into(), "attendance_rate".into(), None),
+            ("p2".into(), "mean_score".into(), Some(0.8)),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_configuration_says_what_to_fix() {
+    let Some(db) = Db::new().await else { return };
+    let mut cfg = db.config.clone();
+    cfg.schema = "Lap-Prod".into();
+    let err = lap_sink::postgres::PgStore::new(&cfg, None).err().unwrap();
+    assert!(err.to_string().contains("sink.postgres.schema"), "{err}");
+    cfg.schema = "lap".into();
+    cfg.url = "postgres://lap:hunter2@db/lap".into();
+    let err = lap_sink::postgres::PgStore::new(&cfg, None).err().unwrap();
+    assert!(err.to_string().contains("LAP_POSTGRES_PASSWORD"), "{err}");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

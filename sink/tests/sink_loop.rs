@@ -1,0 +1,328 @@
+//! The sink loop over the in-memory transport and the real PostgreSQL
+//! server: dead letters with origin, acknowledgement only after the store
+//! commit, and a store outage (through a proxy that goes down) that delays
+//! rows without losing any.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{Db, Proxy, event, indicator_row};
+use lap_runtime::health::Health;
+use lap_runtime::metrics::Metrics;
+use lap_runtime::transport::memory::{MemoryBroker, MemorySink};
+use lap_runtime::transport::{OutRecord, RecordSink, TopicPartition};
+use lap_schemas::{DeadLetter, decode, encode};
+use lap_sink::metrics::SinkMetrics;
+use lap_sink::postgres::PgStore;
+use lap_sink::rows::SinkTopics;
+use lap_sink::run::{Backoff, Sink};
+use tokio_util::sync::CancellationToken;
+
+const INDICATORS: &str = "lap.indicators";
+const ENRICHED: &str = "lap.enriched";
+const DLQ: &str = "lap.dlq";
+
+fn topics() -> SinkTopics {
+    SinkTopics {
+        indicators: INDICATORS.into(),
+        enriched: ENRICHED.into(),
+    }
+}
+
+fn new_sink(
+    broker: &MemoryBroker,
+    store: PgStore,
+    health: &Health,
+) -> (Sink<PgStore, MemorySink>, SinkMetrics) {
+    let metrics = SinkMetrics::register(&Metrics::new("sink"));
+    let backoff = Backoff {
+        initial: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+    };
+    let sink = Sink::new(
+        store,
+        broker.sink(),
+        DLQ,
+        topics(),
+        backoff,
+        metrics.clone(),
+        health.clone(),
+    );
+    (sink, metrics)
+}
+
+async fn produce(broker: &MemoryBroker, topic: &str, payload: Option<Vec<u8>>) {
+    let record = OutRecord {
+        topic: Arc::from(topic),
+        key: Some(Bytes::from_static(b"k")),
+        payload: payload.map(Bytes::from),
+        headers: vec![],
+    };
+    broker.sink().send(record).await.unwrap().await.unwrap();
+}
+
+fn committed_everything(broker: &MemoryBroker, topic: &str) -> bool {
+    broker
+        .end_offsets(topic)
+        .iter()
+        .enumerate()
+        .all(|(p, end)| {
+            let tp = TopicPartition {
+                topic: Arc::from(topic),
+                partition: p as i32,
+            };
+            // An empty partition has nothing to commit.
+            broker.committed("sink", &tp).unwrap_or(0) == *end
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_records_are_dead_lettered_with_origin_and_the_rest_is_stored() {
+    let Some(db) = Db::new().await else { return };
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    produce(
+        &broker,
+        INDICATORS,
+        Some(encode(&indicator_row("p1", 0, 1, 0.5)).unwrap()),
+    )
+    .await;
+    produce(&broker, INDICATORS, Some(b"{\"not\": \"avro\"}".to_vec())).await;
+    let mut other = indicator_row("p2", 0, 1, 0.5);
+    other.table_name = "school_weekly".into();
+    produce(&broker, INDICATORS, Some(encode(&other).unwrap())).await;
+    let mut nul = event("e-nul", "p3", 0.5);
+    nul.object_name = Some("quiz\0one".into());
+    produce(&broker, ENRICHED, Some(encode(&nul).unwrap())).await;
+    produce(
+        &broker,
+        ENRICHED,
+        Some(encode(&event("e1", "p1", 0.5)).unwrap()),
+    )
+    .await;
+    produce(&broker, ENRICHED, None).await; // a tombstone: nothing to store
+    produce(
+        &broker,
+        INDICATORS,
+        Some(encode(&indicator_row("p1", 0, 2, 0.6)).unwrap()),
+    )
+    .await;
+    broker.seal(INDICATORS);
+    broker.seal(ENRICHED);
+
+    let health = Health::default();
+    let (mut sink, metrics) = new_sink(&broker, db.store(), &health);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 100);
+    sink.run(source, &stop, Duration::from_secs(5))
+        .await
+        .unwrap();
+
+    let stored: Vec<i64> = db
+        .client
+        .query("SELECT revision FROM learner_weekly", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(stored, [2]);
+    assert_eq!(db.count("events").await, 1);
+
+    let mut letters: Vec<DeadLetter> = broker
+        .read_all(DLQ)
+        .iter()
+        .map(|m| decode(m.payload.as_deref().unwrap()).unwrap())
+        .collect();
+    letters.sort_by_key(|l| (l.origin.topic.clone(), l.origin.offset));
+    let got: Vec<(&str, Option<&str>, Option<i64>)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l.error_code.as_str(),
+                l.origin.topic.as_deref(),
+                l.origin.offset,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("sink.nul_character", Some(ENRICHED), Some(0)),
+            ("sink.decode", Some(INDICATORS), Some(1)),
+            ("sink.unknown_table", Some(INDICATORS), Some(2)),
+        ]
+    );
+    assert_eq!(letters[0].payload, encode(&nul).unwrap());
+    assert_eq!(letters[1].payload, b"{\"not\": \"avro\"}");
+    assert!(
+        letters[2].message.contains("school_weekly"),
+        "{}",
+        letters[2].message
+    );
+    assert_eq!(metrics.tombstones.get(), 1);
+    assert!(committed_everything(&broker, INDICATORS) && committed_everything(&broker, ENRICHED));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_delays_rows_and_loses_none() {
+    let Some(db) = Db::new().await else { return };
+    let proxy = Proxy::new(&db.config.url);
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 2);
+    }
+    let learners = |from: usize, to: usize, rev: i64| {
+        (from..to).map(move |i| indicator_row(&format!("p{i}"), 0, rev, i as f64 / 100.0))
+    };
+    for row in learners(0, 50, 1) {
+        produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
+    }
+
+    // Down from the start: no connection, not ready, nothing acknowledged.
+    let health = Health::default();
+    let store = PgStore::new(&proxy.config(&db), None).unwrap();
+    let (mut sink, metrics) = new_sink(&broker, store, &health);
+    let stop = CancellationToken::new();
+    let run = {
+        let (broker, stop) = (broker.clone(), stop.clone());
+        tokio::spawn(async move {
+            assert!(sink.prepare(&stop).await);
+            let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 20);
+            sink.run(source, &stop, Duration::from_secs(5))
+                .await
+                .unwrap()
+        })
+    };
+    let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
+    wait_until("the sink retries a refused connection", || errors() >= 3).await;
+    assert!(health.readiness().is_err(), "ready while the store is down");
+    assert_eq!(metrics.store_down.get(), 1);
+
+    proxy.up().await;
+    wait_until("the first rows are stored", || health.readiness().is_ok()).await;
+    wait_for_rows(&db, 50).await;
+
+    // Down mid-stream: open connections cut, new rows wait.
+    proxy.down();
+    let before = errors();
+    for row in learners(50, 120, 1).chain(learners(0, 10, 2)) {
+        produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
+    }
+    wait_until("writes fail again", || errors() > before + 1).await;
+    assert!(health.readiness().is_err());
+    proxy.up().await;
+    for i in 0..30 {
+        produce(
+            &broker,
+            ENRICHED,
+            Some(encode(&event(&format!("e{i}"), "p1", 0.5)).unwrap()),
+        )
+        .await;
+    }
+    broker.seal(INDICATORS);
+    broker.seal(ENRICHED);
+    run.await.unwrap();
+
+    assert_eq!(db.count("learner_weekly").await, 120);
+    assert_eq!(db.count("events").await, 30);
+    let revised: i64 = db
+        .client
+        .query_one(
+            "SELECT count(*) FROM learner_weekly WHERE revision = 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(revised, 10);
+    assert!(committed_everything(&broker, INDICATORS) && committed_everything(&broker, ENRICHED));
+    assert_eq!(metrics.store_down.get(), 0);
+    proxy.down();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_an_outage_commits_nothing_unwritten() {
+    let Some(db) = Db::new().await else { return };
+    let proxy = Proxy::new(&db.config.url);
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    proxy.up().await;
+    let health = Health::default();
+    let store = PgStore::new(&proxy.config(&db), None).unwrap();
+    let (mut sink, metrics) = new_sink(&broker, store, &health);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    proxy.down();
+    for i in 0..25 {
+        produce(
+            &broker,
+            INDICATORS,
+            Some(encode(&indicator_row(&format!("p{i}"), 0, 1, 0.5)).unwrap()),
+        )
+        .await;
+    }
+    broker.seal(INDICATORS);
+    broker.seal(ENRICHED);
+    let run = {
+        let (broker, stop) = (broker.clone(), stop.clone());
+        tokio::spawn(async move {
+            let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 10);
+            sink.run(source, &stop, Duration::from_millis(200))
+                .await
+                .unwrap()
+        })
+    };
+    let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
+    wait_until("writes fail", || errors() >= 2).await;
+    stop.cancel(); // SIGTERM while the store is down
+    let close = run.await.unwrap();
+    assert!(close.unacknowledged > 0);
+    assert!(
+        !committed_everything(&broker, INDICATORS),
+        "committed offsets of unwritten rows"
+    );
+    assert_eq!(db.count("learner_weekly").await, 0);
+
+    // The restarted sink reads them again and stores every one.
+    proxy.up().await;
+    let store = PgStore::new(&proxy.config(&db), None).unwrap();
+    let (mut sink, _) = new_sink(&broker, store, &health);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 10);
+    sink.run(source, &stop, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(db.count("learner_weekly").await, 25);
+    assert!(committed_everything(&broker, INDICATORS));
+    proxy.down();
+}
+
+async fn wait_for_rows(db: &Db, n: i64) {
+    for _ in 0..300 {
+        if db.count("learner_weekly").await == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("learner_weekly never reached {n} rows");
+}
+
+async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
