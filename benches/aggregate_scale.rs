@@ -7,6 +7,8 @@
 //!    learners, 10 events each per school day, admitted as `lap backfill`
 //!    does and then finalised week by week with the built-in SQL.
 //!
+//! `LAP_BENCH_QUERY_EVENTS` overrides `aggregate.max_query_events`.
+//!
 //! Run: `cargo bench --bench aggregate_scale`.
 
 #[path = "support/learning.rs"]
@@ -26,7 +28,8 @@ use measure::{env_usize, status_mib};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let cfg = AggregateConfig::default();
+    let mut cfg = AggregateConfig::default();
+    cfg.max_query_events = env_usize("LAP_BENCH_QUERY_EVENTS", cfg.max_query_events);
     let learners = env_usize("LAP_BENCH_LEARNERS", 100_000);
     let per_day = env_usize("LAP_BENCH_PER_DAY", 4);
     let before = status_mib("VmRSS");

@@ -31,6 +31,9 @@ use crate::table::learner_table;
 use crate::watermark::Watermarks;
 use crate::window::{Calendar, Day, Window};
 
+/// Windows with the classes to compute in each (`None`: every class).
+type Selected = Vec<(Window, Option<FastSet<ClassKey>>)>;
+
 /// Failures of the aggregate itself (never caused by one bad event).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -55,6 +58,10 @@ pub struct EngineOptions {
     pub min_group_size: u32,
     /// Flag thresholds.
     pub flags: FlagConfig,
+    /// Most events one run of the indicator SQL sees. A run's memory (the
+    /// Arrow table, DataFusion's hash tables, the computed values) grows
+    /// with its events, so a larger emission runs in chunks of whole classes.
+    pub chunk_events: usize,
 }
 
 impl EngineOptions {
@@ -66,6 +73,7 @@ impl EngineOptions {
             idle_ms: c.idle_partition_s as i64 * 1000,
             min_group_size: c.min_group_size,
             flags: c.flags.clone(),
+            chunk_events: c.max_query_events.max(1),
         }
     }
 }
@@ -243,8 +251,68 @@ impl Engine {
         self.revision
     }
 
-    /// Runs the queries over `selection` (one window kind) and finishes the rows.
+    /// Runs the queries over `selection` (one window kind) and finishes the
+    /// rows, a chunk of classes at a time (see [`EngineOptions::chunk_events`]).
     fn rows(
+        &mut self,
+        kind: WindowKind,
+        selection: &[(Window, Option<FastSet<ClassKey>>)],
+        is_final: bool,
+        now_ms: i64,
+    ) -> Result<Vec<IndicatorRow>, EngineError> {
+        let mut rows = Vec::new();
+        for chunk in self.chunks(selection) {
+            rows.extend(self.rows_of(kind, &chunk, is_final, now_ms)?);
+        }
+        Ok(rows)
+    }
+
+    /// Splits `selection` into selections of whole classes with about
+    /// `chunk_events` events each. Every query groups by class, so the
+    /// rows do not depend on the split.
+    fn chunks(&self, selection: &[(Window, Option<FastSet<ClassKey>>)]) -> Vec<Selected> {
+        let mut per_class: BTreeMap<&ClassKey, usize> = BTreeMap::new();
+        for (window, classes) in selection {
+            for state in window.days().filter_map(|d| self.store.day(d)) {
+                for (class, slot) in &state.classes {
+                    if classes.as_ref().is_none_or(|set| set.contains(class)) {
+                        *per_class.entry(class).or_default() += slot.events.len();
+                    }
+                }
+            }
+        }
+        let mut groups: Vec<FastSet<ClassKey>> = vec![FastSet::default()];
+        let mut size = 0;
+        for (class, n) in per_class {
+            if size > 0 && size + n > self.opts.chunk_events {
+                groups.push(FastSet::default());
+                size = 0;
+            }
+            groups.last_mut().expect("one group").insert(class.clone());
+            size += n;
+        }
+        if groups.len() == 1 {
+            return vec![selection.to_vec()];
+        }
+        groups
+            .iter()
+            .map(|group| {
+                selection
+                    .iter()
+                    .map(|(w, classes)| {
+                        let part = match classes {
+                            Some(set) => set.intersection(group).cloned().collect(),
+                            None => group.clone(),
+                        };
+                        (*w, Some(part))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Runs the queries over one chunk and finishes its rows.
+    fn rows_of(
         &mut self,
         kind: WindowKind,
         selection: &[(Window, Option<FastSet<ClassKey>>)],

@@ -524,6 +524,10 @@ pub struct AggregateConfig {
     pub min_group_size: u32,
     /// Cap of one gap between events when estimating active time.
     pub session_gap_cap_s: u64,
+    /// Most events one run of the indicator SQL sees; a larger emission
+    /// runs in chunks of whole classes. Bounds the memory of an emission
+    /// (about 3 GiB at the default, see README, Benchmarks).
+    pub max_query_events: usize,
     /// Folder of indicator SQL files; empty uses the built-in ones.
     pub sql_dir: String,
     /// Indicator SQL files to run (names without `.sql`), in that order.
@@ -542,6 +546,7 @@ impl Default for AggregateConfig {
             provisional_interval_s: 5,
             min_group_size: 5,
             session_gap_cap_s: 15 * 60,
+            max_query_events: 200_000,
             sql_dir: String::new(),
             indicators: [
                 "activity",
