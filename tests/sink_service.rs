@@ -1,5 +1,5 @@
 //! The `lap-sink` service through the real broker into the real
-//! PostgreSQL: revisions arrive out of order across partitions, a junk
+//! PostgreSQL and a Delta Lake directory: revisions arrive out of order across partitions, a junk
 //! record is dead-lettered, the service is SIGKILLed and restarted, and the
 //! tables end up holding exactly the highest revision of every key and
 //! every event once.
@@ -11,7 +11,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{Killed, spawn_service, wait_ready};
+use common::{Killed, lap, spawn_service, wait_ready};
 use lap_runtime::testkit;
 use lap_runtime::transport::kafka::KafkaSink;
 use lap_runtime::transport::{OutRecord, RecordSink};
@@ -65,6 +65,8 @@ async fn the_sink_service_keeps_the_highest_revision_across_a_sigkill() {
     testkit::create_topic(&kafka, &enriched, 1).await;
     testkit::create_topic(&kafka, &dlq, 1).await;
     let schema = testkit::unique("sinksvc").replace('-', "_");
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = lake_dir.path().display();
     let group = testkit::unique("grp");
     let instance = testkit::unique("sink");
     let port = testkit::free_port();
@@ -87,6 +89,8 @@ name = "{dlq}"
 metrics_addr = "127.0.0.1:{port}"
 [sink]
 retry_initial_ms = 50
+[sink.lake]
+path = "{lake}"
 [sink.postgres]
 enabled = true
 url = "{pg_url}"
@@ -191,6 +195,19 @@ schema = "{schema}"
         .get(0);
     assert_eq!(total, 60);
     assert_eq!(count_at(3).await, 60);
+
+    // The lake holds the same rows (lap query reads sink.lake.path).
+    let (ok, out) = lap(
+        file.path(),
+        &[
+            "query",
+            "SELECT revision, count(*) AS n FROM learner_daily GROUP BY revision",
+            "--format",
+            "csv",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(out, "revision,n\n3,60\n");
 
     let letters: Vec<DeadLetter> = testkit::read_topic(&bootstrap, &dlq)
         .await

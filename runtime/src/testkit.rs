@@ -21,6 +21,9 @@ pub const KAFKA_ENV: &str = "LAP_TEST_KAFKA";
 pub const KAFKA_TANSU_ENV: &str = "LAP_TEST_KAFKA_TANSU";
 /// Environment variable holding a PostgreSQL URL.
 pub const POSTGRES_ENV: &str = "LAP_TEST_POSTGRES";
+/// Environment variable naming a Python with the `deltalake` and `pyarrow`
+/// packages: an independent reader of the lake tables.
+pub const DELTA_PYTHON_ENV: &str = "LAP_TEST_DELTA_PYTHON";
 
 /// The value of `var`, or `None` with a printed reason. With
 /// `LAP_REQUIRE_SERVICES=1` (set by the test script) a missing service is a

@@ -7,10 +7,12 @@ use anyhow::{Context, bail};
 use lap_runtime::config::Secret;
 use lap_runtime::service::Service;
 use lap_runtime::transport::kafka::{KafkaSink, KafkaSource};
+use lap_sink::delta::DeltaStore;
 use lap_sink::metrics::SinkMetrics;
 use lap_sink::postgres::{PASSWORD_ENV, PgStore};
 use lap_sink::rows::SinkTopics;
 use lap_sink::run::{Backoff, Sink};
+use lap_sink::store::AnyStore;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -19,15 +21,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let svc = Service::start("sink").await?;
     let cfg = &svc.config;
+    let mut stores = Vec::new();
+    if cfg.sink.lake.enabled {
+        stores.push(AnyStore::Delta(DeltaStore::new(&cfg.sink.lake.path)));
+    }
     let pg = &cfg.sink.postgres;
-    if !pg.enabled {
+    if pg.enabled {
+        let password = Secret::resolve(PASSWORD_ENV, &pg.password_file)?;
+        stores.push(AnyStore::Postgres(PgStore::new(pg, password)?));
+    }
+    if stores.is_empty() {
         bail!(
-            "no analytics store is enabled: set sink.postgres.enabled = true and sink.postgres.url \
-             (or LAP__SINK__POSTGRES__ENABLED=true)"
+            "no analytics store is enabled: set sink.lake.enabled = true (a Delta Lake directory) \
+             and/or sink.postgres.enabled = true"
         );
     }
-    let password = Secret::resolve(PASSWORD_ENV, &pg.password_file)?;
-    let store = PgStore::new(pg, password)?;
     let topics = SinkTopics {
         indicators: cfg.topics.indicators.name.clone(),
         enriched: cfg.topics.enriched.name.clone(),
@@ -39,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let dlq = KafkaSink::new(&cfg.kafka, svc.name)?;
     let metrics = SinkMetrics::register(&svc.metrics);
     let mut sink = Sink::new(
-        store,
+        stores,
         dlq,
         &cfg.topics.dlq.name,
         topics.clone(),

@@ -6,10 +6,10 @@ use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
 /// Counters of the sink stage.
 #[derive(Clone, Debug)]
 pub struct SinkMetrics {
-    /// Rows by table and outcome: `written` (inserted or a higher revision
-    /// replaced the stored one), `stale` (the store already held this or a
-    /// higher revision), `superseded` (a higher revision came in the same
-    /// batch).
+    /// Rows by store, table and outcome: `written` (inserted, or a higher
+    /// revision replaced the stored one), `stale` (the store already held
+    /// this or a higher revision), `superseded` (a higher revision came in
+    /// the same batch; store and table `*`).
     pub rows: IntCounterVec,
     /// Messages dead-lettered, by error code.
     pub rejected: IntCounterVec,
@@ -29,8 +29,8 @@ impl SinkMetrics {
         SinkMetrics {
             rows: metrics.counter_vec(
                 "lap_sink_rows_total",
-                "Rows by table and outcome: written, stale, superseded.",
-                &["table", "outcome"],
+                "Rows by store, table and outcome: written, stale, superseded.",
+                &["store", "table", "outcome"],
             ),
             rejected: metrics.counter_vec(
                 "lap_sink_rejected_total",

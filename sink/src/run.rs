@@ -42,9 +42,9 @@ pub enum SinkError {
     Encode(#[from] CodecError),
 }
 
-/// The sink stage: a store, the dead-letter producer and the bookkeeping.
+/// The sink stage: the stores, the dead-letter producer and the bookkeeping.
 pub struct Sink<St, K> {
-    store: St,
+    stores: Vec<St>,
     dlq: K,
     dlq_topic: Arc<str>,
     topics: SinkTopics,
@@ -54,9 +54,10 @@ pub struct Sink<St, K> {
 }
 
 impl<St: Store, K: RecordSink> Sink<St, K> {
-    /// A sink writing to `store`, dead-lettering to `dlq_topic` through `dlq`.
+    /// A sink writing every batch to each of `stores` in turn,
+    /// dead-lettering to `dlq_topic` through `dlq`.
     pub fn new(
-        store: St,
+        stores: Vec<St>,
         dlq: K,
         dlq_topic: &str,
         topics: SinkTopics,
@@ -66,7 +67,7 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
     ) -> Self {
         health.set_check("store", false, "not connected yet");
         Sink {
-            store,
+            stores,
             dlq,
             dlq_topic: dlq_topic.into(),
             topics,
@@ -76,10 +77,15 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         }
     }
 
-    /// Connects to the store and prepares it (migrations), retrying until it
-    /// works or `stop` is cancelled (then `false`).
+    /// Connects to the stores and prepares them (migrations, tables),
+    /// retrying until they work or `stop` is cancelled (then `false`).
     pub async fn prepare(&mut self, stop: &CancellationToken) -> bool {
-        self.write(&Rows::default(), stop).await.is_some()
+        for i in 0..self.stores.len() {
+            if self.write(i, &Rows::default(), stop).await.is_none() {
+                return false;
+            }
+        }
+        true
     }
 
     /// Runs until the source ends or `stop` is cancelled, then waits up to
@@ -136,14 +142,16 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         if superseded > 0 {
             self.metrics
                 .rows
-                .with_label_values(&["*", "superseded"])
+                .with_label_values(&["*", "*", "superseded"])
                 .inc_by(superseded as u64);
         }
         if !rows.is_empty() {
-            let Some(written) = self.write(&rows, stop).await else {
-                return Ok(false);
-            };
-            self.count(&rows, &written);
+            for i in 0..self.stores.len() {
+                let Some(written) = self.write(i, &rows, stop).await else {
+                    return Ok(false);
+                };
+                self.count(self.stores[i].name(), &rows, &written);
+            }
         }
         let mut pending = Vec::with_capacity(rejected.len());
         for r in &rejected {
@@ -158,13 +166,15 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         Ok(true)
     }
 
-    /// Writes until the store accepts, or `None` once `stop` is cancelled.
-    async fn write(&mut self, rows: &Rows, stop: &CancellationToken) -> Option<Written> {
+    /// Writes until store `i` accepts, or `None` once `stop` is cancelled.
+    /// The stores are idempotent, so a batch one of them already holds may
+    /// be written to it again after a restart.
+    async fn write(&mut self, i: usize, rows: &Rows, stop: &CancellationToken) -> Option<Written> {
         let mut wait = self.backoff.initial;
-        let store = self.store.name();
+        let store = self.stores[i].name();
         loop {
             let started = Instant::now();
-            match self.store.write(rows).await {
+            match self.stores[i].write(rows).await {
                 Ok(written) => {
                     self.metrics
                         .write_seconds
@@ -194,25 +204,28 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         }
     }
 
-    fn count(&self, rows: &Rows, written: &Written) {
+    fn count(&self, store: &str, rows: &Rows, written: &Written) {
         for (table, batch) in &rows.indicators {
             let changed = written.indicators_changed.get(table).copied().unwrap_or(0);
             let stale = (batch.len() as u64).saturating_sub(changed);
             self.metrics
                 .rows
-                .with_label_values(&[table, "written"])
+                .with_label_values(&[store, table, "written"])
                 .inc_by(changed);
             self.metrics
                 .rows
-                .with_label_values(&[table, "stale"])
+                .with_label_values(&[store, table, "stale"])
                 .inc_by(stale);
         }
         let stale = (rows.events.len() as u64).saturating_sub(written.events_inserted);
-        let events = self.metrics.rows.with_label_values(&["events", "written"]);
+        let events = self
+            .metrics
+            .rows
+            .with_label_values(&[store, "events", "written"]);
         events.inc_by(written.events_inserted);
         self.metrics
             .rows
-            .with_label_values(&["events", "stale"])
+            .with_label_values(&[store, "events", "stale"])
             .inc_by(stale);
     }
 }

@@ -69,3 +69,27 @@ pub enum StoreError {
         reason: String,
     },
 }
+
+/// One of the configured stores, so a sink can hold several of them.
+pub enum AnyStore {
+    /// PostgreSQL.
+    Postgres(crate::postgres::PgStore),
+    /// Delta Lake.
+    Delta(crate::delta::DeltaStore),
+}
+
+impl Store for AnyStore {
+    fn name(&self) -> &'static str {
+        match self {
+            AnyStore::Postgres(s) => s.name(),
+            AnyStore::Delta(s) => s.name(),
+        }
+    }
+
+    async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        match self {
+            AnyStore::Postgres(s) => s.write(rows).await,
+            AnyStore::Delta(s) => s.write(rows).await,
+        }
+    }
+}

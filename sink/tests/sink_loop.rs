@@ -43,7 +43,7 @@ fn new_sink(
         max: Duration::from_millis(200),
     };
     let sink = Sink::new(
-        store,
+        vec![store],
         broker.sink(),
         DLQ,
         topics(),

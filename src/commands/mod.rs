@@ -1,5 +1,6 @@
 //! One module per `lap` subcommand.
 
 pub mod backfill;
+pub mod query;
 pub mod roster;
 pub mod topics;

@@ -14,6 +14,8 @@ pub struct SinkConfig {
     pub retry_initial_ms: u64,
     /// Longest wait between two attempts of the same write.
     pub retry_max_ms: u64,
+    /// The Delta Lake store (the default).
+    pub lake: LakeConfig,
     /// The PostgreSQL store.
     pub postgres: PostgresConfig,
 }
@@ -24,7 +26,28 @@ impl Default for SinkConfig {
             events: true,
             retry_initial_ms: 200,
             retry_max_ms: 30_000,
+            lake: LakeConfig::default(),
             postgres: PostgresConfig::default(),
+        }
+    }
+}
+
+/// Delta Lake tables in a directory: no server to run, readable by
+/// DataFusion (`lap query`), DuckDB, Spark and pandas.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LakeConfig {
+    /// Write the lake at all.
+    pub enabled: bool,
+    /// Directory holding one Delta table per table (created when missing).
+    pub path: String,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        LakeConfig {
+            enabled: true,
+            path: "lake".into(),
         }
     }
 }

@@ -1,0 +1,244 @@
+//! Delta Lake as an analytics store (delta-rs): one table per indicator
+//! table plus `events`, in a directory, readable by DataFusion, DuckDB,
+//! Spark or pandas without lap.
+//!
+//! Indicator rows are MERGEd on (`window_date`, `window_start`,
+//! `entity_id`, `class_id`): a matched row is replaced only by a higher
+//! revision, an unmatched one inserted. Events are MERGEd on (`event_date`,
+//! `tenant`, `event_id`) and only inserted. Both are idempotent, so a replay
+//! changes nothing. Tables are partitioned by date, which also lets a MERGE
+//! read only the partitions its batch touches. Each table commits on its
+//! own: a batch that fails half-way is retried whole, and the tables that
+//! already took it find nothing new.
+
+pub mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use deltalake::arrow::array::RecordBatch;
+use deltalake::arrow::datatypes::SchemaRef;
+use deltalake::datafusion::prelude::SessionContext;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableError};
+
+use crate::rows::{INDICATOR_TABLES, Rows};
+use crate::store::{Store, StoreError, Written};
+use schema::{
+    EVENT_DATE, WINDOW_DATE, event_batch, event_schema, indicator_batch, indicator_schema,
+};
+
+const STORE: &str = "delta";
+
+/// The event-level table's name.
+pub const EVENTS: &str = "events";
+
+/// Every lake table: the indicator tables and `events`.
+pub fn tables() -> impl Iterator<Item = &'static str> {
+    INDICATOR_TABLES.into_iter().chain([EVENTS])
+}
+
+/// A directory of Delta tables, opened (or created) on first use.
+pub struct DeltaStore {
+    root: PathBuf,
+    open: HashMap<&'static str, DeltaTable>,
+}
+
+impl DeltaStore {
+    /// A lake under `root` (created when missing).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DeltaStore {
+            root: root.into(),
+            open: HashMap::new(),
+        }
+    }
+
+    /// The directory holding `table`.
+    pub fn table_path(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    /// The table, creating it with its schema and partition column when
+    /// the directory holds none yet.
+    async fn table(&mut self, name: &'static str) -> Result<DeltaTable, StoreError> {
+        if let Some(t) = self.open.get(name) {
+            return Ok(t.clone());
+        }
+        let table = open_or_create(&self.table_path(name), name).await?;
+        self.open.insert(name, table.clone());
+        Ok(table)
+    }
+
+    async fn merge(&mut self, name: &'static str, batch: RecordBatch) -> Result<u64, StoreError> {
+        let table = self.table(name).await?;
+        let failed = |e: DeltaTableError| write_error(&format!("merge into {name}"), e);
+        let source = SessionContext::new()
+            .read_batch(batch)
+            .map_err(|e| failed(e.into()))?;
+        let columns: Vec<String> = if name == EVENTS {
+            event_schema()
+        } else {
+            indicator_schema()
+        }
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+        // A matched row keeps its key; everything else comes from the source.
+        let key = [WINDOW_DATE, "window_start", "entity_id", "class_id"];
+        let values: Vec<&String> = columns
+            .iter()
+            .filter(|c| !key.contains(&c.as_str()))
+            .collect();
+        let builder = table
+            .merge(source, merge_predicate(name))
+            .with_source_alias("source")
+            .with_target_alias("target");
+        let builder = if name == EVENTS {
+            builder
+        } else {
+            builder
+                .when_matched_update(|u| {
+                    values
+                        .iter()
+                        .fold(u.predicate("source.revision > target.revision"), |u, c| {
+                            u.update(c.as_str(), format!("source.{c}"))
+                        })
+                })
+                .map_err(failed)?
+        };
+        let (table, metrics) = builder
+            .when_not_matched_insert(|i| {
+                columns
+                    .iter()
+                    .fold(i, |i, c| i.set(c.as_str(), format!("source.{c}")))
+            })
+            .map_err(failed)?
+            .await
+            .map_err(failed)?;
+        self.open.insert(name, table);
+        Ok((metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64)
+    }
+}
+
+impl Store for DeltaStore {
+    fn name(&self) -> &'static str {
+        STORE
+    }
+
+    async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        let mut written = Written::default();
+        if rows.is_empty() {
+            // Readiness: the lake directory must be usable.
+            for name in tables() {
+                self.table(name).await?;
+            }
+            return Ok(written);
+        }
+        for (table, batch) in &rows.indicators {
+            let batch = indicator_batch(batch)
+                .map_err(|e| write_error(&format!("convert rows of {table}"), e.into()))?;
+            let changed = self.merge(table, batch).await;
+            if changed.is_err() {
+                // The table's version may have moved under us; reload it.
+                self.open.remove(table);
+            }
+            written.indicators_changed.insert(table, changed?);
+        }
+        if !rows.events.is_empty() {
+            let batch = event_batch(&rows.events)
+                .map_err(|e| write_error("convert event rows", e.into()))?;
+            let inserted = self.merge(EVENTS, batch).await;
+            if inserted.is_err() {
+                self.open.remove(EVENTS);
+            }
+            written.events_inserted = inserted?;
+        }
+        Ok(written)
+    }
+}
+
+/// The join condition of a table's MERGE. The partition column comes
+/// first, so delta-rs prunes the target to the partitions the batch has.
+fn merge_predicate(table: &str) -> String {
+    if table == EVENTS {
+        format!(
+            "target.{EVENT_DATE} = source.{EVENT_DATE} AND target.tenant = source.tenant \
+             AND target.event_id = source.event_id"
+        )
+    } else {
+        format!(
+            "target.{WINDOW_DATE} = source.{WINDOW_DATE} AND target.window_start = source.window_start \
+             AND target.entity_id = source.entity_id \
+             AND coalesce(target.class_id, '') = coalesce(source.class_id, '')"
+        )
+    }
+}
+
+/// Opens the Delta table at `dir`, creating the directory and the table
+/// when there is none.
+pub async fn open_or_create(dir: &Path, name: &str) -> Result<DeltaTable, StoreError> {
+    let failed = |e: DeltaTableError| StoreError::Connect {
+        store: STORE,
+        reason: format!("table {name} at {}: {e}", dir.display()),
+    };
+    let url = deltalake::ensure_table_uri(dir.to_string_lossy()).map_err(failed)?;
+    let table = DeltaTable::try_from_url(url).await.map_err(failed)?;
+    if table.version().is_some() {
+        return Ok(table);
+    }
+    let (schema, partition): (SchemaRef, &str) = if name == EVENTS {
+        (event_schema(), EVENT_DATE)
+    } else {
+        (indicator_schema(), WINDOW_DATE)
+    };
+    let kernel: StructType = schema
+        .as_ref()
+        .try_into_kernel()
+        .map_err(|e| failed(DeltaTableError::from(e)))?;
+    table
+        .create()
+        .with_table_name(name)
+        .with_columns(kernel.fields().cloned())
+        .with_partition_columns([partition])
+        .with_save_mode(SaveMode::Ignore)
+        .await
+        .map_err(failed)
+}
+
+fn write_error(action: &str, e: DeltaTableError) -> StoreError {
+    StoreError::Write {
+        store: STORE,
+        action: action.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A DataFusion session with every lake table under `root` registered by
+/// name, at its latest version: what `lap query` runs SQL in. Tables not
+/// written yet are left out.
+pub async fn query_context(root: &Path) -> Result<SessionContext, StoreError> {
+    let ctx = SessionContext::new();
+    for name in tables() {
+        let dir = root.join(name);
+        if !dir.join("_delta_log").is_dir() {
+            continue;
+        }
+        let table = open_or_create(&dir, name).await?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| StoreError::Connect {
+                store: STORE,
+                reason: format!("table {name} at {}: {e}", dir.display()),
+            })?;
+        ctx.register_table(name, provider)
+            .map_err(|e| StoreError::Connect {
+                store: STORE,
+                reason: format!("table {name}: {e}"),
+            })?;
+    }
+    Ok(ctx)
+}
