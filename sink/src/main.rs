@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
     let pg = &cfg.sink.postgres;
     if pg.enabled {
         let password = Secret::resolve(PASSWORD_ENV, &pg.password_file)?;
-        stores.push(AnyStore::Postgres(PgStore::new(pg, password)?));
+        stores.push(AnyStore::Postgres(Box::new(PgStore::new(pg, password)?)));
     }
     if stores.is_empty() {
         bail!(

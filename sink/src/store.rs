@@ -73,7 +73,7 @@ pub enum StoreError {
 /// One of the configured stores, so a sink can hold several of them.
 pub enum AnyStore {
     /// PostgreSQL.
-    Postgres(crate::postgres::PgStore),
+    Postgres(Box<crate::postgres::PgStore>),
     /// Delta Lake.
     Delta(crate::delta::DeltaStore),
 }
