@@ -18,7 +18,7 @@ mod measure;
 
 use std::time::Instant;
 
-use lap_aggregate::backfill::build_engine;
+use lap_aggregate::backfill::{build_batch_engine, build_engine};
 use lap_aggregate::reference::Reference;
 use lap_runtime::config::AggregateConfig;
 use measure::{env_usize, status_mib};
@@ -61,7 +61,7 @@ fn main() {
     let learners = 10_000;
     let per_day = 10;
     let days = total.div_ceil(learners * per_day);
-    let mut engine = build_engine(&cfg, &Reference::default()).unwrap();
+    let mut engine = build_batch_engine(&cfg, &Reference::default()).unwrap();
     let started = Instant::now();
     let mut n = 0usize;
     for e in learning::events(learners, per_day, days).take(total) {

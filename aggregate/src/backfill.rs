@@ -36,16 +36,39 @@ pub enum BuildError {
     },
 }
 
-/// Builds the engine an `[aggregate]` section describes.
+/// Builds the engine an `[aggregate]` section describes: one query
+/// session, one core (the service; scale it with partitions).
 pub fn build_engine(cfg: &AggregateConfig, reference: &Reference) -> Result<Engine, BuildError> {
     let cal = Calendar::new(&cfg.time_zone)?;
+    Ok(Engine::new(
+        cal,
+        EngineOptions::from_config(cfg),
+        queries(cfg, reference)?,
+    ))
+}
+
+/// The engine of a batch run: with two or more cores, a second query
+/// session runs every other chunk of classes on another core.
+pub fn build_batch_engine(
+    cfg: &AggregateConfig,
+    reference: &Reference,
+) -> Result<Engine, BuildError> {
+    let engine = build_engine(cfg, reference)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(if cores > 1 {
+        engine.with_helper(queries(cfg, reference)?)
+    } else {
+        engine
+    })
+}
+
+fn queries(cfg: &AggregateConfig, reference: &Reference) -> Result<Queries, BuildError> {
     let dir = (!cfg.sql_dir.is_empty()).then(|| Path::new(&cfg.sql_dir));
     let files = load(dir, &cfg.indicators)?;
     let settings = Settings {
         session_gap_cap_ms: cfg.session_gap_cap_s as i64 * 1000,
     };
-    let queries = Queries::new(files, reference, settings)?;
-    Ok(Engine::new(cal, EngineOptions::from_config(cfg), queries))
+    Ok(Queries::new(files, reference, settings)?)
 }
 
 /// Reads an NDJSON archive of enriched events (one JSON object per line,
@@ -78,6 +101,6 @@ pub fn backfill(
     events: &[EnrichedEvent],
     now_ms: i64,
 ) -> Result<Vec<IndicatorRow>, BuildError> {
-    let mut engine = build_engine(cfg, reference)?;
+    let mut engine = build_batch_engine(cfg, reference)?;
     Ok(engine.run_batch(events, now_ms)?.rows)
 }

@@ -25,11 +25,26 @@ use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, WindowKind};
 
 use crate::finish::{RowContext, finish};
 use crate::history::History;
-use crate::sql::{Queries, SqlError};
+use crate::sql::{Computed, Queries, SqlError};
 use crate::store::{ClassKey, FastSet, Inserted, Store};
-use crate::table::learner_table;
+use crate::table::{TableInfo, learner_table};
 use crate::watermark::Watermarks;
 use crate::window::{Calendar, Day, Window};
+
+/// Runs the queries over one chunk's events; `None` when it has none.
+fn compute(
+    store: &Store,
+    cal: &Calendar,
+    queries: &Queries,
+    selection: &[(Window, Option<FastSet<ClassKey>>)],
+) -> Result<Option<(Vec<Computed>, TableInfo)>, EngineError> {
+    let refs: Vec<_> = selection.iter().map(|(w, c)| (*w, c.as_ref())).collect();
+    let (batch, info) = learner_table(store, cal, &refs)?;
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    Ok(Some((queries.run(&batch)?, info)))
+}
 
 /// Windows with the classes to compute in each (`None`: every class).
 type Selected = Vec<(Window, Option<FastSet<ClassKey>>)>;
@@ -140,6 +155,9 @@ pub struct Engine {
     cal: Calendar,
     opts: EngineOptions,
     queries: Queries,
+    /// A second session for batch work: with it, two chunks of an emission
+    /// run their SQL at once, one per core (see [`Engine::with_helper`]).
+    helper: Option<Queries>,
     store: Store,
     watermarks: Watermarks,
     history: History,
@@ -162,12 +180,21 @@ impl Engine {
             cal,
             opts,
             queries,
+            helper: None,
             store: Store::default(),
             floors: HashMap::new(),
             final_wm: i64::MIN,
             revision: 0,
             closes: HashMap::new(),
         }
+    }
+
+    /// Adds a second query session, so that emissions of several chunks
+    /// (a backfill) use two cores. Rows do not change: each chunk is still
+    /// one single-partition run, and chunks are finished in order.
+    pub fn with_helper(mut self, helper: Queries) -> Engine {
+        self.helper = Some(helper);
+        self
     }
 
     /// The indicator queries (to refresh reference tables).
@@ -260,9 +287,33 @@ impl Engine {
         is_final: bool,
         now_ms: i64,
     ) -> Result<Vec<IndicatorRow>, EngineError> {
+        let chunks = self.chunks(selection);
         let mut rows = Vec::new();
-        for chunk in self.chunks(selection) {
-            rows.extend(self.rows_of(kind, &chunk, is_final, now_ms)?);
+        let mut i = 0;
+        while i < chunks.len() {
+            let (store, cal, queries) = (&self.store, &self.cal, &self.queries);
+            let pair = match (&self.helper, chunks.get(i + 1)) {
+                (Some(helper), Some(next)) => std::thread::scope(|s| {
+                    let other = s.spawn(|| compute(store, cal, helper, next));
+                    let first = compute(store, cal, queries, &chunks[i]);
+                    let second = other.join().expect("query thread panicked");
+                    vec![first, second]
+                }),
+                _ => vec![compute(store, cal, queries, &chunks[i])],
+            };
+            for (k, done) in pair.into_iter().enumerate() {
+                if let Some((computed, info)) = done? {
+                    rows.extend(self.finish_chunk(
+                        kind,
+                        &chunks[i + k],
+                        computed,
+                        &info,
+                        is_final,
+                        now_ms,
+                    ));
+                }
+            }
+            i += if self.helper.is_some() { 2 } else { 1 };
         }
         Ok(rows)
     }
@@ -311,20 +362,16 @@ impl Engine {
             .collect()
     }
 
-    /// Runs the queries over one chunk and finishes its rows.
-    fn rows_of(
+    /// Finishes the computed values of one chunk into rows.
+    fn finish_chunk(
         &mut self,
         kind: WindowKind,
         selection: &[(Window, Option<FastSet<ClassKey>>)],
+        computed: Vec<Computed>,
+        info: &TableInfo,
         is_final: bool,
         now_ms: i64,
-    ) -> Result<Vec<IndicatorRow>, EngineError> {
-        let refs: Vec<_> = selection.iter().map(|(w, c)| (*w, c.as_ref())).collect();
-        let (batch, info) = learner_table(&self.store, &self.cal, &refs)?;
-        if batch.num_rows() == 0 {
-            return Ok(Vec::new());
-        }
-        let computed = self.queries.run(&batch)?;
+    ) -> Vec<IndicatorRow> {
         let ends: HashMap<i64, i64> = selection
             .iter()
             .map(|(w, _)| (self.cal.start(*w), self.cal.end(*w)))
@@ -340,7 +387,7 @@ impl Engine {
             min_group_size: self.opts.min_group_size,
             flags: &self.opts.flags,
         };
-        Ok(finish(&ctx, computed, &info, &mut self.history))
+        finish(&ctx, computed, info, &mut self.history)
     }
 
     /// Emits every open window with events since the last call, provisionally.

@@ -286,6 +286,10 @@ proptest! {
         let chunked = AggregateConfig { max_query_events: 7, ..cfg.clone() };
         let streamed = stream(&mut engine(&chunked), arrivals);
         let batched = batch(&cfg, &events);
+        // lap backfill's engine runs every other chunk on a second session.
+        let parallel = AggregateConfig { max_query_events: 5, ..cfg.clone() };
+        let two_sessions = lap_aggregate::backfill::backfill(&parallel, &reference(), &events, 0).unwrap();
+        prop_assert_eq!(content(&two_sessions), content(&batched));
         let (streamed, batched) = (content(&streamed), content(&batched));
         let differ: Vec<_> = streamed
             .iter()

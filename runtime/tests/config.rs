@@ -151,14 +151,24 @@ fn enrich_settings_are_checked() {
 }
 
 #[test]
-fn the_readme_example_config_is_valid() {
+fn every_readme_config_example_is_valid() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let start = readme.find("```toml\n").expect("README has a TOML example") + 8;
-    let end = start + readme[start..].find("```").unwrap();
-    let f = file(&readme[start..end]);
-    let cfg = load_from(Some(f.path()), env(&[])).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(cfg.enrich.tenant, "river-district");
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("```").unwrap()])
+        .collect();
+    assert!(
+        blocks.len() >= 2,
+        "README shows the main and the sink config"
+    );
+    for block in &blocks {
+        let f = file(block);
+        load_from(Some(f.path()), env(&[])).unwrap_or_else(|e| panic!("{e}\nin:\n{block}"));
+    }
+    let main = load_from(Some(file(blocks[0]).path()), env(&[])).unwrap();
+    assert_eq!(main.enrich.tenant, "river-district");
 }
 
 #[test]
