@@ -7,27 +7,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{DAY, MONDAY, class_row, event, flagged, indicator_row};
+use common::{DAY, MONDAY, class_row, event, flagged, indicator_row, rows};
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use lap_runtime::testkit::{DELTA_PYTHON_ENV, service};
-use lap_schemas::{EnrichedEvent, IndicatorRow};
 use lap_sink::delta::{DeltaStore, query_context};
-use lap_sink::rows::{INDICATOR_TABLES, Rows};
-use lap_sink::store::Store;
 
-fn rows(indicators: Vec<IndicatorRow>, events: Vec<EnrichedEvent>) -> Rows {
-    let mut r = Rows::default();
-    for row in indicators {
-        let table = INDICATOR_TABLES
-            .iter()
-            .find(|t| **t == row.table_name)
-            .unwrap();
-        r.indicators.entry(table).or_default().push(row);
-    }
-    r.events = events;
-    r
-}
+use lap_sink::store::Store;
 
 /// `sql` over the lake, one `|`-joined line per row.
 async fn query(root: &Path, sql: &str) -> Vec<String> {

@@ -3,25 +3,9 @@
 
 mod common;
 
-use common::{Db, class_row, event, flagged, indicator_row};
+use common::{Db, class_row, event, flagged, indicator_row, rows};
 use lap_sink::rows::Rows;
 use lap_sink::store::{Store, StoreError};
-
-fn rows(
-    indicators: Vec<lap_schemas::IndicatorRow>,
-    events: Vec<lap_schemas::EnrichedEvent>,
-) -> Rows {
-    let mut r = Rows::default();
-    for row in indicators {
-        let table = lap_sink::rows::INDICATOR_TABLES
-            .iter()
-            .find(|t| **t == row.table_name)
-            .unwrap();
-        r.indicators.entry(table).or_default().push(row);
-    }
-    r.events = events;
-    r
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_batch_changes_nothing() {

@@ -12,6 +12,7 @@ use lap_schemas::{
     Action, EnrichedEvent, EntityKind, Flag, IndicatorRow, Role, SourceStandard, WindowKind,
 };
 use lap_sink::postgres::PgStore;
+use lap_sink::rows::{INDICATOR_TABLES, Rows};
 use parking_lot::Mutex;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -111,6 +112,20 @@ impl Drop for Db {
         })
         .join();
     }
+}
+
+/// The rows of one batch, grouped by table as the sink's decoder groups them.
+pub fn rows(indicators: Vec<IndicatorRow>, events: Vec<EnrichedEvent>) -> Rows {
+    let mut r = Rows::default();
+    for row in indicators {
+        let table = INDICATOR_TABLES
+            .iter()
+            .find(|t| **t == row.table_name)
+            .unwrap();
+        r.indicators.entry(table).or_default().push(row);
+    }
+    r.events = events;
+    r
 }
 
 /// A learner's weekly row with one indicator and, optionally, a flag.
