@@ -2,11 +2,16 @@
 //! `src/commands/`; this file only parses arguments and dispatches.
 
 mod commands;
+mod embedded;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc, as in the service binaries (`lap run` runs their stages).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// lap: a streaming learning-analytics pipeline (xAPI and Caliper in,
 /// privacy-preserving indicators out).
@@ -22,6 +27,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a small school year, run the pipeline over it and print
+    /// what the tables say: the quickest way to see lap work.
+    Demo(commands::demo::DemoArgs),
+    /// Generate a deterministic synthetic school year: a OneRoster export
+    /// and xAPI/Caliper activity files.
+    Gen(commands::generate::GenArgs),
+    /// Run all four stages in one process over roster and activity files,
+    /// writing the lake (embedded mode, no servers).
+    Run(commands::run::RunArgs),
     /// Load OneRoster exports (and lap's curriculum, questionnaire and
     /// consent files) into the roster topic.
     Roster {
@@ -44,6 +58,9 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(cli.config.as_deref(), args).await,
+        Command::Gen(args) => commands::generate::run(args),
+        Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
         Command::Roster { action } => commands::roster::run(cli.config.as_deref(), action).await,
         Command::Backfill(args) => {
             tokio::task::block_in_place(|| commands::backfill::run(cli.config.as_deref(), args))

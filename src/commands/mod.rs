@@ -1,6 +1,9 @@
 //! One module per `lap` subcommand.
 
 pub mod backfill;
+pub mod demo;
+pub mod generate;
 pub mod query;
 pub mod roster;
+pub mod run;
 pub mod topics;

@@ -41,7 +41,15 @@ pub async fn run(config_file: Option<&Path>, args: QueryArgs) -> anyhow::Result<
     let root = args
         .lake
         .unwrap_or_else(|| PathBuf::from(&cfg.sink.lake.path));
-    let ctx = query_context(&root)
+    let batches = execute(&root, &args.sql).await?;
+    print!("{}", render(&batches, args.format)?);
+    Ok(())
+}
+
+/// Runs `sql` over the lake tables under `root`. Errors name the lake and
+/// list its tables, so a misspelt table is easy to fix.
+pub async fn execute(root: &Path, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let ctx = query_context(root)
         .await
         .with_context(|| format!("opening the lake at {}", root.display()))?;
     let present: Vec<&str> = tables()
@@ -53,13 +61,11 @@ pub async fn run(config_file: Option<&Path>, args: QueryArgs) -> anyhow::Result<
             root.display()
         );
     }
-    let frame = match ctx.sql(&args.sql).await {
+    let frame = match ctx.sql(sql).await {
         Ok(f) => f,
         Err(e) => bail!("{e}\ntables in {}: {}", root.display(), present.join(", ")),
     };
-    let batches = frame.collect().await.context("running the query")?;
-    print!("{}", render(&batches, args.format)?);
-    Ok(())
+    frame.collect().await.context("running the query")
 }
 
 /// The rows of `batches` in `format`.
