@@ -14,6 +14,9 @@ use crate::render::{caliper, envelope, xapi};
 use crate::rng::Rng;
 use crate::{Archetype, GenError, Options, Output, Standard, Summary, roster};
 
+/// A record with the time it arrives.
+type Timed = (DateTime<Utc>, Value);
+
 /// Messages waiting for their arrival time, in arrival order.
 type Queue = BTreeMap<(DateTime<Utc>, u64), (Standard, String)>;
 
@@ -153,10 +156,7 @@ impl Day<'_> {
             Platform::Xapi(v) => (v, None),
             Platform::Caliper(v) => (if v == "1.1" { "1.0.3" } else { "2.0.0" }, Some(v)),
         };
-        let (mut statements, mut events): (
-            Vec<(DateTime<Utc>, Value)>,
-            Vec<(DateTime<Utc>, Value)>,
-        ) = (Vec::new(), Vec::new());
+        let (mut statements, mut events): (Vec<Timed>, Vec<Timed>) = (Vec::new(), Vec::new());
         for act in &acts {
             let arrives = match (delay, &act.kind) {
                 (Some(at), k) if !matches!(k, Kind::Attendance(_)) => at,
@@ -210,13 +210,7 @@ impl Day<'_> {
     }
 
     /// A retried send (a duplicate) or a voiding statement, now and then.
-    fn extras(
-        &mut self,
-        kind: &Kind,
-        s: &Value,
-        at: DateTime<Utc>,
-        out: &mut Vec<(DateTime<Utc>, Value)>,
-    ) {
+    fn extras(&mut self, kind: &Kind, s: &Value, at: DateTime<Utc>, out: &mut Vec<Timed>) {
         if self.rng.chance(self.opts.duplicate_share) {
             self.summary.duplicates += 1;
             self.summary.records += 1;
@@ -242,11 +236,7 @@ impl Day<'_> {
     /// Statements sent one per message, or (30 %) together as one array
     /// when the last of them is ready; an offline device's backlog always
     /// goes as one array when it syncs.
-    fn queue_xapi(
-        &mut self,
-        statements: Vec<(DateTime<Utc>, Value)>,
-        synced: Option<DateTime<Utc>>,
-    ) {
+    fn queue_xapi(&mut self, statements: Vec<Timed>, synced: Option<DateTime<Utc>>) {
         let (backlog, live): (Vec<_>, Vec<_>) = statements
             .into_iter()
             .partition(|(at, _)| Some(*at) == synced);
