@@ -43,22 +43,22 @@ lap_install_noida() {
   echo "$bin"
 }
 
-lap_install_delta_reader() {
-  local venv="$LAP_TOOLS_DIR/delta-venv"
-  if ! "$venv/bin/python" -c 'import deltalake, pyarrow' 2>/dev/null; then
-    lap_log "installing the Delta reader (${DELTA_READER_PACKAGES[*]} from PyPI) into $venv"
-    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "${DELTA_READER_PACKAGES[@]}" >&2 || return 1
+lap_install_venv() { # name "import check" exported-var packages...
+  local venv="$LAP_TOOLS_DIR/$1" check="$2" var="$3"
+  shift 3
+  if ! "$venv/bin/python" -c "import $check" 2>/dev/null; then
+    lap_log "installing $* from PyPI into $venv"
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "$@" >&2 || return 1
   fi
-  export LAP_TEST_DELTA_PYTHON="$venv/bin/python"
+  export "$var=$venv/bin/python"
+}
+
+lap_install_delta_reader() {
+  lap_install_venv delta-venv "deltalake, pyarrow" LAP_TEST_DELTA_PYTHON "${DELTA_READER_PACKAGES[@]}"
 }
 
 lap_install_k8s_checker() {
-  local venv="$LAP_TOOLS_DIR/k8s-venv"
-  if ! "$venv/bin/python" -c 'import kubernetes_validate, jsonschema, yaml' 2>/dev/null; then
-    lap_log "installing the manifest checker (${K8S_CHECK_PACKAGES[*]} from PyPI) into $venv"
-    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install --quiet "${K8S_CHECK_PACKAGES[@]}" >&2 || return 1
-  fi
-  export LAP_TEST_K8S_PYTHON="$venv/bin/python"
+  lap_install_venv k8s-venv "kubernetes_validate, jsonschema, yaml" LAP_TEST_K8S_PYTHON "${K8S_CHECK_PACKAGES[@]}"
 }
 
 lap_install_tansu() {

@@ -117,17 +117,12 @@ impl Archetype {
         })
     }
 
-    /// Name used in `archetypes.csv`.
+    /// Name used in `archetypes.csv`: the flag it raises, if it raises one.
     pub fn name(self) -> &'static str {
         match self {
             Archetype::Typical => "typical",
-            Archetype::ChronicAbsence => "chronic_absence",
-            Archetype::LowWellbeing => "low_wellbeing",
-            Archetype::WellbeingDrop => "wellbeing_drop",
-            Archetype::FallingScores => "falling_scores",
-            Archetype::MissingSubmissions => "missing_submissions",
-            Archetype::Inactive => "inactive",
             Archetype::OptedOut => "opted_out",
+            flagged => flagged.flag().expect("every other archetype raises a flag"),
         }
     }
 }

@@ -194,7 +194,7 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "  enrich      {} events joined and pseudonymised; {} of opted-out learners dropped; {} unmatched (lap.unmatched)",
+            "  enrich      {} events joined and pseudonymised; opted out (dropped) {}; unmatched (lap.unmatched) {}",
             n(c.enriched),
             n(self.opted_out),
             n(c.unmatched)
