@@ -1,6 +1,7 @@
 //! `lap`: the command a person types. Each subcommand lives in
 //! `src/commands/`; this file only parses arguments and dispatches.
 
+mod catalog;
 mod commands;
 mod embedded;
 
@@ -45,6 +46,9 @@ enum Command {
     /// Compute the final indicator rows of archived enriched events in batch
     /// with the same SQL files as the aggregate service.
     Backfill(commands::backfill::BackfillArgs),
+    /// Write the data catalogue (every topic and table, its columns with
+    /// descriptions and privacy class, retention, lineage) as Markdown and JSON.
+    Catalog(commands::catalog::CatalogArgs),
     /// Run SQL over the lake tables and print the result.
     Query(commands::query::QueryArgs),
     /// Manage the Kafka topics of the pipeline.
@@ -58,6 +62,7 @@ enum Command {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Catalog(args) => commands::catalog::run(cli.config.as_deref(), args),
         Command::Demo(args) => commands::demo::run(cli.config.as_deref(), args).await,
         Command::Gen(args) => commands::generate::run(args),
         Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,

@@ -22,6 +22,19 @@ pub mod compat;
 pub mod fast;
 pub mod records;
 
+/// The current Avro schema text of every record, by record name. Each field
+/// carries a `doc` and a `privacy` attribute (`personal`, `pseudonymous` or
+/// `none`); `lap catalog` builds the data catalogue from them, so the
+/// catalogue cannot drift from the contract. Avro ignores both attributes
+/// when it compares schemas.
+pub const AVRO_SCHEMAS: [(&str, &str); 5] = [
+    ("LearningEvent", include_str!("../avro/LearningEvent.avsc")),
+    ("EnrichedEvent", include_str!("../avro/EnrichedEvent.avsc")),
+    ("IndicatorRow", include_str!("../avro/IndicatorRow.avsc")),
+    ("DeadLetter", include_str!("../avro/DeadLetter.avsc")),
+    ("RosterRecord", include_str!("../avro/RosterRecord.avsc")),
+];
+
 pub use codec::{CodecError, Record, decode, decode_generic, encode, encode_generic, encode_into};
 pub use records::{
     Action, Actor, ActorKind, DeadLetter, EnrichedEvent, EntityKind, EventContext, EventObject,

@@ -1,6 +1,7 @@
 //! One module per `lap` subcommand.
 
 pub mod backfill;
+pub mod catalog;
 pub mod demo;
 pub mod generate;
 pub mod query;
