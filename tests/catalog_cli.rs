@@ -13,20 +13,30 @@ use lap_sink::rows::Rows;
 use lap_sink::store::Store;
 use serde_json::Value;
 
+/// Runs `lap catalog` with `toml` as the config; returns the JSON
+/// catalogue, the Markdown, and the config path (in `dir`).
+fn catalog(dir: &std::path::Path, toml: &str) -> (Value, String, std::path::PathBuf) {
+    let config = dir.join("lap.toml");
+    std::fs::write(&config, toml).unwrap();
+    let out = dir.join("catalog");
+    let (ok, text) = lap(&config, &["catalog", "--out", out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("catalog.json")).unwrap()).unwrap();
+    (
+        json,
+        std::fs::read_to_string(out.join("catalog.md")).unwrap(),
+        config,
+    )
+}
+
 #[test]
 fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lap.toml");
-    std::fs::write(
-        &config,
+    let (catalog, md, _) = catalog(
+        dir.path(),
         "[sink.postgres]\nenabled = true\nschema = \"analytics\"\n",
-    )
-    .unwrap();
-    let out = dir.path().join("catalog");
-    let (ok, text) = lap(&config, &["catalog", "--out", out.to_str().unwrap()]);
-    assert!(ok, "{text}");
-    let catalog: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("catalog.json")).unwrap()).unwrap();
+    );
     let datasets = catalog["datasets"].as_array().unwrap();
     let names: BTreeSet<&str> = datasets
         .iter()
@@ -98,7 +108,6 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
         column("analytics.events", "subject_codes")["data_type"],
         "text[]"
     );
-    let md = std::fs::read_to_string(out.join("catalog.md")).unwrap();
     assert!(
         md.contains("## Topics")
             && md.contains("## Lake tables")
@@ -117,17 +126,10 @@ async fn postgres_columns_match_the_migrations() {
     };
     let schema = unique("catalog").replace('-', "_");
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("lap.toml");
-    std::fs::write(
-        &config,
-        format!("[sink.lake]\nenabled = false\n[sink.postgres]\nenabled = true\nurl = \"{url}\"\nschema = \"{schema}\"\n"),
-    )
-    .unwrap();
-    let out = dir.path().join("catalog");
-    let (ok, text) = lap(&config, &["catalog", "--out", out.to_str().unwrap()]);
-    assert!(ok, "{text}");
-    let catalog: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("catalog.json")).unwrap()).unwrap();
+    let toml = format!(
+        "[sink.lake]\nenabled = false\n[sink.postgres]\nenabled = true\nurl = \"{url}\"\nschema = \"{schema}\"\n"
+    );
+    let (catalog, _, config) = catalog(dir.path(), &toml);
 
     let mut cfg = lap_runtime::config::load(Some(&config)).unwrap();
     cfg.sink.postgres.connect_timeout_ms = 10_000;
