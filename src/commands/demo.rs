@@ -83,7 +83,7 @@ pub async fn run(config_file: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
             format!("Weekly progress of class {class} (final rows):"),
             format!(
                 "SELECT CAST(window_start AS DATE) AS week, contributors AS learners, \
-                 CAST(indicators['activity_events'] AS BIGINT) AS events, CAST(indicators['active_minutes'] AS BIGINT) AS minutes, \
+                 CAST(indicators['activity_events'] AS BIGINT) AS events, CAST(round(indicators['active_minutes']) AS BIGINT) AS minutes, \
                  round(indicators['mean_score'], 2) AS mean_score, round(indicators['attendance_rate'], 2) AS attendance, \
                  CAST(indicators['submissions_missing'] AS BIGINT) AS missing, round(indicators['curriculum_coverage'], 2) AS coverage \
                  FROM class_weekly WHERE entity_id = '{class}' AND is_final ORDER BY week"
