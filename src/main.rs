@@ -49,6 +49,11 @@ enum Command {
     /// Write the data catalogue (every topic and table, its columns with
     /// descriptions and privacy class, retention, lineage) as Markdown and JSON.
     Catalog(commands::catalog::CatalogArgs),
+    /// Lake upkeep: compaction of small files.
+    Lake {
+        #[command(subcommand)]
+        action: commands::lake::LakeAction,
+    },
     /// Run SQL over the lake tables and print the result.
     Query(commands::query::QueryArgs),
     /// Manage the Kafka topics of the pipeline.
@@ -70,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Backfill(args) => {
             tokio::task::block_in_place(|| commands::backfill::run(cli.config.as_deref(), args))
         }
+        Command::Lake { action } => commands::lake::run(cli.config.as_deref(), action).await,
         Command::Query(args) => commands::query::run(cli.config.as_deref(), args).await,
         Command::Topics { action } => commands::topics::run(cli.config.as_deref(), action).await,
     };

@@ -3,37 +3,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::lap;
-use lap_schemas::{EntityKind, IndicatorRow, WindowKind};
+use common::{class_week, lap};
 use lap_sink::delta::DeltaStore;
 use lap_sink::rows::Rows;
 use lap_sink::store::Store;
-
-/// Monday 2026-03-02 00:00 UTC in µs.
-const MONDAY: i64 = 1_772_409_600_000_000;
-
-fn class_week(class: &str, score: Option<f64>, suppressed: bool) -> IndicatorRow {
-    IndicatorRow {
-        table_name: "class_weekly".into(),
-        window_kind: WindowKind::Weekly,
-        window_start: MONDAY,
-        window_end: MONDAY + 7 * 86_400_000_000,
-        time_zone: "UTC".into(),
-        entity_kind: EntityKind::Class,
-        entity_id: class.into(),
-        class_id: Some(class.into()),
-        school_id: Some("s1".into()),
-        revision: 4,
-        is_final: true,
-        emitted_time: MONDAY,
-        contributors: if suppressed { 3 } else { 24 },
-        suppressed,
-        indicators: BTreeMap::from([("mean_score".to_string(), score)]),
-        flags: vec![],
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lap_query_prints_tables_csv_and_json_and_explains_mistakes() {

@@ -75,3 +75,28 @@ pub async fn wait_ready(port: u16, log: &tempfile::NamedTempFile) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Monday 2026-03-02 00:00 UTC in µs.
+pub const MONDAY: i64 = 1_772_409_600_000_000;
+
+/// A final class_weekly row of the week of [`MONDAY`], for lake tests.
+pub fn class_week(class: &str, score: Option<f64>, suppressed: bool) -> lap_schemas::IndicatorRow {
+    lap_schemas::IndicatorRow {
+        table_name: "class_weekly".into(),
+        window_kind: lap_schemas::WindowKind::Weekly,
+        window_start: MONDAY,
+        window_end: MONDAY + 7 * 86_400_000_000,
+        time_zone: "UTC".into(),
+        entity_kind: lap_schemas::EntityKind::Class,
+        entity_id: class.into(),
+        class_id: Some(class.into()),
+        school_id: Some("s1".into()),
+        revision: 4,
+        is_final: true,
+        emitted_time: MONDAY,
+        contributors: if suppressed { 3 } else { 24 },
+        suppressed,
+        indicators: std::collections::BTreeMap::from([("mean_score".to_string(), score)]),
+        flags: vec![],
+    }
+}

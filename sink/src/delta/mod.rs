@@ -11,6 +11,7 @@
 //! own: a batch that fails half-way is retried whole, and the tables that
 //! already took it find nothing new.
 
+pub mod maintain;
 pub mod schema;
 
 use std::collections::HashMap;

@@ -1,0 +1,72 @@
+//! Lake upkeep: compaction. Every sink batch adds small Parquet files to
+//! each table it touches (a file per partition per commit), which slows
+//! every later read and MERGE. Compaction (delta-rs `optimize`) rewrites
+//! them into files of a target size in one commit, then `vacuum` deletes
+//! the files no version younger than `keep` refers to. Rows do not change;
+//! readers holding an older snapshot keep working for `keep`.
+//!
+//! It may run while a sink writes: a MERGE that conflicts with the
+//! compaction's commit fails, and the sink retries its batch (idempotent).
+
+use std::num::NonZeroU64;
+use std::path::Path;
+
+use deltalake::DeltaTableError;
+
+use super::{STORE, open_or_create, tables};
+use crate::store::StoreError;
+
+/// What compaction did to one table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Compacted {
+    /// Table name.
+    pub table: &'static str,
+    /// Small files rewritten (no longer part of the table).
+    pub files_removed: u64,
+    /// Files written in their place.
+    pub files_added: u64,
+    /// Files deleted from storage by the vacuum.
+    pub files_deleted: usize,
+}
+
+/// Compacts every lake table under `root` into files of about
+/// `target_bytes`, then vacuums files unreferenced for longer than `keep`.
+/// Tables not created yet are skipped.
+pub async fn compact(
+    root: &Path,
+    target_bytes: u64,
+    keep: chrono::Duration,
+) -> Result<Vec<Compacted>, StoreError> {
+    let target = NonZeroU64::new(target_bytes.max(1)).expect("at least 1");
+    let mut done = Vec::new();
+    for name in tables() {
+        let dir = root.join(name);
+        if !dir.join("_delta_log").is_dir() {
+            continue;
+        }
+        let failed = |action: &str, e: DeltaTableError| StoreError::Write {
+            store: STORE,
+            action: format!("{action} {name}"),
+            reason: e.to_string(),
+        };
+        let table = open_or_create(&dir, name).await?;
+        let (table, optimized) = table
+            .optimize()
+            .with_target_size(target)
+            .await
+            .map_err(|e| failed("compact", e))?;
+        let (_, vacuumed) = table
+            .vacuum()
+            .with_retention_period(keep)
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(|e| failed("vacuum", e))?;
+        done.push(Compacted {
+            table: name,
+            files_removed: optimized.num_files_removed,
+            files_added: optimized.num_files_added,
+            files_deleted: vacuumed.files_deleted.len(),
+        });
+    }
+    Ok(done)
+}
