@@ -69,7 +69,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Catalog(args) => commands::catalog::run(cli.config.as_deref(), args),
         Command::Demo(args) => commands::demo::run(cli.config.as_deref(), args).await,
-        Command::Gen(args) => commands::generate::run(args),
+        Command::Gen(args) => commands::generate::run(cli.config.as_deref(), args).await,
         Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
         Command::Roster { action } => commands::roster::run(cli.config.as_deref(), action).await,
         Command::Backfill(args) => {

@@ -29,7 +29,7 @@ use chrono::NaiveDate;
 
 pub use rng::Rng;
 pub use schedule::generate;
-pub use writer::{DirOutput, write_dir};
+pub use writer::{DirOutput, answer_key, write_dir};
 
 /// How big and what shape of a school year to generate.
 #[derive(Clone, Debug)]

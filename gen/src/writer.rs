@@ -87,11 +87,16 @@ pub fn write_dir(opts: &Options, dir: &Path) -> Result<Summary, GenError> {
     let mut out = DirOutput::new(dir).map_err(io(dir))?;
     let summary = generate(opts, &mut out)?;
     out.finish().map_err(io(&dir.join("activity")))?;
+    let path = dir.join("archetypes.csv");
+    std::fs::write(&path, answer_key(opts)).map_err(io(&path))?;
+    Ok(summary)
+}
+
+/// `archetypes.csv`: each learner's sourcedId and archetype.
+pub fn answer_key(opts: &Options) -> String {
     let mut key = String::from("sourcedId,archetype\n");
     for l in Plan::deal(opts).learners {
         key.push_str(&format!("{},{}\n", l.id, l.archetype.name()));
     }
-    let path = dir.join("archetypes.csv");
-    std::fs::write(&path, key).map_err(io(&path))?;
-    Ok(summary)
+    key
 }
