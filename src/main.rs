@@ -49,6 +49,16 @@ enum Command {
     /// Write the data catalogue (every topic and table, its columns with
     /// descriptions and privacy class, retention, lineage) as Markdown and JSON.
     Catalog(commands::catalog::CatalogArgs),
+    /// Erase one learner from every table of both stores, publish
+    /// tombstones for their roster records and history, and record an
+    /// audit entry without personal data.
+    Erase(commands::erase::EraseArgs),
+    /// Delete rows past each table's retention (sink.retention) in both
+    /// stores and vacuum the lake.
+    Retention {
+        #[command(subcommand)]
+        action: commands::retention::RetentionAction,
+    },
     /// Lake upkeep: compaction of small files.
     Lake {
         #[command(subcommand)]
@@ -74,6 +84,10 @@ async fn main() -> ExitCode {
         Command::Roster { action } => commands::roster::run(cli.config.as_deref(), action).await,
         Command::Backfill(args) => {
             tokio::task::block_in_place(|| commands::backfill::run(cli.config.as_deref(), args))
+        }
+        Command::Erase(args) => commands::erase::run(cli.config.as_deref(), args).await,
+        Command::Retention { action } => {
+            commands::retention::run(cli.config.as_deref(), action).await
         }
         Command::Lake { action } => commands::lake::run(cli.config.as_deref(), action).await,
         Command::Query(args) => commands::query::run(cli.config.as_deref(), args).await,

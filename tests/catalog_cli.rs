@@ -54,6 +54,8 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
         "events",
         "analytics.class_daily",
         "analytics.events",
+        "analytics.erasures",
+        "erasures",
     ] {
         assert!(names.contains(expected), "{expected} missing: {names:?}");
     }

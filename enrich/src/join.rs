@@ -151,7 +151,7 @@ pub fn join(
 
 /// The last path segment of an IRI (`https://sis.example/users/u1` → `u1`,
 /// `urn:x:u1` → `u1`).
-fn last_segment(iri: &str) -> &str {
+pub(crate) fn last_segment(iri: &str) -> &str {
     let trimmed = iri.trim_end_matches('/');
     trimmed.rsplit(['/', ':']).next().unwrap_or(trimmed)
 }

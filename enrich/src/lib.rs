@@ -11,7 +11,9 @@
 //! - [`Enrich`] is the transport-free operator: it holds unmatched events
 //!   for a grace period, retries them when the roster changes, and routes
 //!   the rest to the unmatched topic.
+//! - [`erase`] finds the learner `lap erase` names and their roster records.
 
+pub mod erase;
 pub mod feed;
 pub mod join;
 pub mod metrics;

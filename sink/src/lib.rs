@@ -9,6 +9,8 @@
 //!   key keeping the highest revision.
 //! - [`postgres`]: PostgreSQL, with versioned migrations and
 //!   revision-guarded upserts.
+//! - [`purge`]: transport-free — which rows an erasure or retention
+//!   deletes, as a filter both stores translate.
 //! - [`run`]: the loop that acknowledges a batch only after the store
 //!   committed it, retrying a failing store with backoff while not ready.
 //! - [`metrics`]: the stage's Prometheus families.
@@ -19,6 +21,7 @@ pub mod delta;
 pub use deltalake;
 pub mod metrics;
 pub mod postgres;
+pub mod purge;
 pub mod rows;
 pub mod run;
 pub mod store;

@@ -9,6 +9,7 @@ mod avro;
 mod render;
 
 use lap_runtime::config::{Config, TopicSpec};
+use lap_sink::delta::purge::{AUDIT_DIR, AUDIT_FILE};
 use lap_sink::delta::schema::{EVENT_DATE, WINDOW_DATE, event_schema, indicator_schema};
 use lap_sink::deltalake::arrow::datatypes::{DataType, Field};
 use lap_sink::rows::INDICATOR_TABLES;
@@ -66,7 +67,8 @@ pub struct Dataset {
 /// The whole catalogue.
 #[derive(Clone, Debug, Serialize)]
 pub struct Catalog {
-    /// Topics, then lake tables, then PostgreSQL tables.
+    /// Topics, then lake tables, then PostgreSQL tables, then the erasure
+    /// audit logs.
     pub datasets: Vec<Dataset>,
 }
 
@@ -283,7 +285,19 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
     let event_fields = event_schema();
     let date_of_window = "Local date of the window's start in its time zone; the partition column.";
     let date_of_event = "UTC date of event_time; the partition column.";
-    let kept = "kept until erased; per-table retention (lap retention) is not built yet";
+    let kept = |name: &str| match cfg.sink.retention.days(name) {
+        Some(days) => format!(
+            "{days} days after the {} (sink.retention.{name}_days, applied by lap retention apply); a learner's rows are removed earlier by lap erase",
+            if name == "events" {
+                "event"
+            } else {
+                "window ends"
+            }
+        ),
+        None => format!(
+            "kept until erased (sink.retention.{name}_days = -1); lap erase removes a learner's rows"
+        ),
+    };
     let mut tables = Vec::new();
     for name in INDICATOR_TABLES {
         let fields: Vec<&Field> = indicator_fields
@@ -319,7 +333,7 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
                 kind: "lake table",
                 description: description.clone(),
                 format: "Delta Lake (Parquet), partitioned by its date column".into(),
-                retention: kept.into(),
+                retention: kept(name),
                 lineage: lineage.clone(),
                 location: format!("{}/{name}", cfg.sink.lake.path),
                 columns: table_columns(name, fields, record, *partition, "", &arrow_type)?,
@@ -331,7 +345,7 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
                 kind: "PostgreSQL table",
                 description: description.clone(),
                 format: "PostgreSQL table (migrations in sink/migrations)".into(),
-                retention: kept.into(),
+                retention: kept(name),
                 lineage: lineage.clone(),
                 location: format!(
                     "schema {} of the sink.postgres database",
@@ -345,5 +359,87 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
             });
         }
     }
+    datasets.extend(erasure_audit(cfg));
     Ok(Catalog { datasets })
+}
+
+/// The erasure audit log in each store (`lap erase`): no personal data.
+fn erasure_audit(cfg: &Config) -> Vec<Dataset> {
+    let column = |name: &str, data_type: &str, description: &str| Column {
+        name: name.into(),
+        data_type: data_type.into(),
+        description: description.into(),
+        privacy: Privacy::None,
+    };
+    // (name, PostgreSQL type, JSON type in the lake file, description)
+    let fields = [
+        ("erasure_id", "uuid", "string", "Random id of the erasure."),
+        (
+            "erased_at",
+            "timestamptz",
+            "string (RFC 3339)",
+            "When lap erase ran.",
+        ),
+        ("tenant", "text", "string", "School authority."),
+        (
+            "reference",
+            "text",
+            "string",
+            "The request's reference given by the operator (a ticket number, never a name).",
+        ),
+        (
+            "resolved_by",
+            "text",
+            "string",
+            "How the learner was found: roster sourcedId, roster identity, or sourcedId (not in the roster).",
+        ),
+        (
+            "rows_deleted",
+            "jsonb",
+            "object",
+            "Rows deleted per store and table.",
+        ),
+        (
+            "tombstones",
+            "jsonb",
+            "object",
+            "Tombstones published per topic.",
+        ),
+    ];
+    let audit = |name: String, kind, format: &str, location: String| {
+        Dataset {
+        name,
+        kind,
+        description: "One record per lap erase: what was deleted where; holds no identifier and no pseudonym.".into(),
+        format: format.into(),
+        retention: "kept (proof of erasure)".into(),
+        lineage: "written by lap erase after the deletions".into(),
+        location,
+        columns: fields
+            .iter()
+            .map(|(name, pg, json, description)| {
+                column(name, if kind == "lake file" { json } else { pg }, description)
+            })
+            .collect(),
+    }
+    };
+    let mut out = Vec::new();
+    if cfg.sink.lake.enabled {
+        out.push(audit(
+            "erasures".into(),
+            "lake file",
+            "NDJSON, one record per line",
+            format!("{}/{AUDIT_DIR}/{AUDIT_FILE}", cfg.sink.lake.path),
+        ));
+    }
+    if cfg.sink.postgres.enabled {
+        let schema = &cfg.sink.postgres.schema;
+        out.push(audit(
+            format!("{schema}.erasures"),
+            "PostgreSQL table",
+            "PostgreSQL table (migration 0003_erasures.sql)",
+            format!("schema {schema} of the sink.postgres database"),
+        ));
+    }
+    out
 }

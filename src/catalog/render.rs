@@ -17,7 +17,7 @@ pub fn markdown(catalog: &Catalog, origin: &str) -> String {
          Privacy: **personal** identifies a person as sent; **pseudonymous** is a keyed hash of a person (HMAC-SHA-256, not reversible without the key); **none** says nothing about a person.\n"
     )
     .unwrap();
-    for kind in ["topic", "lake table", "PostgreSQL table"] {
+    for kind in ["topic", "lake table", "lake file", "PostgreSQL table"] {
         let sets: Vec<_> = catalog.datasets.iter().filter(|d| d.kind == kind).collect();
         if sets.is_empty() {
             continue;

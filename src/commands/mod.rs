@@ -3,9 +3,39 @@
 pub mod backfill;
 pub mod catalog;
 pub mod demo;
+pub mod erase;
 pub mod generate;
 pub mod lake;
 pub mod query;
+pub mod retention;
 pub mod roster;
 pub mod run;
 pub mod topics;
+
+use anyhow::Context;
+use lap_enrich::KEY_ENV;
+use lap_enrich::pseudonym::Pseudonymiser;
+use lap_runtime::config::{Config, Secret};
+use lap_sink::postgres::{PASSWORD_ENV, PgStore};
+
+/// The pseudonymiser with the deployment's key: commands that compute
+/// pseudonyms (`lap run`, `lap erase`) must use the key enrich uses.
+pub fn pseudonymiser(cfg: &Config) -> anyhow::Result<Pseudonymiser> {
+    let key = Secret::resolve(KEY_ENV, &cfg.enrich.key_file)?.with_context(|| {
+        format!(
+            "no pseudonymisation key: set {KEY_ENV} or enrich.key_file (e.g. a file from `openssl rand -hex 32`)"
+        )
+    })?;
+    Ok(Pseudonymiser::new(&key)?)
+}
+
+/// The PostgreSQL store of the config with its password, or `None` when
+/// `sink.postgres.enabled` is off.
+pub fn postgres_store(cfg: &Config) -> anyhow::Result<Option<PgStore>> {
+    let pg = &cfg.sink.postgres;
+    if !pg.enabled {
+        return Ok(None);
+    }
+    let password = Secret::resolve(PASSWORD_ENV, &pg.password_file)?;
+    Ok(Some(PgStore::new(pg, password)?))
+}

@@ -4,12 +4,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use lap_enrich::KEY_ENV;
-use lap_enrich::pseudonym::Pseudonymiser;
-use lap_runtime::config::{self, Config, LogConfig, Secret};
+use lap_runtime::config::{self, Config, LogConfig};
 
 use crate::embedded::{Counts, Inputs, Report, activity_files, run_pipeline, thousands};
 
@@ -55,12 +52,7 @@ pub async fn pipeline(cfg: &Config, inputs: &Inputs) -> anyhow::Result<Report> {
         log.level = "warn".into();
     }
     lap_runtime::telemetry::init(&log);
-    let key = Secret::resolve(KEY_ENV, &cfg.enrich.key_file)?.with_context(|| {
-        format!(
-            "no pseudonymisation key: set {KEY_ENV} or enrich.key_file (e.g. a file from `openssl rand -hex 32`)"
-        )
-    })?;
-    let key = Pseudonymiser::new(&key)?;
+    let key = super::pseudonymiser(cfg)?;
     let terminal = std::io::stderr().is_terminal();
     let bar = if terminal {
         ProgressBar::new_spinner()

@@ -334,6 +334,21 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
             ));
         }
     }
+    let r = &cfg.sink.retention;
+    for (field, days) in [
+        ("events_days", r.events_days),
+        ("learner_daily_days", r.learner_daily_days),
+        ("learner_weekly_days", r.learner_weekly_days),
+        ("class_daily_days", r.class_daily_days),
+        ("class_weekly_days", r.class_weekly_days),
+    ] {
+        if days < -1 {
+            return Err(invalid(
+                &format!("sink.retention.{field}"),
+                format!("{days} days: give 0 or more, or -1 to keep rows until erased"),
+            ));
+        }
+    }
     Ok(())
 }
 

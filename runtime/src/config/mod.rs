@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, load, load_from};
 pub use secret::Secret;
-pub use sink::{LakeConfig, PostgresConfig, SinkConfig};
+pub use sink::{LakeConfig, PostgresConfig, RetentionConfig, SinkConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

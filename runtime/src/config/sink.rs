@@ -18,6 +18,8 @@ pub struct SinkConfig {
     pub lake: LakeConfig,
     /// The PostgreSQL store.
     pub postgres: PostgresConfig,
+    /// How long each table keeps its rows (`lap retention apply`).
+    pub retention: RetentionConfig,
 }
 
 impl Default for SinkConfig {
@@ -28,7 +30,58 @@ impl Default for SinkConfig {
             retry_max_ms: 30_000,
             lake: LakeConfig::default(),
             postgres: PostgresConfig::default(),
+            retention: RetentionConfig::default(),
         }
+    }
+}
+
+/// Days each table of both stores keeps a row, counted from the end of the
+/// row's window (indicator tables) or from its `event_time` (`events`);
+/// -1 keeps rows until they are erased. `lap retention apply` deletes
+/// what is older. The defaults follow data minimisation: event-level rows
+/// and daily learner rows live one school year, weekly learner rows two,
+/// class rows (no person in them) five. Agree the figures with the data
+/// protection officer; `lap catalog` publishes them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// The event-level table.
+    pub events_days: i64,
+    /// Daily indicators per learner.
+    pub learner_daily_days: i64,
+    /// ISO-weekly indicators per learner.
+    pub learner_weekly_days: i64,
+    /// Daily indicators per class.
+    pub class_daily_days: i64,
+    /// ISO-weekly indicators per class.
+    pub class_weekly_days: i64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            events_days: 365,
+            learner_daily_days: 365,
+            learner_weekly_days: 730,
+            class_daily_days: 1825,
+            class_weekly_days: 1825,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// Retention of `table` in days; `None` keeps its rows (a setting of
+    /// -1, or a table this section does not name).
+    pub fn days(&self, table: &str) -> Option<i64> {
+        let days = match table {
+            "events" => self.events_days,
+            "learner_daily" => self.learner_daily_days,
+            "learner_weekly" => self.learner_weekly_days,
+            "class_daily" => self.class_daily_days,
+            "class_weekly" => self.class_weekly_days,
+            _ => -1,
+        };
+        (days >= 0).then_some(days)
     }
 }
 

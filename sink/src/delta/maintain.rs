@@ -11,9 +11,7 @@
 use std::num::NonZeroU64;
 use std::path::Path;
 
-use deltalake::DeltaTableError;
-
-use super::{STORE, open_or_create, tables};
+use super::{open_existing, table_error, tables};
 use crate::store::StoreError;
 
 /// What compaction did to one table.
@@ -40,16 +38,10 @@ pub async fn compact(
     let target = NonZeroU64::new(target_bytes.max(1)).expect("at least 1");
     let mut done = Vec::new();
     for name in tables() {
-        let dir = root.join(name);
-        if !dir.join("_delta_log").is_dir() {
+        let Some(table) = open_existing(root, name).await? else {
             continue;
-        }
-        let failed = |action: &str, e: DeltaTableError| StoreError::Write {
-            store: STORE,
-            action: format!("{action} {name}"),
-            reason: e.to_string(),
         };
-        let table = open_or_create(&dir, name).await?;
+        let failed = table_error(name);
         let (table, optimized) = table
             .optimize()
             .with_target_size(target)

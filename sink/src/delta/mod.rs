@@ -12,6 +12,7 @@
 //! already took it find nothing new.
 
 pub mod maintain;
+pub mod purge;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -217,23 +218,40 @@ fn write_error(action: &str, e: DeltaTableError) -> StoreError {
     }
 }
 
+/// The table `name` under `root`, or `None` when it has not been written
+/// yet: what upkeep commands (compaction, purges, queries) walk over.
+pub async fn open_existing(root: &Path, name: &str) -> Result<Option<DeltaTable>, StoreError> {
+    let dir = root.join(name);
+    if !dir.join("_delta_log").is_dir() {
+        return Ok(None);
+    }
+    open_or_create(&dir, name).await.map(Some)
+}
+
+/// Maps a delta-rs error during `action` on table `name` to a write error.
+fn table_error(name: &str) -> impl Fn(&str, DeltaTableError) -> StoreError + '_ {
+    move |action, e| StoreError::Write {
+        store: STORE,
+        action: format!("{action} {name}"),
+        reason: e.to_string(),
+    }
+}
+
 /// A DataFusion session with every lake table under `root` registered by
 /// name, at its latest version: what `lap query` runs SQL in. Tables not
 /// written yet are left out.
 pub async fn query_context(root: &Path) -> Result<SessionContext, StoreError> {
     let ctx = SessionContext::new();
     for name in tables() {
-        let dir = root.join(name);
-        if !dir.join("_delta_log").is_dir() {
+        let Some(table) = open_existing(root, name).await? else {
             continue;
-        }
-        let table = open_or_create(&dir, name).await?;
+        };
         let provider = table
             .table_provider()
             .await
             .map_err(|e| StoreError::Connect {
                 store: STORE,
-                reason: format!("table {name} at {}: {e}", dir.display()),
+                reason: format!("table {name} at {}: {e}", root.join(name).display()),
             })?;
         ctx.register_table(name, provider)
             .map_err(|e| StoreError::Connect {

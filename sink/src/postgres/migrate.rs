@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_views.sql",
         sql: include_str!("../../migrations/0002_views.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_erasures.sql",
+        sql: include_str!("../../migrations/0003_erasures.sql"),
+    },
 ];
 
 const STORE: &str = "postgres";

@@ -10,6 +10,7 @@
 //! find nothing to do after the first.
 
 mod migrate;
+mod purge;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -175,13 +176,6 @@ impl PgStore {
             statements.push(conn.statement(table).await?);
         }
         let insert_events = conn.statement("events").await?;
-        let failed = |action: String| {
-            move |e: tokio_postgres::Error| StoreError::Write {
-                store: STORE,
-                action,
-                reason: describe(&e),
-            }
-        };
         let tx = conn
             .client
             .transaction()
@@ -265,6 +259,15 @@ const INSERT_EVENTS: &str = "INSERT INTO events (tenant, event_id, source, spec_
         response_text text, registration text, session_id text, objective_ids text[],
         due_time bigint, voids text)
     ON CONFLICT (tenant, event_id) DO NOTHING";
+
+/// Maps a client error during `action` to a write error.
+fn failed(action: String) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |e| StoreError::Write {
+        store: STORE,
+        action,
+        reason: describe(&e),
+    }
+}
 
 /// A client error with the server's message, code and detail when there
 /// is one (tokio-postgres' `Display` alone says only "db error").

@@ -1,0 +1,107 @@
+//! Erasure and retention on the lake. A Delta `DELETE` only writes a new
+//! version without the rows; the Parquet files that held them stay for
+//! time travel until a vacuum deletes them. So a purge deletes, then
+//! vacuums files unreferenced for longer than `keep`: erasure passes zero,
+//! so the rows are gone from storage when the command returns.
+
+use std::io::Write;
+use std::path::Path;
+
+use deltalake::datafusion::prelude::{Expr, SessionContext, col, lit};
+use deltalake::datafusion::scalar::ScalarValue;
+
+use super::{STORE, open_existing, table_error};
+use crate::purge::{ErasureAudit, Purge, Removed, RowFilter};
+use crate::store::StoreError;
+
+/// Folder under the lake root holding the erasure audit log (not a table:
+/// it must outlive any table operation and be readable without lap).
+pub const AUDIT_DIR: &str = "_lap_audit";
+/// The erasure audit log: one JSON [`ErasureAudit`] per line.
+pub const AUDIT_FILE: &str = "erasures.ndjson";
+
+/// The filter as a DataFusion expression over the table's columns.
+fn expr(f: &RowFilter) -> Expr {
+    match f {
+        RowFilter::Eq(c, v) => col(*c).eq(lit(v.as_str())),
+        RowFilter::AtOrBefore(c, at) => col(*c).lt_eq(lit(ScalarValue::TimestampMicrosecond(
+            Some(*at),
+            Some("UTC".into()),
+        ))),
+        RowFilter::All(fs) => fs.iter().map(expr).reduce(Expr::and).unwrap_or(lit(true)),
+        RowFilter::Any(fs) => fs.iter().map(expr).reduce(Expr::or).unwrap_or(lit(false)),
+    }
+}
+
+/// Deletes the purge's rows from every lake table under `root` (tables not
+/// created yet are skipped) and vacuums what is older than `keep`. With
+/// `dry_run` it only counts. Returns the rows deleted (or matching) per table.
+pub async fn purge(
+    root: &Path,
+    purge: &Purge,
+    keep: chrono::Duration,
+    dry_run: bool,
+) -> Result<Removed, StoreError> {
+    let mut removed = Removed::new();
+    for (name, filter) in purge.per_table() {
+        let Some(table) = open_existing(root, name).await? else {
+            continue;
+        };
+        let failed = table_error(name);
+        let predicate = expr(&filter);
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| failed("read", e.into()))?;
+        let matching = SessionContext::new()
+            .read_table(provider)
+            .and_then(|df| df.filter(predicate.clone()))
+            .map_err(|e| failed("plan the purge of", e.into()))?
+            .count()
+            .await
+            .map_err(|e| failed("count the rows to purge in", e.into()))?;
+        removed.insert(name, matching as u64);
+        if dry_run {
+            continue;
+        }
+        let table = if matching > 0 {
+            table
+                .delete()
+                .with_predicate(predicate)
+                .await
+                .map_err(|e| failed("delete from", e))?
+                .0
+        } else {
+            table
+        };
+        // Also when nothing matched now: files of earlier purges may have
+        // aged past `keep` since.
+        table
+            .vacuum()
+            .with_retention_period(keep)
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(|e| failed("vacuum", e))?;
+    }
+    Ok(removed)
+}
+
+/// Appends `audit` to the lake's erasure log and syncs it to disk.
+pub fn append_audit(root: &Path, audit: &ErasureAudit) -> Result<(), StoreError> {
+    let failed = |e: std::io::Error| StoreError::Write {
+        store: STORE,
+        action: format!("append to {}/{AUDIT_DIR}/{AUDIT_FILE}", root.display()),
+        reason: e.to_string(),
+    };
+    let dir = root.join(AUDIT_DIR);
+    std::fs::create_dir_all(&dir).map_err(failed)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(AUDIT_FILE))
+        .map_err(failed)?;
+    let mut line = serde_json::to_vec(audit).expect("audit serialises");
+    line.push(b'\n');
+    file.write_all(&line).map_err(failed)?;
+    file.sync_all().map_err(failed)
+}
