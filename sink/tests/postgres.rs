@@ -259,3 +259,126 @@ async fn a_bad_configuration_says_what_to_fix() {
     assert!(err.to_string().contains("LAP_POSTGRES_PASSWORD"), "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+/// The DNS name the server's certificate is issued to (`openssl x509`),
+/// or why the TLS test cannot run.
+fn certificate_name(pem: &str) -> Result<String, String> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "x509",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+            "-subject",
+            "-in",
+            pem,
+        ])
+        .output()
+        .map_err(|e| format!("no openssl command ({e})"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split([',', '\n'])
+        .find_map(|p| p.trim().strip_prefix("DNS:"))
+        .or_else(|| text.lines().find_map(|l| l.split("CN = ").nth(1)))
+        .map(|n| n.trim().to_string())
+        .ok_or_else(|| format!("no name in {pem}: {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_require_encrypts_and_verifies_the_server() {
+    let Some(db) = Db::new().await else { return };
+    let show = |setting: &'static str| async {
+        let row = db.client.query_one(setting, &[]).await.unwrap();
+        row.get::<_, String>(0)
+    };
+    if show("SHOW ssl").await != "on" {
+        eprintln!("skipped: the test server runs with ssl = off");
+        return;
+    }
+    let pem = show("SHOW ssl_cert_file").await;
+    let name = match std::fs::File::open(&pem)
+        .map_err(|e| e.to_string())
+        .and_then(|_| certificate_name(&pem))
+    {
+        Ok(n) => n,
+        Err(why) => {
+            eprintln!("skipped: cannot read the server certificate {pem}: {why}");
+            return;
+        }
+    };
+    let url: tokio_postgres::Config = db.config.url.parse().unwrap();
+    let (user, dbname) = (url.get_user().unwrap(), url.get_dbname().unwrap());
+    let port = url.get_ports()[0];
+    let with = |host: &str, root: &str| {
+        let mut cfg = db.config.clone();
+        cfg.url = format!(
+            "host={host} hostaddr=127.0.0.1 port={port} user={user} dbname={dbname} sslmode=require"
+        );
+        cfg.ssl_root_cert = root.to_string();
+        lap_sink::postgres::PgStore::new(&cfg, None).unwrap()
+    };
+
+    // Trusted and named for its host: connected, migrated, encrypted.
+    let mut store = with(&name, &pem);
+    store.write(&Rows::default()).await.unwrap();
+    let encrypted: i64 = db
+        .client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE a.application_name = 'lap-sink' AND s.ssl",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(encrypted >= 1, "no TLS connection of lap-sink");
+
+    // Signed by another CA, or not issued to the host: refused, saying why.
+    let other = tempfile::tempdir().unwrap();
+    let other_ca = other.path().join("ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=another CA",
+        ])
+        .arg("-keyout")
+        .arg(other.path().join("ca.key"))
+        .arg("-out")
+        .arg(&other_ca)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let other_ca = other_ca.to_str().unwrap();
+    for (host, root, why) in [
+        (name.as_str(), other_ca, "UnknownIssuer"),
+        ("127.0.0.1", pem.as_str(), "not valid for name"),
+    ] {
+        let err = with(host, root).write(&Rows::default()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(err, StoreError::Connect { .. }) && text.contains("TLS") && text.contains(why),
+            "{host} with root {root:?}: {text}"
+        );
+    }
+    let mut cfg = db.config.clone();
+    cfg.url.push_str("?sslmode=require");
+    cfg.ssl_root_cert = "/nonexistent/ca.pem".into();
+    let err = lap_sink::postgres::PgStore::new(&cfg, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("sink.postgres.ssl_root_cert /nonexistent/ca.pem"),
+        "{err}"
+    );
+}

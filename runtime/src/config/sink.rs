@@ -123,6 +123,11 @@ pub struct PostgresConfig {
     pub password_file: String,
     /// Give up one connection attempt after this long (then retry).
     pub connect_timeout_ms: u64,
+    /// PEM file of the CA certificate(s) to trust for the server's
+    /// certificate; empty trusts the system's roots. Used when the URL says
+    /// `sslmode=require`, which turns TLS on and verifies the server's
+    /// certificate and host name.
+    pub ssl_root_cert: String,
 }
 
 impl Default for PostgresConfig {
@@ -133,6 +138,7 @@ impl Default for PostgresConfig {
             schema: "lap".into(),
             password_file: String::new(),
             connect_timeout_ms: 5_000,
+            ssl_root_cert: String::new(),
         }
     }
 }

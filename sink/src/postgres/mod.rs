@@ -11,12 +11,15 @@
 
 mod migrate;
 mod purge;
+mod tls;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use lap_runtime::config::{PostgresConfig, Secret};
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
 pub use migrate::{MIGRATIONS, Migration, migrate};
@@ -36,6 +39,8 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     schema: String,
     conn: Option<Connection>,
+    /// Set when the URL says `sslmode=require`.
+    tls: Option<MakeRustlsConnect>,
 }
 
 /// An open connection and the statements prepared on it, by table.
@@ -102,10 +107,15 @@ impl PgStore {
                 "-c search_path={} -c client_min_messages=warning",
                 cfg.schema
             ));
+        let tls = match config.get_ssl_mode() {
+            SslMode::Require => Some(tls::connector(&cfg.ssl_root_cert)?),
+            _ => None,
+        };
         Ok(PgStore {
             config,
             schema: cfg.schema.clone(),
             conn: None,
+            tls,
         })
     }
 
@@ -126,22 +136,27 @@ impl PgStore {
     }
 
     async fn connect(&self) -> Result<Client, StoreError> {
-        let (mut client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| StoreError::Connect {
-                    store: STORE,
-                    reason: format!(
-                        "{} (check sink.postgres.url, the password and that the server is up)",
-                        describe(&e)
-                    ),
-                })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                warn!(error = %e, "postgres connection ended");
+        let refused = |e: tokio_postgres::Error| StoreError::Connect {
+            store: STORE,
+            reason: format!(
+                "{} (check sink.postgres.url, the password, that the server is up, and for TLS errors sink.postgres.ssl_root_cert)",
+                describe(&e)
+            ),
+        };
+        let ended = |e: tokio_postgres::Error| warn!(error = %e, "postgres connection ended");
+        let mut client = match &self.tls {
+            Some(tls) => {
+                let (client, connection) =
+                    self.config.connect(tls.clone()).await.map_err(refused)?;
+                tokio::spawn(async move { connection.await.map_err(ended) });
+                client
             }
-        });
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await.map_err(refused)?;
+                tokio::spawn(async move { connection.await.map_err(ended) });
+                client
+            }
+        };
         let applied = migrate(&mut client, &self.schema).await?;
         info!(schema = %self.schema, applied, "postgres connected and migrated");
         Ok(client)
@@ -270,7 +285,8 @@ fn failed(action: String) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
 }
 
 /// A client error with the server's message, code and detail when there
-/// is one (tokio-postgres' `Display` alone says only "db error").
+/// is one (tokio-postgres' `Display` alone says only "db error"), else
+/// with its causes.
 fn describe(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => {
@@ -281,7 +297,17 @@ fn describe(e: &tokio_postgres::Error) -> String {
             }
             s
         }
-        None => e.to_string(),
+        None => {
+            // The cause says e.g. which certificate check failed.
+            let mut s = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                s.push_str(": ");
+                s.push_str(&c.to_string());
+                cause = c.source();
+            }
+            s
+        }
     }
 }
 
