@@ -135,12 +135,23 @@ impl Admitted {
 /// What one emission produced.
 #[derive(Debug, Default)]
 pub struct Emission {
-    /// Indicator rows, in window order.
+    /// Indicator rows, in window order (empty from the `*_into` methods,
+    /// which hand them out as they go).
     pub rows: Vec<IndicatorRow>,
     /// Held messages whose weeks are now final.
     pub released: Vec<MessageId>,
     /// State-topic records (key, JSON) to write once the rows are durable.
     pub checkpoint: Vec<(String, String)>,
+}
+
+/// Runs an emission that streams its rows, collecting them into `rows`.
+fn collected(
+    run: impl FnOnce(&mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError>,
+) -> Result<Emission, EngineError> {
+    let mut rows = Vec::new();
+    let mut emission = run(&mut |row| rows.push(row))?;
+    emission.rows = rows;
+    Ok(emission)
 }
 
 /// Watermark partition of events admitted without a message (backfill).
@@ -279,16 +290,19 @@ impl Engine {
     }
 
     /// Runs the queries over `selection` (one window kind) and finishes the
-    /// rows, a chunk of classes at a time (see [`EngineOptions::chunk_events`]).
+    /// rows, a chunk of classes at a time (see [`EngineOptions::chunk_events`]),
+    /// handing each chunk's rows to `out` before the next is computed.
+    /// Returns how many rows went out.
     fn rows(
         &mut self,
         kind: WindowKind,
         selection: &[(Window, Option<FastSet<ClassKey>>)],
         is_final: bool,
         now_ms: i64,
-    ) -> Result<Vec<IndicatorRow>, EngineError> {
+        out: &mut dyn FnMut(IndicatorRow),
+    ) -> Result<usize, EngineError> {
         let chunks = self.chunks(selection);
-        let mut rows = Vec::new();
+        let mut rows = 0;
         let mut i = 0;
         while i < chunks.len() {
             let (store, cal, queries) = (&self.store, &self.cal, &self.queries);
@@ -303,14 +317,10 @@ impl Engine {
             };
             for (k, done) in pair.into_iter().enumerate() {
                 if let Some((computed, info)) = done? {
-                    rows.extend(self.finish_chunk(
-                        kind,
-                        &chunks[i + k],
-                        computed,
-                        &info,
-                        is_final,
-                        now_ms,
-                    ));
+                    let finished =
+                        self.finish_chunk(kind, &chunks[i + k], computed, &info, is_final, now_ms);
+                    rows += finished.len();
+                    finished.into_iter().for_each(&mut *out);
                 }
             }
             i += if self.helper.is_some() { 2 } else { 1 };
@@ -392,6 +402,17 @@ impl Engine {
 
     /// Emits every open window with events since the last call, provisionally.
     pub fn provisional(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
+        collected(|out| self.provisional_into(now_ms, out))
+    }
+
+    /// [`Engine::provisional`] handing the rows to `out` chunk by chunk
+    /// instead of collecting them: an emission over 100k learners then
+    /// never holds all its rows at once. The returned `rows` is empty.
+    pub fn provisional_into(
+        &mut self,
+        now_ms: i64,
+        out: &mut dyn FnMut(IndicatorRow),
+    ) -> Result<Emission, EngineError> {
         let mut daily = Vec::new();
         let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
         for (day, state) in self.store.days() {
@@ -409,28 +430,48 @@ impl Engine {
         }
         self.store.clear_dirty();
         let weekly: Vec<_> = weekly.into_iter().map(|(w, c)| (w, Some(c))).collect();
-        let mut rows = self.rows(WindowKind::Daily, &daily, false, now_ms)?;
-        rows.extend(self.rows(WindowKind::Weekly, &weekly, false, now_ms)?);
-        Ok(Emission {
-            rows,
-            ..Emission::default()
-        })
+        self.rows(WindowKind::Daily, &daily, false, now_ms, out)?;
+        self.rows(WindowKind::Weekly, &weekly, false, now_ms, out)?;
+        Ok(Emission::default())
     }
 
     /// Finalises the weeks the watermark at `now_ms` has passed.
     pub fn finalise_due(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
+        collected(|out| self.finalise_due_into(now_ms, out))
+    }
+
+    /// [`Engine::finalise_due`] handing the rows to `out` chunk by chunk.
+    pub fn finalise_due_into(
+        &mut self,
+        now_ms: i64,
+        out: &mut dyn FnMut(IndicatorRow),
+    ) -> Result<Emission, EngineError> {
         match self.watermarks.instance(now_ms) {
-            Some(wm) => self.finalise_through(wm, now_ms),
+            Some(wm) => self.finalise_through(wm, now_ms, out),
             None => Ok(Emission::default()),
         }
     }
 
     /// Finalises every open week (the input has ended, or a backfill).
     pub fn finalise_all(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
-        self.finalise_through(i64::MAX, now_ms)
+        collected(|out| self.finalise_all_into(now_ms, out))
     }
 
-    fn finalise_through(&mut self, wm: i64, now_ms: i64) -> Result<Emission, EngineError> {
+    /// [`Engine::finalise_all`] handing the rows to `out` chunk by chunk.
+    pub fn finalise_all_into(
+        &mut self,
+        now_ms: i64,
+        out: &mut dyn FnMut(IndicatorRow),
+    ) -> Result<Emission, EngineError> {
+        self.finalise_through(i64::MAX, now_ms, out)
+    }
+
+    fn finalise_through(
+        &mut self,
+        wm: i64,
+        now_ms: i64,
+        out_rows: &mut dyn FnMut(IndicatorRow),
+    ) -> Result<Emission, EngineError> {
         self.final_wm = self.final_wm.max(wm);
         let weeks: BTreeSet<Window> = self
             .store
@@ -438,6 +479,7 @@ impl Engine {
             .map(|(d, _)| Window::of(WindowKind::Weekly, d))
             .collect();
         let mut out = Emission::default();
+        let mut rows = 0;
         for week in weeks {
             if self.closes(week) > self.final_wm {
                 break;
@@ -447,14 +489,12 @@ impl Engine {
                 .filter(|d| self.store.day(*d).is_some())
                 .map(|d| (Window::of(WindowKind::Daily, d), None))
                 .collect();
-            out.rows
-                .extend(self.rows(WindowKind::Daily, &days, true, now_ms)?);
-            out.rows
-                .extend(self.rows(WindowKind::Weekly, &[(week, None)], true, now_ms)?);
+            rows += self.rows(WindowKind::Daily, &days, true, now_ms, out_rows)?;
+            rows += self.rows(WindowKind::Weekly, &[(week, None)], true, now_ms, out_rows)?;
             out.released.extend(self.store.drop_week(week));
             self.closes.remove(&week.first);
         }
-        if !out.rows.is_empty() || !out.released.is_empty() {
+        if rows > 0 || !out.released.is_empty() {
             out.checkpoint = self.history.take_changes();
             let wm = self.final_wm.to_string();
             for tp in self.watermarks.partitions() {

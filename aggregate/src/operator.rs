@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use lap_runtime::stage::{Operator, Output, StageError};
 use lap_runtime::transport::{Message, OutRecord};
-use lap_schemas::{DeadLetter, EnrichedEvent, Origin, Problem, decode, encode};
+use lap_schemas::{DeadLetter, EnrichedEvent, IndicatorRow, Origin, Problem, decode, encode};
 use parking_lot::RwLock;
 
-use crate::engine::{Admitted, Emission, Engine};
+use crate::engine::{Admitted, Emission, Engine, EngineError};
 use crate::metrics::AggregateMetrics;
 use crate::reference::Reference;
 
@@ -75,26 +75,43 @@ impl Aggregate {
         }
     }
 
-    fn emit(&self, em: Emission, is_final: bool, out: &mut Output) -> Result<(), StageError> {
+    /// Runs an emission of the engine, encoding each row into `out` as the
+    /// engine hands it over, a chunk of classes at a time: only encoded
+    /// records accumulate, never a whole emission of row structs. Then
+    /// queues the checkpoint (written once the rows are durable) and
+    /// releases the messages of final weeks.
+    fn emit(
+        &mut self,
+        is_final: bool,
+        out: &mut Output,
+        run: impl FnOnce(&mut Engine, &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError>,
+    ) -> Result<(), StageError> {
         let label = if is_final { "final" } else { "provisional" };
-        self.metrics
-            .rows
-            .with_label_values(&[label])
-            .inc_by(em.rows.len() as u64);
-        out.reserve(em.rows.len());
-        for row in &em.rows {
-            let key = format!(
-                "{}/{}",
-                row.class_id.as_deref().unwrap_or(""),
-                row.entity_id
-            );
-            let bytes = encode(row).map_err(engine_err)?;
-            out.emit(OutRecord::new(
-                self.topics.indicators.clone(),
-                Some(Bytes::from(key)),
-                Bytes::from(bytes),
-            ));
+        let topic = self.topics.indicators.clone();
+        let (mut rows, mut failed) = (0u64, None);
+        let em = run(&mut self.engine, &mut |row| match encode(&row) {
+            Ok(bytes) => {
+                let key = format!(
+                    "{}/{}",
+                    row.class_id.as_deref().unwrap_or(""),
+                    row.entity_id
+                );
+                out.emit(OutRecord::new(
+                    topic.clone(),
+                    Some(Bytes::from(key)),
+                    Bytes::from(bytes),
+                ));
+                rows += 1;
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        })
+        .map_err(engine_err)?;
+        if let Some(e) = failed {
+            return Err(engine_err(e));
         }
+        self.metrics.rows.with_label_values(&[label]).inc_by(rows);
         for (key, value) in em.checkpoint {
             out.emit_after_durable(OutRecord::new(
                 self.topics.state.clone(),
@@ -143,8 +160,9 @@ impl Aggregate {
         if let Some(wm) = self.engine.watermark(now_ms) {
             self.metrics.watermark_seconds.set(wm / 1_000_000);
         }
-        let em = self.engine.finalise_due(now_ms).map_err(engine_err)?;
-        self.emit(em, true, out)
+        self.emit(true, out, |engine, rows| {
+            engine.finalise_due_into(now_ms, rows)
+        })
     }
 }
 
@@ -205,17 +223,16 @@ impl Operator for Aggregate {
             >= self.provisional_every
         {
             self.last_provisional = now;
-            let em = self.engine.provisional(millis(now)).map_err(engine_err)?;
-            self.emit(em, false, out)?;
+            self.emit(false, out, |engine, rows| {
+                engine.provisional_into(millis(now), rows)
+            })?;
         }
         Ok(())
     }
 
     fn on_end_of_input(&mut self, out: &mut Output) -> Result<(), StageError> {
-        let em = self
-            .engine
-            .finalise_all(millis(SystemTime::now()))
-            .map_err(engine_err)?;
-        self.emit(em, true, out)
+        self.emit(true, out, |engine, rows| {
+            engine.finalise_all_into(millis(SystemTime::now()), rows)
+        })
     }
 }
