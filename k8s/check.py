@@ -63,8 +63,9 @@ def problems(docs, config_text):
                 found.append(f"{where}: lap.toml differs from the overlay's file")
         if kind == "ScaledObject" and d["spec"].get("maxReplicaCount") != partitions:
             found.append(f"{where}: maxReplicaCount {d['spec'].get('maxReplicaCount')} != topics.partitions {partitions}")
-        if kind in ("Deployment", "Job"):
-            pod = d["spec"]["template"]["spec"]
+        if kind in ("Deployment", "Job", "CronJob"):
+            spec = d["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else d["spec"]
+            pod = spec["template"]["spec"]
             if kind == "Deployment" and pod.get("terminationGracePeriodSeconds", 30) <= grace_s:
                 found.append(f"{where}: terminationGracePeriodSeconds must exceed shutdown_grace_ms ({grace_s} s)")
             for c in pod["containers"]:
@@ -79,7 +80,7 @@ def problems(docs, config_text):
                         found.append(f"{where}: {e['name']} reads Secret {ref.get('name')}, not lap-secrets")
     kinds = {d["kind"] for d in docs}
     for needed in ("Deployment", "PodDisruptionBudget", "ScaledObject", "ServiceMonitor",
-                   "NetworkPolicy", "ConfigMap", "Job"):
+                   "NetworkPolicy", "ConfigMap", "Job", "CronJob"):
         if needed not in kinds:
             found.append(f"no {needed} rendered")
     return found
@@ -101,6 +102,7 @@ def breakages(docs):
     case("ServiceMonitor bad interval", lambda b: b[first("ServiceMonitor")]["spec"]["endpoints"][0].update(interval="often"))
     case("no probes", lambda b: b[first("Deployment")]["spec"]["template"]["spec"]["containers"][0].pop("readinessProbe"))
     case("short grace period", lambda b: b[first("Deployment")]["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=5))
+    case("CronJob without limits", lambda b: b[first("CronJob")]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0].pop("resources"))
     case("ConfigMap drift", lambda b: b[first("ConfigMap")]["data"].update({"lap.toml": "# edited by hand\n"}))
     return cases
 

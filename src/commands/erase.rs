@@ -143,7 +143,8 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
         rows_deleted,
         tombstones,
     };
-    if let Some(root) = &lake {
+    // A lake directory that does not exist holds nothing to account for.
+    if let Some(root) = lake.as_ref().filter(|r| r.is_dir()) {
         append_audit(root, &audit)?;
     }
     if let Some(pg) = postgres.as_mut() {
