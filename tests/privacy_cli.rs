@@ -389,3 +389,67 @@ async fn retention_deletes_rows_past_each_tables_retention_in_both_stores() {
     let (ok, out) = lap(bad.path(), &["retention", "apply", "--dry-run"]);
     assert!(!ok && out.contains("sink.retention.events_days"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_erase_resolves_from_an_export_and_clears_the_lake() {
+    // Embedded mode: a lake, no broker, no PostgreSQL.
+    let lake = tempfile::tempdir().unwrap();
+    let mut key = tempfile::NamedTempFile::new().unwrap();
+    key.write_all(KEY.as_bytes()).unwrap();
+    let text = format!(
+        "[enrich]\ntenant = \"t1\"\nkey_file = \"{}\"\n[sink.lake]\npath = \"{}\"\n",
+        key.path().display(),
+        lake.path().display()
+    );
+    let mut config = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    config.write_all(text.as_bytes()).unwrap();
+    let keys = Pseudonymiser::new(&Secret::new(KEY)).unwrap();
+    let (gone, kept) = (keys.key("t1", "u1"), keys.key("t1", "u2"));
+    let batch = rows(
+        vec![
+            indicator_row(&gone, 0, 1, 0.5),
+            indicator_row(&kept, 0, 1, 0.9),
+        ],
+        vec![event("e1", &gone, 0.5), event("e2", &kept, 0.9)],
+    );
+    DeltaStore::new(lake.path()).write(&batch).await.unwrap();
+
+    let export = export_dir();
+    let (ok, out) = lap(
+        config.path(),
+        &[
+            "erase",
+            "--offline",
+            "--roster",
+            export.to_str().unwrap(),
+            "--learner",
+            "mailto:Amara.Okafor@hillside.example",
+            "--reference",
+            "DPO-2026-18",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains("learner found by roster identity"), "{out}");
+    assert!(
+        out.contains("lake      learner_weekly   deleted 1 rows"),
+        "{out}"
+    );
+    assert!(
+        out.contains("lake      events           deleted 1 rows"),
+        "{out}"
+    );
+    assert!(!out.contains("kafka"), "no tombstones offline:\n{out}");
+    let mut files = Vec::new();
+    parquet_text(lake.path(), &mut files).await;
+    assert!(
+        files.iter().all(|(_, text)| !text.contains(&gone)),
+        "{files:?}"
+    );
+    assert!(files.iter().any(|(_, text)| text.contains(&kept)));
+    let audit = std::fs::read_to_string(lake.path().join("_lap_audit/erasures.ndjson")).unwrap();
+    assert_eq!(audit.lines().count(), 1);
+    assert!(
+        audit.contains("DPO-2026-18") && !audit.contains("mara") && !audit.contains(&gone),
+        "{audit}"
+    );
+}

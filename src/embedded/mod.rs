@@ -37,9 +37,9 @@ use lap_aggregate::{Aggregate, AggregateTopics};
 use lap_enrich::join::JoinOptions;
 use lap_enrich::metrics::EnrichMetrics;
 use lap_enrich::pseudonym::Pseudonymiser;
-use lap_enrich::roster::{self, Change, Published, record_key};
+use lap_enrich::roster::{self, Change, Published};
 use lap_enrich::state::Roster;
-use lap_enrich::{Enrich, EnrichTopics, HoldPolicy, feed};
+use lap_enrich::{Enrich, EnrichTopics, HoldPolicy};
 use lap_ingest::dedupe::StatementLog;
 use lap_ingest::metrics::IngestMetrics;
 use lap_ingest::{Ingest, IngestTopics};
@@ -47,7 +47,6 @@ use lap_runtime::config::Config;
 use lap_runtime::health::Health;
 use lap_runtime::metrics::Metrics;
 use lap_runtime::stage::{Operator, RunOptions, run};
-use lap_runtime::transport::Message;
 use lap_runtime::transport::memory::MemoryBroker;
 use lap_sink::delta::DeltaStore;
 use lap_sink::metrics::SinkMetrics;
@@ -98,24 +97,10 @@ pub async fn run_pipeline(
     let roster_size = (export.records.len(), export.issues.len());
     let mut state = Roster::new(tenant.clone(), cfg.enrich.identity.clone());
     let mut reference = Reference::default();
-    let roster_topic: Arc<str> = Arc::from(cfg.topics.roster.name.as_str());
-    for (offset, change) in roster::plan(&Published::new(tenant.clone()), &export)?
-        .into_iter()
-        .enumerate()
-    {
+    for change in roster::plan(&Published::new(tenant.clone()), &export)? {
         let Change::Upsert(r) = change else { continue };
-        let m = Message {
-            topic: roster_topic.clone(),
-            partition: 0,
-            offset: offset as i64,
-            key: Some(record_key(&r.tenant, r.entity, &r.sourced_id).into()),
-            payload: Some(lap_schemas::encode(&r)?.into()),
-            timestamp_ms: None,
-            headers: Vec::new(),
-        };
-        feed::apply(&mut state, &m)
-            .with_context(|| format!("applying roster record {}", r.sourced_id))?;
         reference.apply(&tenant, &r);
+        state.apply(r);
     }
 
     let t = &cfg.topics;
