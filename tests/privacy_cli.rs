@@ -142,6 +142,13 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         );
         sink.send(rec).await.unwrap().await.unwrap();
     }
+    // Junk on the roster topic must not block an erasure.
+    let junk = OutRecord::new(
+        roster.as_str().into(),
+        Some(Bytes::from("t1/user/junk")),
+        Bytes::from("not avro"),
+    );
+    sink.send(junk).await.unwrap().await.unwrap();
     let mut about = event("e3", &kept, 0.9);
     about.object_id = as_object.clone();
     let batch = rows(
@@ -171,6 +178,7 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         out.contains("learner found by roster identity; 4 roster records"),
         "{out}"
     );
+    assert!(out.contains("skipped 1 records on"), "{out}");
     for line in [
         "lake      learner_weekly   deleted 2 rows",
         "lake      events           deleted 2 rows",

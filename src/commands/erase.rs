@@ -75,13 +75,9 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
     );
     // Someone else's event about this learner keys them by the identifier
     // the event used; the one given here is the one we know.
-    let mut object_keys = vec![keys.key(&tenant, &args.learner)];
-    if args.learner != subject.sourced_id {
-        object_keys.push(keys.key(&tenant, &subject.sourced_id));
-    }
     let target = Purge::Learner {
         person_key: person_key.clone(),
-        object_keys,
+        object_keys: vec![keys.key(&tenant, &args.learner)],
     };
 
     let tombstones = if args.offline {
@@ -157,24 +153,24 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// Reads the roster topic into `directory`.
+/// Reads the roster topic into `directory`. A record that is not a roster
+/// record is skipped with a warning, as enrich skips it: junk on the topic
+/// must not block an erasure.
 async fn read_roster_topic(cfg: &Config, directory: &mut Directory) -> anyhow::Result<()> {
     let topic = cfg.topics.roster.name.clone();
-    let messages = read_table(cfg, &topic).await?;
-    for m in messages {
+    let mut skipped = 0;
+    for m in read_table(cfg, &topic).await? {
         match (&m.key, &m.payload) {
-            (_, Some(value)) => {
-                let record: RosterRecord = lap_schemas::decode(value).with_context(|| {
-                    format!(
-                        "{topic} partition {} offset {}: not a roster record",
-                        m.partition, m.offset
-                    )
-                })?;
-                directory.apply(record);
-            }
+            (_, Some(value)) => match lap_schemas::decode::<RosterRecord>(value) {
+                Ok(record) => directory.apply(record),
+                Err(_) => skipped += 1,
+            },
             (Some(key), None) => directory.delete(&String::from_utf8_lossy(key)),
             (None, None) => {}
         }
+    }
+    if skipped > 0 {
+        eprintln!("warning: skipped {skipped} records on {topic} that are not roster records");
     }
     Ok(())
 }
