@@ -38,6 +38,9 @@ pub fn lap(config: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The pseudonymisation key the service tests run with.
+pub const TEST_KEY: &str = "a-test-key-of-32-characters-----";
+
 /// Starts the service binary `name` (e.g. `lap-enrich`) with `config`,
 /// appending its log to `log`.
 pub fn spawn_service(name: &str, config: &Path, log: &tempfile::NamedTempFile) -> Killed {
@@ -46,7 +49,7 @@ pub fn spawn_service(name: &str, config: &Path, log: &tempfile::NamedTempFile) -
         Command::new(&bin)
             .arg("--config")
             .arg(config)
-            .env("LAP_ENRICH_KEY", "a-test-key-of-32-characters-----")
+            .env("LAP_ENRICH_KEY", TEST_KEY)
             .stdout(Stdio::null())
             .stderr(
                 std::fs::OpenOptions::new()

@@ -1,0 +1,362 @@
+//! The distributed pipeline of a test: fresh topics on the real broker, a
+//! PostgreSQL schema and a lake directory of its own, the four service
+//! binaries as processes, and a generated school fed to them through the
+//! raw topics and the ingest HTTP front door.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use lap_gen::{Options, Summary, write_dir};
+use lap_runtime::testkit;
+use lap_runtime::transport::kafka::KafkaSink;
+use lap_runtime::transport::{OutRecord, RecordSink};
+use serde_json::Value;
+
+use crate::common::{Killed, spawn_service, wait_ready};
+
+/// The services, in pipeline order; indexes into [`Pipeline`]'s arrays.
+pub const SERVICES: [&str; 4] = ["lap-ingest", "lap-enrich", "lap-aggregate", "lap-sink"];
+
+/// HTTP client secrets; config holds only their SHA-256.
+const XAPI_SECRET: &str = "e2e-xapi-secret";
+const XAPI_SECRET_SHA256: &str = "7cea94e92a884eedd42b11ac15d15825998246690538d2459ee6ab1cc7f3cccd";
+const CALIPER_SECRET: &str = "e2e-caliper-secret";
+const CALIPER_SECRET_SHA256: &str =
+    "262b1828bf40b313499547bda84672a8c22cae9db58d61080ea00165fb06825f";
+
+/// How a pipeline's services are configured.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// TOML of the `[enrich]` and `[aggregate]` sections, shared with the
+    /// `lap run` and `lap backfill` the results are compared with.
+    pub stages: &'static str,
+    /// Whether the sink writes PostgreSQL as well as the lake.
+    pub postgres: bool,
+    /// How often consumers commit offsets: the longer, the more a SIGKILL
+    /// makes a restarted service replay.
+    pub commit_interval_ms: u64,
+}
+
+/// The tests' settings. Allowed lateness 6 days: gen's offline devices
+/// sync up to 5 days late, and none of them may be late here (the
+/// reference run has no lateness); quick provisional rows and idle
+/// partitions so an open window shows its values within seconds.
+pub const TEST_SETTINGS: Settings = Settings {
+    stages: "[enrich]\nunmatched_grace_s = 2\n\
+        [aggregate]\nallowed_lateness_s = 518400\nidle_partition_s = 2\nprovisional_interval_s = 1\n",
+    postgres: true,
+    commit_interval_ms: 200,
+};
+
+/// Topic roles and their partitions (several where keys spread the load).
+const TOPICS: [(&str, i32); 10] = [
+    ("raw_xapi", 2),
+    ("raw_caliper", 2),
+    ("events", 3),
+    ("dlq", 1),
+    ("roster", 1),
+    ("enriched", 3),
+    ("unmatched", 1),
+    ("late", 1),
+    ("indicators", 3),
+    ("aggregate_state", 1),
+];
+
+/// One test's pipeline; every service it started is killed when dropped.
+pub struct Pipeline {
+    /// Broker address.
+    pub bootstrap: String,
+    /// PostgreSQL URL.
+    pub pg_url: String,
+    /// The sink's PostgreSQL schema, unique to the test.
+    pub schema: String,
+    /// Topic names by role (`raw_xapi`, `enriched`, …).
+    pub topics: BTreeMap<&'static str, String>,
+    /// Working directory: generated data, configs, lakes, logs.
+    pub dir: tempfile::TempDir,
+    /// What `lap gen` wrote.
+    pub summary: Summary,
+    /// The sink's lake.
+    pub lake: PathBuf,
+    http_port: u16,
+    ports: [u16; 4],
+    configs: [PathBuf; 4],
+    logs: [tempfile::NamedTempFile; 4],
+    running: [Option<Killed>; 4],
+}
+
+impl Pipeline {
+    /// [`Pipeline::prepare`], then starts the four services.
+    pub async fn start(opts: &Options, settings: Settings) -> Option<Pipeline> {
+        let mut p = Pipeline::prepare(opts, settings).await?;
+        p.launch_all().await;
+        Some(p)
+    }
+
+    /// Generates a school per `opts`, creates the topics, writes each
+    /// service's config per `settings` and loads the roster. `None` when
+    /// broker or PostgreSQL is not configured for the tests.
+    pub async fn prepare(opts: &Options, settings: Settings) -> Option<Pipeline> {
+        let bootstrap = testkit::service(testkit::KAFKA_ENV)?;
+        let pg_url = testkit::service(testkit::POSTGRES_ENV)?;
+        let kafka = testkit::kafka_config(&bootstrap);
+        let mut topics = BTreeMap::new();
+        for (role, partitions) in TOPICS {
+            let name = testkit::unique(role);
+            testkit::create_topic(&kafka, &name, partitions).await;
+            topics.insert(role, name);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let summary = write_dir(opts, &dir.path().join("data")).unwrap();
+        let p = Pipeline {
+            bootstrap,
+            pg_url,
+            schema: testkit::unique("e2e").replace('-', "_"),
+            topics,
+            lake: dir.path().join("lake"),
+            summary,
+            http_port: testkit::free_port(),
+            ports: [0; 4].map(|_| testkit::free_port()),
+            configs: SERVICES.map(|s| dir.path().join(format!("{s}.toml"))),
+            logs: [0; 4].map(|_| tempfile::NamedTempFile::new().unwrap()),
+            running: [None, None, None, None],
+            dir,
+        };
+        let (group, instance) = (testkit::unique("grp"), testkit::unique("e2e"));
+        for i in 0..SERVICES.len() {
+            let text = p.config(&group, &instance, i, settings) + settings.stages;
+            std::fs::write(&p.configs[i], text).unwrap();
+        }
+        let roster = p.data("roster");
+        let (ok, out) =
+            crate::common::lap(&p.configs[0], &["roster", "load", roster.to_str().unwrap()]);
+        assert!(ok, "{out}");
+        Some(p)
+    }
+
+    /// Starts the four services, each ready before the next starts.
+    pub async fn launch_all(&mut self) {
+        for i in 0..SERVICES.len() {
+            self.launch(i).await;
+        }
+    }
+
+    /// A path under the generated data.
+    pub fn data(&self, name: &str) -> PathBuf {
+        self.dir.path().join("data").join(name)
+    }
+
+    /// The config of service `i`: shared topics and stores, its own
+    /// metrics port and static member id.
+    fn config(&self, group: &str, instance: &str, i: usize, settings: Settings) -> String {
+        let mut text = format!(
+            "[kafka]\nbootstrap_servers = \"{}\"\n[kafka.consumer]\ngroup_prefix = \"{group}\"\n\
+             group_instance_id = \"{instance}-{}\"\nsession_timeout_ms = 6000\ncommit_interval_ms = {}\n",
+            self.bootstrap, SERVICES[i], settings.commit_interval_ms
+        );
+        for (role, name) in &self.topics {
+            text += &format!("[topics.{role}]\nname = \"{name}\"\n");
+        }
+        text += &format!(
+            r#"[service]
+metrics_addr = "127.0.0.1:{port}"
+[ingest.http]
+addr = "127.0.0.1:{http}"
+[ingest.http.clients.lms-x]
+secret_sha256 = "{XAPI_SECRET_SHA256}"
+scopes = ["xapi"]
+[ingest.http.clients.lms-c]
+secret_sha256 = "{CALIPER_SECRET_SHA256}"
+scopes = ["caliper"]
+[sink]
+retry_initial_ms = 50
+[sink.lake]
+path = "{lake}"
+[sink.postgres]
+enabled = {postgres}
+url = "{pg}"
+schema = "{schema}"
+"#,
+            port = self.ports[i],
+            http = self.http_port,
+            lake = self.lake.display(),
+            postgres = settings.postgres,
+            pg = self.pg_url,
+            schema = self.schema,
+        );
+        text
+    }
+
+    /// A config for `lap run` and `lap backfill` with the services' stage
+    /// settings (no broker, no PostgreSQL).
+    pub fn embedded_config(&self, settings: Settings) -> PathBuf {
+        let path = self.dir.path().join("embedded.toml");
+        std::fs::write(&path, settings.stages).unwrap();
+        path
+    }
+
+    /// Starts service `i` and waits until it reports ready.
+    async fn launch(&mut self, i: usize) {
+        self.running[i] = Some(spawn_service(SERVICES[i], &self.configs[i], &self.logs[i]));
+        wait_ready(self.ports[i], &self.logs[i]).await;
+    }
+
+    /// SIGKILLs service `i` (no drain, no commit) and starts it again.
+    pub async fn kill_and_restart(&mut self, i: usize) {
+        if let Some(mut child) = self.running[i].take() {
+            child.0.kill().unwrap();
+            child.0.wait().unwrap();
+        }
+        self.launch(i).await;
+    }
+
+    /// The services' logs, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        for (name, log) in SERVICES.iter().zip(&self.logs) {
+            let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(30).collect();
+            out += &format!("--- {name} (last lines)\n");
+            for line in tail.into_iter().rev() {
+                out += line;
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Feeds the generated activity in arrival order: the files of
+    /// `http_date` through the HTTP front door, every other file's lines
+    /// to the raw topics. `kills` maps a file index to a service that is
+    /// SIGKILLed and restarted right after that file is sent; `pace` is slept
+    /// between files so the kills land while data flows.
+    pub async fn feed(&mut self, http_date: &str, kills: &BTreeMap<usize, usize>, pace: Duration) {
+        let kafka = testkit::kafka_config(&self.bootstrap);
+        let producer = KafkaSink::new(&kafka, "e2e-test").unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.data("activity"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        assert!(
+            files.iter().any(|f| name_of(f).starts_with(http_date)),
+            "no activity file of {http_date}"
+        );
+        let http = reqwest::Client::new();
+        for (index, file) in files.iter().enumerate() {
+            let caliper = name_of(file).contains("caliper");
+            let text = std::fs::read_to_string(file).unwrap();
+            if name_of(file).starts_with(http_date) {
+                for line in text.lines() {
+                    self.post(&http, line, caliper).await;
+                }
+            } else {
+                let topic = &self.topics[if caliper { "raw_caliper" } else { "raw_xapi" }];
+                let mut acks = Vec::new();
+                for line in text.lines() {
+                    let payload = Bytes::from(line.to_string());
+                    let record = OutRecord::new(topic.as_str().into(), None, payload);
+                    acks.push(producer.send(record).await.unwrap());
+                }
+                for ack in acks {
+                    ack.await.unwrap();
+                }
+            }
+            // Right after a file is out, its records are in flight.
+            if let Some(&service) = kills.get(&index) {
+                println!(
+                    "SIGKILL {} after file {index} of {}",
+                    SERVICES[service],
+                    files.len()
+                );
+                self.kill_and_restart(service).await;
+            }
+            tokio::time::sleep(pace).await;
+        }
+    }
+
+    /// Sends one generated line over HTTP as an LMS would: each xAPI
+    /// statement on its own (so one invalid statement rejects only
+    /// itself, as on the raw topic), each Caliper event in an envelope of
+    /// its own. Retries while ingest is down (it may have been killed).
+    async fn post(&self, http: &reqwest::Client, line: &str, caliper: bool) {
+        let message: Value = serde_json::from_str(line).unwrap();
+        let bodies: Vec<Value> = if caliper {
+            let events = message["data"].as_array().cloned().unwrap_or_default();
+            events
+                .into_iter()
+                .map(|e| {
+                    let mut one = message.clone();
+                    one["data"] = Value::Array(vec![e]);
+                    one
+                })
+                .collect()
+        } else {
+            match message {
+                Value::Array(statements) => statements,
+                one => vec![one],
+            }
+        };
+        for body in bodies {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let request = if caliper {
+                    http.post(format!("http://127.0.0.1:{}/caliper", self.http_port))
+                        .bearer_auth(CALIPER_SECRET)
+                } else {
+                    let version = if body["version"].as_str().is_some_and(|v| v.starts_with('2')) {
+                        "2.0.0"
+                    } else {
+                        "1.0.3"
+                    };
+                    http.post(format!(
+                        "http://127.0.0.1:{}/xapi/statements",
+                        self.http_port
+                    ))
+                    .basic_auth("lms-x", Some(XAPI_SECRET))
+                    .header("X-Experience-API-Version", version)
+                };
+                let sent = request
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string())
+                    .send()
+                    .await;
+                match sent.map(|r| r.status().as_u16()) {
+                    // Stored, or rejected as invalid (a dead letter).
+                    Ok(200 | 204 | 400) => break,
+                    other => {
+                        assert!(
+                            Instant::now() < deadline,
+                            "HTTP front door unavailable: {other:?}\n{}",
+                            self.logs()
+                        );
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the enriched topic as NDJSON (the archive `lap backfill`
+    /// reads); returns its records and distinct event ids.
+    pub async fn archive_enriched(&self, path: &Path) -> (usize, usize) {
+        let mut out = std::fs::File::create(path).unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        let mut records = 0;
+        for m in testkit::read_topic(&self.bootstrap, &self.topics["enriched"]).await {
+            let Some(payload) = m.payload else { continue };
+            let event: lap_schemas::EnrichedEvent = lap_schemas::decode(&payload).unwrap();
+            writeln!(out, "{}", serde_json::to_string(&event).unwrap()).unwrap();
+            ids.insert(event.event_id);
+            records += 1;
+        }
+        (records, ids.len())
+    }
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
