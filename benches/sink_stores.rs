@@ -28,7 +28,7 @@ use lap_runtime::config::PostgresConfig;
 use lap_runtime::transport::Message;
 use lap_schemas::{EntityKind, Flag, IndicatorRow, WindowKind, encode};
 use lap_sink::delta::maintain::compact;
-use lap_sink::delta::{DeltaStore, query_context};
+use lap_sink::delta::{DeltaStore, Lake, query_context};
 use lap_sink::postgres::PgStore;
 use lap_sink::rows::{SinkTopics, decode_batch};
 use lap_sink::store::Store;
@@ -222,16 +222,20 @@ async fn query_large_lake() {
     }
     let wrote = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    compact(lake.path(), 128 * 1024 * 1024, chrono::Duration::zero())
-        .await
-        .unwrap();
+    compact(
+        &Lake::local(lake.path()),
+        128 * 1024 * 1024,
+        chrono::Duration::zero(),
+    )
+    .await
+    .unwrap();
     let compacted = started.elapsed().as_secs_f64();
     let sql = "SELECT class_id, date_trunc('week', event_time) AS week, count(*) AS events, \
                count(DISTINCT person_key) AS learners, avg(score_scaled) AS mean_score \
                FROM events GROUP BY 1, 2 ORDER BY 1, 2";
     for run in ["cold", "warm"] {
         let started = Instant::now();
-        let ctx = query_context(lake.path()).await.unwrap();
+        let ctx = query_context(&Lake::local(lake.path())).await.unwrap();
         let result = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         let out_rows: usize = result.iter().map(|b| b.num_rows()).sum();
         println!(

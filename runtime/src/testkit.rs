@@ -24,6 +24,9 @@ pub const POSTGRES_ENV: &str = "LAP_TEST_POSTGRES";
 /// Environment variable naming a Python with the `deltalake` and `pyarrow`
 /// packages: an independent reader of the lake tables.
 pub const DELTA_PYTHON_ENV: &str = "LAP_TEST_DELTA_PYTHON";
+/// Environment variable holding the URL of an Azurite blob service (the
+/// Azure Blob Storage emulator): the object store of the lake tests.
+pub const AZURITE_ENV: &str = "LAP_TEST_AZURITE";
 
 /// The value of `var`, or `None` with a printed reason. With
 /// `LAP_REQUIRE_SERVICES=1` (set by the test script) a missing service is a

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use lap_runtime::config::Secret;
 use lap_runtime::service::Service;
 use lap_runtime::transport::kafka::{KafkaSink, KafkaSource};
-use lap_sink::delta::DeltaStore;
+use lap_sink::delta::{DeltaStore, Lake};
 use lap_sink::metrics::SinkMetrics;
 use lap_sink::postgres::{PASSWORD_ENV, PgStore};
 use lap_sink::rows::SinkTopics;
@@ -23,7 +23,8 @@ async fn main() -> anyhow::Result<()> {
     let cfg = &svc.config;
     let mut stores = Vec::new();
     if cfg.sink.lake.enabled {
-        stores.push(AnyStore::Delta(DeltaStore::new(&cfg.sink.lake.path)));
+        let lake = Lake::new(&cfg.sink.lake.path, &cfg.sink.lake.storage_options)?;
+        stores.push(AnyStore::Delta(DeltaStore::new(lake)));
     }
     let pg = &cfg.sink.postgres;
     if pg.enabled {
@@ -32,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if stores.is_empty() {
         bail!(
-            "no analytics store is enabled: set sink.lake.enabled = true (a Delta Lake directory) \
+            "no analytics store is enabled: set sink.lake.enabled = true (a Delta Lake directory or object store) \
              and/or sink.postgres.enabled = true"
         );
     }

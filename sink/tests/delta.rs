@@ -11,13 +11,13 @@ use common::{DAY, MONDAY, class_row, event, flagged, indicator_row, rows};
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use lap_runtime::testkit::{DELTA_PYTHON_ENV, service};
-use lap_sink::delta::{DeltaStore, query_context};
+use lap_sink::delta::{DeltaStore, Lake, query_context};
 
 use lap_sink::store::Store;
 
 /// `sql` over the lake, one `|`-joined line per row.
 async fn query(root: &Path, sql: &str) -> Vec<String> {
-    let ctx = query_context(root).await.unwrap();
+    let ctx = query_context(&Lake::local(root)).await.unwrap();
     let batches: Vec<RecordBatch> = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     let opts = FormatOptions::default().with_null("NULL");
     let mut out = Vec::new();

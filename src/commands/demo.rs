@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use lap_gen::{Options, write_dir};
 use lap_runtime::config;
+use lap_sink::delta::Lake;
 
 use super::generate::describe;
 use super::query::{Format, execute, render};
@@ -69,7 +70,7 @@ pub async fn run(config_file: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
     let inputs = Inputs {
         roster: dir.join("roster"),
         activity: activity_files(&[dir.join("activity")])?,
-        lake: dir.join("lake"),
+        lake: Lake::local(dir.join("lake")),
     };
     println!("\n2/3 running ingest → enrich → aggregate → sink in one process");
     let report = super::run::pipeline(&cfg, &inputs).await?;
@@ -115,7 +116,7 @@ pub async fn run(config_file: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
         "\nThe data is in {}; ask your own questions with `{} query --lake {} \"SQL\"`.",
         dir.display(),
         std::env::args().next().unwrap_or_else(|| "lap".into()),
-        lake.display()
+        lake
     );
     Ok(())
 }

@@ -44,9 +44,10 @@ pub struct EraseArgs {
     /// OneRoster export to resolve the learner from in `--offline` mode.
     #[arg(long, requires = "offline")]
     pub roster: Option<PathBuf>,
-    /// Lake directory (default: sink.lake.path of the config).
+    /// Lake directory or object-store URL (default: sink.lake.path of the
+    /// config).
     #[arg(long)]
-    pub lake: Option<PathBuf>,
+    pub lake: Option<String>,
     /// Count the learner's rows and records; delete and publish nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -86,15 +87,15 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
         publish_tombstones(&cfg, &subject, &person_key, args.dry_run).await?
     };
     let mut rows_deleted: BTreeMap<&'static str, Removed> = BTreeMap::new();
-    let lake = (cfg.sink.lake.enabled || args.lake.is_some()).then(|| {
-        args.lake
-            .clone()
-            .unwrap_or(PathBuf::from(&cfg.sink.lake.path))
-    });
-    if let Some(root) = &lake {
-        let removed = purge(root, &target, chrono::Duration::zero(), args.dry_run)
+    let lake = if cfg.sink.lake.enabled || args.lake.is_some() {
+        Some(super::lake(&cfg, args.lake.as_deref())?)
+    } else {
+        None
+    };
+    if let Some(lake) = &lake {
+        let removed = purge(lake, &target, chrono::Duration::zero(), args.dry_run)
             .await
-            .with_context(|| format!("erasing from the lake at {}", root.display()))?;
+            .with_context(|| format!("erasing from the lake at {lake}"))?;
         rows_deleted.insert("lake", removed);
     }
     let mut postgres = super::postgres_store(&cfg)?;
@@ -140,8 +141,8 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
         tombstones,
     };
     // A lake directory that does not exist holds nothing to account for.
-    if let Some(root) = lake.as_ref().filter(|r| r.is_dir()) {
-        append_audit(root, &audit)?;
+    if let Some(lake) = lake.as_ref().filter(|l| l.exists()) {
+        append_audit(lake, &audit).await?;
     }
     if let Some(pg) = postgres.as_mut() {
         pg.record_erasure(&audit).await?;

@@ -1,6 +1,6 @@
 //! `lap lake compact`: keep the lake's tables fast to read.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use clap::Subcommand;
@@ -14,9 +14,10 @@ pub enum LakeAction {
     /// table; rows unchanged), then delete files no recent version needs.
     /// Safe while the sink runs: a conflicting sink batch is retried.
     Compact {
-        /// Lake directory (default: sink.lake.path of the config).
+        /// Lake directory or object-store URL (default: sink.lake.path of
+        /// the config).
         #[arg(long)]
-        lake: Option<PathBuf>,
+        lake: Option<String>,
         /// Target file size in MiB.
         #[arg(long, default_value_t = 128)]
         target_mb: u64,
@@ -35,17 +36,17 @@ pub async fn run(config_file: Option<&Path>, action: LakeAction) -> anyhow::Resu
         target_mb,
         keep_hours,
     } = action;
-    let root = lake.unwrap_or_else(|| PathBuf::from(&cfg.sink.lake.path));
-    eprintln!("compacting the tables under {} ...", root.display());
+    let lake = super::lake(&cfg, lake.as_deref())?;
+    eprintln!("compacting the tables under {lake} ...");
     let done = compact(
-        &root,
+        &lake,
         target_mb * 1024 * 1024,
         chrono::Duration::hours(keep_hours),
     )
     .await
-    .with_context(|| format!("compacting the lake at {}", root.display()))?;
+    .with_context(|| format!("compacting the lake at {lake}"))?;
     if done.is_empty() {
-        anyhow::bail!("no lake tables under {}: pass --lake DIR", root.display());
+        anyhow::bail!("no lake tables under {lake}: pass --lake DIR");
     }
     println!(
         "{:16} {:>14} {:>12} {:>14}",

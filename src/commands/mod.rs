@@ -16,6 +16,7 @@ use anyhow::Context;
 use lap_enrich::KEY_ENV;
 use lap_enrich::pseudonym::Pseudonymiser;
 use lap_runtime::config::{Config, Secret};
+use lap_sink::delta::Lake;
 use lap_sink::postgres::{PASSWORD_ENV, PgStore};
 
 /// The pseudonymiser with the deployment's key: commands that compute
@@ -38,4 +39,12 @@ pub fn postgres_store(cfg: &Config) -> anyhow::Result<Option<PgStore>> {
     }
     let password = Secret::resolve(PASSWORD_ENV, &pg.password_file)?;
     Ok(Some(PgStore::new(pg, password)?))
+}
+
+/// The lake a command works on: `--lake` when given (a directory or an
+/// object-store URL), else `sink.lake.path`, with the config's storage
+/// options either way.
+pub fn lake(cfg: &Config, arg: Option<&str>) -> anyhow::Result<Lake> {
+    let lake = &cfg.sink.lake;
+    Ok(Lake::new(arg.unwrap_or(&lake.path), &lake.storage_options)?)
 }

@@ -1,12 +1,12 @@
 //! `lap query "SQL"`: SQL over the lake tables with DataFusion, printed as
 //! an aligned table, CSV or JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use lap_runtime::config;
-use lap_sink::delta::{query_context, tables};
+use lap_sink::delta::{Lake, query_context, tables};
 use lap_sink::deltalake::arrow::array::RecordBatch;
 use lap_sink::deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 
@@ -30,40 +30,38 @@ pub struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Lake directory (default: sink.lake.path of the config).
+    /// Lake directory or object-store URL (default: sink.lake.path of
+    /// the config).
     #[arg(long)]
-    lake: Option<PathBuf>,
+    lake: Option<String>,
 }
 
 /// Runs `lap query`.
 pub async fn run(config_file: Option<&Path>, args: QueryArgs) -> anyhow::Result<()> {
     let cfg = config::load(config_file)?;
-    let root = args
-        .lake
-        .unwrap_or_else(|| PathBuf::from(&cfg.sink.lake.path));
-    let batches = execute(&root, &args.sql).await?;
+    let lake = super::lake(&cfg, args.lake.as_deref())?;
+    let batches = execute(&lake, &args.sql).await?;
     print!("{}", render(&batches, args.format)?);
     Ok(())
 }
 
-/// Runs `sql` over the lake tables under `root`. Errors name the lake and
-/// list its tables, so a misspelt table is easy to fix.
-pub async fn execute(root: &Path, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
-    let ctx = query_context(root)
+/// Runs `sql` over the tables of `lake`. Errors name the lake and list its
+/// tables, so a misspelt table is easy to fix.
+pub async fn execute(lake: &Lake, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
+    let ctx = query_context(lake)
         .await
-        .with_context(|| format!("opening the lake at {}", root.display()))?;
+        .with_context(|| format!("opening the lake at {lake}"))?;
     let present: Vec<&str> = tables()
         .filter(|t| ctx.table_exist(*t).unwrap_or(false))
         .collect();
     if present.is_empty() {
         bail!(
-            "no lake tables under {}: run the pipeline (lap run, or lap-sink) first, or pass --lake DIR",
-            root.display()
+            "no lake tables under {lake}: run the pipeline (lap run, or lap-sink) first, or pass --lake DIR"
         );
     }
     let frame = match ctx.sql(sql).await {
         Ok(f) => f,
-        Err(e) => bail!("{e}\ntables in {}: {}", root.display(), present.join(", ")),
+        Err(e) => bail!("{e}\ntables in {lake}: {}", present.join(", ")),
     };
     frame.collect().await.context("running the query")
 }

@@ -4,7 +4,7 @@
 //! day deletes nothing the second time.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -25,9 +25,10 @@ pub enum RetentionAction {
         /// to preview a future run, or to re-apply an earlier one.
         #[arg(long)]
         as_of: Option<NaiveDate>,
-        /// Lake directory (default: sink.lake.path of the config).
+        /// Lake directory or object-store URL (default: sink.lake.path of
+        /// the config).
         #[arg(long)]
-        lake: Option<PathBuf>,
+        lake: Option<String>,
         /// Keep the lake files of deleted rows this many hours for readers
         /// of older snapshots, then the vacuum of a later run deletes them.
         #[arg(long, default_value_t = 168)]
@@ -74,15 +75,15 @@ pub async fn run(config_file: Option<&Path>, action: RetentionAction) -> anyhow:
         }
     };
     if cfg.sink.lake.enabled || lake.is_some() {
-        let root = lake.unwrap_or_else(|| PathBuf::from(&cfg.sink.lake.path));
+        let lake = super::lake(&cfg, lake.as_deref())?;
         let removed = purge(
-            &root,
+            &lake,
             &expired,
             chrono::Duration::hours(keep_hours),
             dry_run,
         )
         .await
-        .with_context(|| format!("applying retention to the lake at {}", root.display()))?;
+        .with_context(|| format!("applying retention to the lake at {lake}"))?;
         show("lake", &removed);
     }
     if let Some(mut pg) = super::postgres_store(&cfg)? {

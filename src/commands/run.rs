@@ -22,9 +22,10 @@ pub struct RunArgs {
     /// envelopes; others hold xAPI statements (one, or an array, per line).
     #[arg(long, required = true, num_args = 1..)]
     pub input: Vec<PathBuf>,
-    /// Lake directory (default: sink.lake.path of the config).
+    /// Lake directory or object-store URL (default: sink.lake.path of
+    /// the config).
     #[arg(long)]
-    pub lake: Option<PathBuf>,
+    pub lake: Option<String>,
 }
 
 /// Runs `lap run`.
@@ -33,9 +34,7 @@ pub async fn run(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<()
     let inputs = Inputs {
         roster: args.roster,
         activity: activity_files(&args.input)?,
-        lake: args
-            .lake
-            .unwrap_or_else(|| PathBuf::from(&cfg.sink.lake.path)),
+        lake: super::lake(&cfg, args.lake.as_deref())?,
     };
     let report = pipeline(&cfg, &inputs).await?;
     println!("{report}");

@@ -48,7 +48,7 @@ use lap_runtime::health::Health;
 use lap_runtime::metrics::Metrics;
 use lap_runtime::stage::{Operator, RunOptions, run};
 use lap_runtime::transport::memory::MemoryBroker;
-use lap_sink::delta::DeltaStore;
+use lap_sink::delta::{DeltaStore, Lake};
 use lap_sink::metrics::SinkMetrics;
 use lap_sink::rows::SinkTopics;
 use lap_sink::run::{Backoff, Sink};
@@ -67,8 +67,8 @@ pub struct Inputs {
     /// Activity files in the order they arrived: a name containing
     /// `caliper` holds Caliper envelopes, any other xAPI statements.
     pub activity: Vec<PathBuf>,
-    /// Lake directory.
-    pub lake: PathBuf,
+    /// Where the tables are written.
+    pub lake: Lake,
 }
 
 /// Allowed lateness over files: a century, i.e. nothing is late.

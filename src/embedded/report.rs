@@ -2,13 +2,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use lap_runtime::config::Config;
 use lap_runtime::metrics::Metrics;
 use lap_runtime::transport::memory::MemoryBroker;
 use lap_schemas::{DeadLetter, IndicatorRow, decode};
+use lap_sink::delta::Lake;
 
 use super::Inputs;
 
@@ -77,8 +77,8 @@ pub struct Report {
     pub final_rows: BTreeMap<String, u64>,
     /// Final learner rows carrying each flag.
     pub flags: BTreeMap<String, u64>,
-    /// The lake directory.
-    pub lake: PathBuf,
+    /// Where the tables are.
+    pub lake: Lake,
     /// Files read.
     pub files: usize,
     /// Wall-clock time of the run.
@@ -145,7 +145,7 @@ impl Report {
             reasons,
             final_rows,
             flags,
-            lake: std::path::absolute(&inputs.lake).unwrap_or_else(|_| inputs.lake.clone()),
+            lake: inputs.lake.clone(),
             files: inputs.activity.len(),
             elapsed,
         }
@@ -219,8 +219,8 @@ impl fmt::Display for Report {
                 flags.join(", ")
             }
         )?;
-        writeln!(f, "  lake        {}", self.lake.display())?;
-        let lake = self.lake.display();
+        writeln!(f, "  lake        {}", self.lake)?;
+        let lake = &self.lake;
         // The program as it was invoked (e.g. target/debug/lap under cargo
         // run), so the examples can be pasted as they are.
         let lap = std::env::args().next().unwrap_or_else(|| "lap".into());

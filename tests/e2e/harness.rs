@@ -33,7 +33,9 @@ pub struct Settings {
     /// TOML of the `[enrich]` and `[aggregate]` sections, shared with the
     /// `lap run` and `lap backfill` the results are compared with.
     pub stages: &'static str,
-    /// Whether the sink writes PostgreSQL as well as the lake.
+    /// Whether the sink writes the lake.
+    pub lake: bool,
+    /// Whether the sink writes PostgreSQL.
     pub postgres: bool,
     /// How often consumers commit offsets: the longer, the more a SIGKILL
     /// makes a restarted service replay.
@@ -47,6 +49,7 @@ pub struct Settings {
 pub const TEST_SETTINGS: Settings = Settings {
     stages: "[enrich]\nunmatched_grace_s = 2\n\
         [aggregate]\nallowed_lateness_s = 518400\nidle_partition_s = 2\nprovisional_interval_s = 1\n",
+    lake: true,
     postgres: true,
     commit_interval_ms: 200,
 };
@@ -174,6 +177,7 @@ scopes = ["caliper"]
 [sink]
 retry_initial_ms = 50
 [sink.lake]
+enabled = {lake_on}
 path = "{lake}"
 [sink.postgres]
 enabled = {postgres}
@@ -183,6 +187,7 @@ schema = "{schema}"
             port = self.ports[i],
             http = self.http_port,
             lake = self.lake.display(),
+            lake_on = settings.lake,
             postgres = settings.postgres,
             pg = self.pg_url,
             schema = self.schema,
@@ -202,6 +207,39 @@ schema = "{schema}"
     async fn launch(&mut self, i: usize) {
         self.running[i] = Some(spawn_service(SERVICES[i], &self.configs[i], &self.logs[i]));
         wait_ready(self.ports[i], &self.logs[i]).await;
+    }
+
+    /// The Prometheus text of service `i`: the benchmark follows the
+    /// pipeline's progress through the services' own counters.
+    #[allow(dead_code)] // used by benches/pipeline.rs only
+    pub async fn metrics(&self, i: usize) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.ports[i]);
+        match reqwest::get(url).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// CPU seconds (user + system) service `i` has used so far, from
+    /// `/proc/PID/stat`, whose clock ticks are USER_HZ = 100 on Linux.
+    #[allow(dead_code)] // used by benches/pipeline.rs only
+    pub fn cpu_seconds(&self, i: usize) -> f64 {
+        let Some(child) = &self.running[i] else {
+            return 0.0;
+        };
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap_or_default();
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th of the whole line.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |n: usize| {
+            fields
+                .get(n)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
     }
 
     /// SIGKILLs service `i` (no drain, no commit) and starts it again.

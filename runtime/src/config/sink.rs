@@ -1,5 +1,7 @@
 //! The `[sink]` section: analytics stores and the retry policy.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// The sink stage (DESIGN.md §2, §7): where indicator and event rows go.
@@ -85,15 +87,24 @@ impl RetentionConfig {
     }
 }
 
-/// Delta Lake tables in a directory: no server to run, readable by
-/// DataFusion (`lap query`), DuckDB, Spark and pandas.
+/// Delta Lake tables in a directory (no server to run) or an object store,
+/// readable by DataFusion (`lap query`), DuckDB, Spark and pandas.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LakeConfig {
     /// Write the lake at all.
     pub enabled: bool,
-    /// Directory holding one Delta table per table (created when missing).
+    /// Where the tables live, one folder each: a directory (created when
+    /// missing) or an Azure Blob Storage / ADLS Gen2 URL such as
+    /// `abfss://lake@account.dfs.core.windows.net/lap` or
+    /// `az://container/prefix`, so replicas on several nodes share it.
     pub path: String,
+    /// Object-store settings passed to delta-rs, e.g.
+    /// `azure_storage_account_name` or `azure_storage_endpoint`. Secrets do
+    /// not belong here: delta-rs reads `AZURE_STORAGE_ACCOUNT_KEY`,
+    /// `AZURE_CLIENT_SECRET` and the other `AZURE_*` variables from the
+    /// environment (a Kubernetes Secret).
+    pub storage_options: BTreeMap<String, String>,
 }
 
 impl Default for LakeConfig {
@@ -101,6 +112,7 @@ impl Default for LakeConfig {
         LakeConfig {
             enabled: true,
             path: "lake".into(),
+            storage_options: BTreeMap::new(),
         }
     }
 }

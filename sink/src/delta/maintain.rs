@@ -9,9 +9,8 @@
 //! compaction's commit fails, and the sink retries its batch (idempotent).
 
 use std::num::NonZeroU64;
-use std::path::Path;
 
-use super::{open_existing, table_error, tables};
+use super::{Lake, open_existing, table_error, tables};
 use crate::store::StoreError;
 
 /// What compaction did to one table.
@@ -27,18 +26,18 @@ pub struct Compacted {
     pub files_deleted: usize,
 }
 
-/// Compacts every lake table under `root` into files of about
+/// Compacts every table of `lake` into files of about
 /// `target_bytes`, then vacuums files unreferenced for longer than `keep`.
 /// Tables not created yet are skipped.
 pub async fn compact(
-    root: &Path,
+    lake: &Lake,
     target_bytes: u64,
     keep: chrono::Duration,
 ) -> Result<Vec<Compacted>, StoreError> {
     let target = NonZeroU64::new(target_bytes.max(1)).expect("at least 1");
     let mut done = Vec::new();
     for name in tables() {
-        let Some(table) = open_existing(root, name).await? else {
+        let Some(table) = open_existing(lake, name).await? else {
             continue;
         };
         let failed = table_error(name);

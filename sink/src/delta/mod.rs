@@ -1,6 +1,6 @@
 //! Delta Lake as an analytics store (delta-rs): one table per indicator
-//! table plus `events`, in a directory, readable by DataFusion, DuckDB,
-//! Spark or pandas without lap.
+//! table plus `events`, in a directory or an object store ([`Lake`]),
+//! readable by DataFusion, DuckDB, Spark or pandas without lap.
 //!
 //! Indicator rows are MERGEd on (`window_date`, `window_start`,
 //! `entity_id`, `class_id`): a matched row is replaced only by a higher
@@ -11,12 +11,12 @@
 //! own: a batch that fails half-way is retried whole, and the tables that
 //! already took it find nothing new.
 
+mod lake;
 pub mod maintain;
 pub mod purge;
 pub mod schema;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -25,6 +25,8 @@ use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
+
+pub use lake::{Lake, OBJECT_STORE_SCHEMES};
 
 use crate::rows::{INDICATOR_TABLES, Rows};
 use crate::store::{Store, StoreError, Written};
@@ -42,24 +44,19 @@ pub fn tables() -> impl Iterator<Item = &'static str> {
     INDICATOR_TABLES.into_iter().chain([EVENTS])
 }
 
-/// A directory of Delta tables, opened (or created) on first use.
+/// A lake of Delta tables, each opened (or created) on first use.
 pub struct DeltaStore {
-    root: PathBuf,
+    lake: Lake,
     open: HashMap<&'static str, DeltaTable>,
 }
 
 impl DeltaStore {
-    /// A lake under `root` (created when missing).
-    pub fn new(root: impl Into<PathBuf>) -> Self {
+    /// The store writing `lake` (a directory is created when missing).
+    pub fn new(lake: impl Into<Lake>) -> Self {
         DeltaStore {
-            root: root.into(),
+            lake: lake.into(),
             open: HashMap::new(),
         }
-    }
-
-    /// The directory holding `table`.
-    pub fn table_path(&self, table: &str) -> PathBuf {
-        self.root.join(table)
     }
 
     /// The table, creating it with its schema and partition column when
@@ -68,7 +65,7 @@ impl DeltaStore {
         if let Some(t) = self.open.get(name) {
             return Ok(t.clone());
         }
-        let table = open_or_create(&self.table_path(name), name).await?;
+        let table = open_or_create(&self.lake, name).await?;
         self.open.insert(name, table.clone());
         Ok(table)
     }
@@ -179,15 +176,24 @@ fn merge_predicate(table: &str) -> String {
     }
 }
 
-/// Opens the Delta table at `dir`, creating the directory and the table
+/// Opens table `name` of `lake`, creating it (and a local lake's folder)
 /// when there is none.
-pub async fn open_or_create(dir: &Path, name: &str) -> Result<DeltaTable, StoreError> {
+pub async fn open_or_create(lake: &Lake, name: &str) -> Result<DeltaTable, StoreError> {
+    let url = lake.url_of(name);
     let failed = |e: DeltaTableError| StoreError::Connect {
         store: STORE,
-        reason: format!("table {name} at {}: {e}", dir.display()),
+        reason: format!("table {name} at {url}: {e}"),
     };
-    let url = deltalake::ensure_table_uri(dir.to_string_lossy()).map_err(failed)?;
-    let table = DeltaTable::try_from_url(url).await.map_err(failed)?;
+    if let Some(dir) = lake.dir() {
+        let dir = dir.join(name);
+        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Connect {
+            store: STORE,
+            reason: format!("create the lake folder {}: {e}", dir.display()),
+        })?;
+    }
+    let table = DeltaTable::try_from_url_with_storage_options(url.clone(), lake.options())
+        .await
+        .map_err(failed)?;
     if table.version().is_some() {
         return Ok(table);
     }
@@ -218,14 +224,23 @@ fn write_error(action: &str, e: DeltaTableError) -> StoreError {
     }
 }
 
-/// The table `name` under `root`, or `None` when it has not been written
-/// yet: what upkeep commands (compaction, purges, queries) walk over.
-pub async fn open_existing(root: &Path, name: &str) -> Result<Option<DeltaTable>, StoreError> {
-    let dir = root.join(name);
-    if !dir.join("_delta_log").is_dir() {
-        return Ok(None);
+/// Table `name` of `lake`, or `None` when it has not been written yet:
+/// what upkeep commands (compaction, purges, queries) walk over. Nothing
+/// is created.
+pub async fn open_existing(lake: &Lake, name: &str) -> Result<Option<DeltaTable>, StoreError> {
+    if let Some(dir) = lake.dir() {
+        if !dir.join(name).join("_delta_log").is_dir() {
+            return Ok(None);
+        }
     }
-    open_or_create(&dir, name).await.map(Some)
+    let url = lake.url_of(name);
+    let table = DeltaTable::try_from_url_with_storage_options(url.clone(), lake.options())
+        .await
+        .map_err(|e| StoreError::Connect {
+            store: STORE,
+            reason: format!("table {name} at {url}: {e}"),
+        })?;
+    Ok(table.version().is_some().then_some(table))
 }
 
 /// Maps a delta-rs error during `action` on table `name` to a write error.
@@ -237,13 +252,13 @@ fn table_error(name: &str) -> impl Fn(&str, DeltaTableError) -> StoreError + '_ 
     }
 }
 
-/// A DataFusion session with every lake table under `root` registered by
-/// name, at its latest version: what `lap query` runs SQL in. Tables not
-/// written yet are left out.
-pub async fn query_context(root: &Path) -> Result<SessionContext, StoreError> {
+/// A DataFusion session with every table of `lake` registered by name, at
+/// its latest version: what `lap query` runs SQL in. Tables not written yet
+/// are left out.
+pub async fn query_context(lake: &Lake) -> Result<SessionContext, StoreError> {
     let ctx = SessionContext::new();
     for name in tables() {
-        let Some(table) = open_existing(root, name).await? else {
+        let Some(table) = open_existing(lake, name).await? else {
             continue;
         };
         let provider = table
@@ -251,7 +266,7 @@ pub async fn query_context(root: &Path) -> Result<SessionContext, StoreError> {
             .await
             .map_err(|e| StoreError::Connect {
                 store: STORE,
-                reason: format!("table {name} at {}: {e}", root.join(name).display()),
+                reason: format!("table {name} at {}: {e}", lake.url_of(name)),
             })?;
         ctx.register_table(name, provider)
             .map_err(|e| StoreError::Connect {

@@ -4,13 +4,10 @@
 //! vacuums files unreferenced for longer than `keep`: erasure passes zero,
 //! so the rows are gone from storage when the command returns.
 
-use std::io::Write;
-use std::path::Path;
-
 use deltalake::datafusion::prelude::{Expr, SessionContext, col, lit};
 use deltalake::datafusion::scalar::ScalarValue;
 
-use super::{STORE, open_existing, table_error};
+use super::{Lake, open_existing, table_error};
 use crate::purge::{ErasureAudit, Purge, Removed, RowFilter};
 use crate::store::StoreError;
 
@@ -33,18 +30,18 @@ fn expr(f: &RowFilter) -> Expr {
     }
 }
 
-/// Deletes the purge's rows from every lake table under `root` (tables not
+/// Deletes the purge's rows from every table of `lake` (tables not
 /// created yet are skipped) and vacuums what is older than `keep`. With
 /// `dry_run` it only counts. Returns the rows deleted (or matching) per table.
 pub async fn purge(
-    root: &Path,
+    lake: &Lake,
     purge: &Purge,
     keep: chrono::Duration,
     dry_run: bool,
 ) -> Result<Removed, StoreError> {
     let mut removed = Removed::new();
     for (name, filter) in purge.per_table() {
-        let Some(table) = open_existing(root, name).await? else {
+        let Some(table) = open_existing(lake, name).await? else {
             continue;
         };
         let failed = table_error(name);
@@ -86,22 +83,9 @@ pub async fn purge(
     Ok(removed)
 }
 
-/// Appends `audit` to the lake's erasure log and syncs it to disk.
-pub fn append_audit(root: &Path, audit: &ErasureAudit) -> Result<(), StoreError> {
-    let failed = |e: std::io::Error| StoreError::Write {
-        store: STORE,
-        action: format!("append to {}/{AUDIT_DIR}/{AUDIT_FILE}", root.display()),
-        reason: e.to_string(),
-    };
-    let dir = root.join(AUDIT_DIR);
-    std::fs::create_dir_all(&dir).map_err(failed)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join(AUDIT_FILE))
-        .map_err(failed)?;
-    let mut line = serde_json::to_vec(audit).expect("audit serialises");
-    line.push(b'\n');
-    file.write_all(&line).map_err(failed)?;
-    file.sync_all().map_err(failed)
+/// Appends `audit` to the lake's erasure log (synced to disk in a local
+/// lake).
+pub async fn append_audit(lake: &Lake, audit: &ErasureAudit) -> Result<(), StoreError> {
+    let line = serde_json::to_vec(audit).expect("audit serialises");
+    lake.append_line(AUDIT_DIR, AUDIT_FILE, &line).await
 }

@@ -1,0 +1,391 @@
+//! End-to-end benchmark harness (not a test): the four service binaries as
+//! separate processes on the real broker, as `tests/e2e` runs them, with
+//! the production defaults of every stage setting.
+//!
+//! - **Throughput**: a generated school's activity (`LAP_BENCH_COHORTS`
+//!   forms of 25, default 16, 6 subjects, 8 weeks) is loaded into the raw
+//!   topics first; then the services start and drain it. The figure is
+//!   event rows committed to the lake per second, between 10 % and 90 % of
+//!   the final count (the sustained rate), beside the whole run from the
+//!   first service's start. Once into the lake alone, once into the lake
+//!   and PostgreSQL.
+//! - **Latency**: the same activity produced at `LAP_BENCH_RATE` events/s
+//!   (default 5,000) for `LAP_BENCH_SECONDS` (default 60); every 20th xAPI
+//!   statement whose id is sent once is timed from the moment it is handed
+//!   to the producer to the moment its row can be selected from
+//!   PostgreSQL's `events` table (polled every 20 ms).
+//!
+//! `LAP_BENCH_PHASES` picks phases (default `lake,postgres,latency`).
+//!
+//! Needs the broker and PostgreSQL the tests use and release binaries:
+//! `cargo build --release --workspace && bash -c 'source tests/services.sh
+//! && lap_start_services && cargo bench --workspace --bench pipeline'`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[allow(dead_code)] // the tests' harness; the benchmark uses part of it
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+#[allow(dead_code)] // env_usize only
+#[path = "support/measure.rs"]
+mod measure;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use harness::{Pipeline, SERVICES, Settings};
+use lap_gen::Options;
+use lap_runtime::testkit;
+use lap_runtime::transport::kafka::KafkaSink;
+use lap_runtime::transport::{OutRecord, RecordSink};
+use measure::env_usize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// Production settings: every stage default, commits once a second.
+const BENCH_SETTINGS: Settings = Settings {
+    stages: "",
+    lake: true,
+    postgres: true,
+    commit_interval_ms: 1_000,
+};
+
+/// One generated raw message, in arrival order.
+struct Line {
+    caliper: bool,
+    text: String,
+    /// Statements or events it holds.
+    events: usize,
+    /// The statement id of a single xAPI statement.
+    id: Option<String>,
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let (Some(_), Some(_)) = (
+            testkit::service(testkit::KAFKA_ENV),
+            testkit::service(testkit::POSTGRES_ENV),
+        ) else {
+            return;
+        };
+        let school = Options {
+            cohorts_per_school: env_usize("LAP_BENCH_COHORTS", 16),
+            subjects: 6,
+            ..Options::default()
+        };
+        let phases = std::env::var("LAP_BENCH_PHASES").unwrap_or("lake,postgres,latency".into());
+        let wanted = |phase: &str| phases.split(',').any(|p| p.trim() == phase);
+        if wanted("lake") {
+            throughput(&school, false).await;
+        }
+        if wanted("postgres") {
+            throughput(&school, true).await;
+        }
+        if wanted("latency") {
+            latency(&school).await;
+        }
+    });
+}
+
+/// The generated activity files' messages in arrival order.
+fn lines(p: &Pipeline) -> Vec<Line> {
+    let mut files: Vec<_> = std::fs::read_dir(p.data("activity"))
+        .expect("activity folder")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for file in files {
+        let caliper = file.to_string_lossy().contains("caliper");
+        for text in std::fs::read_to_string(&file)
+            .expect("activity file")
+            .lines()
+        {
+            let json: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+            let (events, id) = match (&json, caliper) {
+                (_, true) => (json["data"].as_array().map_or(1, Vec::len), None),
+                (Value::Array(statements), false) => (statements.len(), None),
+                (_, false) => (1, json["id"].as_str().map(str::to_string)),
+            };
+            out.push(Line {
+                caliper,
+                text: text.to_string(),
+                events,
+                id,
+            });
+        }
+    }
+    out
+}
+
+/// Hands `line` to the producer; the returned delivery resolves once the
+/// broker has it.
+async fn send(p: &Pipeline, producer: &KafkaSink, line: &Line) -> lap_runtime::transport::Pending {
+    let topic = &p.topics[if line.caliper {
+        "raw_caliper"
+    } else {
+        "raw_xapi"
+    }];
+    let record = OutRecord::new(topic.as_str().into(), None, Bytes::from(line.text.clone()));
+    producer.send(record).await.expect("produce")
+}
+
+/// The sum of the samples of metric `name` whose labels include every
+/// pair of `labels`; `None` when there is no such sample.
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut sum = None;
+    for line in text.lines().filter(|l| l.starts_with(name)) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let name_ends = series.len() == name.len() || series[name.len()..].starts_with('{');
+        if name_ends
+            && labels
+                .iter()
+                .all(|(k, v)| series.contains(&format!("{k}=\"{v}\"")))
+        {
+            *sum.get_or_insert(0.0) += value.parse::<f64>().unwrap_or(0.0);
+        }
+    }
+    sum
+}
+
+/// Loads the whole activity into the raw topics, starts the services and
+/// follows the lake's event rows until the pipeline has drained.
+async fn throughput(school: &Options, postgres: bool) {
+    let stores = if postgres {
+        "lake + PostgreSQL"
+    } else {
+        "lake"
+    };
+    println!("\n== throughput into the {stores}");
+    let settings = Settings {
+        postgres,
+        ..BENCH_SETTINGS
+    };
+    let mut p = Pipeline::prepare(school, settings)
+        .await
+        .expect("services checked above");
+    let lines = lines(&p);
+    let events: usize = lines.iter().map(|l| l.events).sum();
+    let producer = KafkaSink::new(&testkit::kafka_config(&p.bootstrap), "bench").expect("producer");
+    let loading = Instant::now();
+    let mut acks = Vec::new();
+    for line in &lines {
+        acks.push(send(&p, &producer, line).await);
+    }
+    for ack in acks {
+        ack.await.expect("delivered");
+    }
+    println!(
+        "loaded {} messages ({events} statements and events) into the raw topics in {:.1} s",
+        lines.len(),
+        loading.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    p.launch_all().await;
+    println!(
+        "services ready after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let rows_of = |text: &str| {
+        metric(
+            text,
+            "lap_sink_rows_total",
+            &[("store", "delta"), ("table", "events")],
+        )
+    };
+    let mut samples: Vec<(f64, f64)> = Vec::new();
+    let mut last_change = (0.0, 0.0);
+    let mut next_report = 0.0;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = started.elapsed().as_secs_f64();
+        let rows = rows_of(&p.metrics(3).await).unwrap_or(0.0);
+        samples.push((now, rows));
+        if rows != last_change.1 {
+            last_change = (now, rows);
+        }
+        if now >= next_report {
+            println!("  {now:5.1} s: {rows:>9.0} event rows in the lake");
+            next_report += 5.0;
+        }
+        // Drained: ingest has read every message and no row came for 5 s
+        // (gen's unknown learners wait in enrich for their grace period).
+        let ingest = p.metrics(0).await;
+        let read = metric(&ingest, "lap_records_in_total", &[("stage", "ingest")]);
+        if now - last_change.0 > 5.0 && rows > 0.0 && read == Some(lines.len() as f64) {
+            break;
+        }
+        assert!(now < 1_800.0, "not drained in 30 minutes:\n{}", p.logs());
+    }
+    let (end, total) = last_change;
+    let at = |share: f64| {
+        samples
+            .iter()
+            .find(|(_, r)| *r >= share * total)
+            .map_or(end, |(t, _)| *t)
+    };
+    let sustained = 0.8 * total / (at(0.9) - at(0.1));
+    let cpu: Vec<String> = (0..SERVICES.len())
+        .map(|i| format!("{} {:.1} s", SERVICES[i], p.cpu_seconds(i)))
+        .collect();
+    println!(
+        "{total:.0} event rows into the {stores}: sustained {sustained:.0} events/s (10-90 %), \
+         {:.0} events/s over the whole run of {end:.1} s from the first start",
+        total / end
+    );
+    println!("CPU used: {}", cpu.join(", "));
+    let client = connect(&p.pg_url).await;
+    if postgres {
+        let sql = format!("SELECT count(*) FROM {}.events", p.schema);
+        let pg: i64 = client.query_one(&sql, &[]).await.expect("count").get(0);
+        println!("PostgreSQL events table: {pg} rows (lake {total:.0})");
+    }
+    drop_schema(&client, &p).await;
+}
+
+/// Removes the benchmark's PostgreSQL schema and what it holds.
+async fn drop_schema(client: &tokio_postgres::Client, p: &Pipeline) {
+    let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", p.schema);
+    client.batch_execute(&sql).await.expect("drop schema");
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(conn);
+    client
+}
+
+/// Produces at a fixed rate and times sampled statements from the
+/// producer to a row in PostgreSQL.
+async fn latency(school: &Options) {
+    let rate = env_usize("LAP_BENCH_RATE", 5_000) as f64;
+    let seconds = env_usize("LAP_BENCH_SECONDS", 60) as f64;
+    println!("\n== latency at {rate:.0} events/s for {seconds:.0} s, event to a row in PostgreSQL");
+    let settings = Settings {
+        lake: std::env::var("LAP_BENCH_LAKE").as_deref() != Ok("off"),
+        ..BENCH_SETTINGS
+    };
+    let p = Pipeline::start(school, settings)
+        .await
+        .expect("services checked above");
+    let lines = lines(&p);
+    let mut once: HashMap<&str, usize> = HashMap::new();
+    for id in lines.iter().filter_map(|l| l.id.as_deref()) {
+        *once.entry(id).or_default() += 1;
+    }
+    let producer = KafkaSink::new(&testkit::kafka_config(&p.bootstrap), "bench").expect("producer");
+    let (tx, rx) = mpsc::unbounded_channel();
+    let client = connect(&p.pg_url).await;
+    let watcher = tokio::spawn(watch(connect(&p.pg_url).await, p.schema.clone(), rx));
+
+    let started = Instant::now();
+    let (mut sent, mut index, mut candidates, mut sampled) = (0.0, 0, 0, 0);
+    let mut next_report = 5.0;
+    while index < lines.len() && started.elapsed().as_secs_f64() < seconds {
+        let due = rate * started.elapsed().as_secs_f64();
+        let mut acks = Vec::new();
+        while sent < due && index < lines.len() {
+            let line = &lines[index];
+            if let Some(id) = line.id.as_deref().filter(|id| once[id] == 1) {
+                if candidates % 20 == 0 {
+                    tx.send((id.to_string(), Instant::now()))
+                        .expect("watcher runs");
+                    sampled += 1;
+                }
+                candidates += 1;
+            }
+            acks.push(send(&p, &producer, line).await);
+            sent += line.events as f64;
+            index += 1;
+        }
+        tokio::spawn(async move {
+            for ack in acks {
+                ack.await.expect("delivered");
+            }
+        });
+        if started.elapsed().as_secs_f64() >= next_report {
+            println!("  {next_report:4.0} s: {sent:.0} events sent, {sampled} sampled");
+            next_report += 5.0;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(tx);
+    let (mut found, missing) = watcher.await.expect("watcher");
+    found.sort();
+    assert!(
+        !found.is_empty(),
+        "no sampled statement reached PostgreSQL:\n{}",
+        p.logs()
+    );
+    let pct = |q: f64| found[((found.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "sent {sent:.0} events in {elapsed:.1} s ({:.0}/s); {} of {sampled} sampled statements stored \
+         ({missing} never arrived: invalid or unknown learners, within 30 s of the end)",
+        sent / elapsed,
+        found.len()
+    );
+    println!(
+        "latency to a PostgreSQL row: p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        found.last().copied().unwrap_or(0)
+    );
+    drop_schema(&client, &p).await;
+}
+
+/// Polls PostgreSQL every 20 ms for the statements sent so far; returns
+/// each found statement's latency in ms and how many never arrived (the
+/// watch ends 30 s after the last statement is sent).
+async fn watch(
+    client: tokio_postgres::Client,
+    schema: String,
+    mut rx: mpsc::UnboundedReceiver<(String, Instant)>,
+) -> (Vec<u64>, usize) {
+    let sql = format!("SELECT event_id FROM {schema}.events WHERE event_id = ANY($1)");
+    let mut pending: BTreeMap<String, Instant> = BTreeMap::new();
+    let mut found = Vec::new();
+    let mut closed_at: Option<Instant> = None;
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok((id, at)) => {
+                    pending.insert(id, at);
+                }
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed_at.get_or_insert_with(Instant::now);
+                    break;
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let ids: Vec<&str> = pending.keys().map(String::as_str).collect();
+            let rows = client.query(&sql, &[&ids]).await.expect("poll events");
+            let now = Instant::now();
+            for row in rows {
+                let id: String = row.get(0);
+                if let Some(at) = pending.remove(&id) {
+                    found.push((now - at).as_millis() as u64);
+                }
+            }
+        }
+        let done =
+            closed_at.is_some_and(|c| pending.is_empty() || c.elapsed() > Duration::from_secs(30));
+        if done {
+            return (found, pending.len());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
