@@ -228,10 +228,10 @@ fn write_error(action: &str, e: DeltaTableError) -> StoreError {
 /// what upkeep commands (compaction, purges, queries) walk over. Nothing
 /// is created.
 pub async fn open_existing(lake: &Lake, name: &str) -> Result<Option<DeltaTable>, StoreError> {
-    if let Some(dir) = lake.dir() {
-        if !dir.join(name).join("_delta_log").is_dir() {
-            return Ok(None);
-        }
+    if let Some(dir) = lake.dir()
+        && !dir.join(name).join("_delta_log").is_dir()
+    {
+        return Ok(None);
     }
     let url = lake.url_of(name);
     let table = DeltaTable::try_from_url_with_storage_options(url.clone(), lake.options())
