@@ -11,8 +11,13 @@ use super::Config;
 /// `LAP__KAFKA__BOOTSTRAP_SERVERS` sets `kafka.bootstrap_servers`.
 const ENV_PREFIX: &str = "LAP__";
 
-/// Keys whose children are free-form (passed through to librdkafka).
-const OPEN_MAPS: &[&str] = &["kafka.properties", "ingest.http.clients"];
+/// Keys whose children are free-form: librdkafka properties, HTTP client
+/// names, delta-rs object-store options.
+const OPEN_MAPS: &[&str] = &[
+    "kafka.properties",
+    "ingest.http.clients",
+    "sink.lake.storage_options",
+];
 
 /// Why a configuration could not be loaded. Every variant names the key and
 /// where its value came from, so the fix is obvious.
