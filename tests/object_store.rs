@@ -84,16 +84,7 @@ os._exit(0)
 
 /// `lap ARGS…` with the account key in the environment only.
 fn lap_with_key(config: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lap"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("AZURE_STORAGE_ACCOUNT_KEY", ACCOUNT_KEY)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    common::lap_env(config, args, &[("AZURE_STORAGE_ACCOUNT_KEY", ACCOUNT_KEY)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,10 +24,17 @@ pub fn export_dir() -> PathBuf {
 
 /// Runs `lap --config CONFIG ARGS…`; returns success and stdout + stderr.
 pub fn lap(config: &Path, args: &[&str]) -> (bool, String) {
+    lap_env(config, args, &[])
+}
+
+/// [`lap`] with extra environment variables (secrets a deployment would
+/// pass that way).
+pub fn lap_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_lap"))
         .arg("--config")
         .arg(config)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run lap");
     let text = format!(
