@@ -16,7 +16,7 @@
 //! event of a week final under its partition's checkpointed watermark was
 //! already counted (or sent to the late topic) and is skipped.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, LazyLock};
 
 use lap_runtime::config::{AggregateConfig, FlagConfig};
@@ -48,6 +48,29 @@ fn compute(
 
 /// Windows with the classes to compute in each (`None`: every class).
 type Selected = Vec<(Window, Option<FastSet<ClassKey>>)>;
+
+/// One step of an emission in progress (see [`Engine::step`]). Planning
+/// steps expand into the others when they run, so an emission sees the
+/// state every step before it left, exactly as if it ran in one call.
+#[derive(Debug)]
+enum Step {
+    /// Plans the provisional rows of every window with new events.
+    Provisional { now_ms: i64 },
+    /// Plans the final rows of every week that closes at or before `wm`.
+    Finalise { wm: i64, now_ms: i64 },
+    /// Computes and finishes the rows of one chunk of classes.
+    Chunk {
+        kind: WindowKind,
+        selection: Selected,
+        is_final: bool,
+        now_ms: i64,
+    },
+    /// Drops a finalised week's state; its held messages become releasable.
+    DropWeek(Window),
+    /// Ends a finalisation: hands out the released messages and the
+    /// checkpoint of what it changed.
+    Checkpoint,
+}
 
 /// Failures of the aggregate itself (never caused by one bad event).
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +202,10 @@ pub struct Engine {
     revision: i64,
     /// Week end + lateness by week start day, cached.
     closes: HashMap<Day, i64>,
+    /// The emission in progress, one chunk per [`Engine::step`].
+    steps: VecDeque<Step>,
+    /// What the finalisation in progress has released and emitted so far.
+    finalised: (Vec<MessageId>, usize),
 }
 
 impl Engine {
@@ -197,6 +224,8 @@ impl Engine {
             final_wm: i64::MIN,
             revision: 0,
             closes: HashMap::new(),
+            steps: VecDeque::new(),
+            finalised: (Vec::new(), 0),
         }
     }
 
@@ -289,43 +318,128 @@ impl Engine {
         self.revision
     }
 
-    /// Runs the queries over `selection` (one window kind) and finishes the
-    /// rows, a chunk of classes at a time (see [`EngineOptions::chunk_events`]),
-    /// handing each chunk's rows to `out` before the next is computed.
-    /// Returns how many rows went out.
-    fn rows(
+    /// True while an emission begun with a `begin_*` method has steps left.
+    pub fn emitting(&self) -> bool {
+        !self.steps.is_empty()
+    }
+
+    /// Runs the emission in progress up to and including its next chunk of
+    /// classes (two with a helper session, one per core; see
+    /// [`EngineOptions::chunk_events`]), handing that chunk's rows to `out`.
+    /// The service produces them before it calls again, so only one chunk's
+    /// rows are ever in memory. The messages a finalisation releases and
+    /// its checkpoint come with the call that ends it; otherwise the
+    /// returned [`Emission`] is empty. Nothing else may touch the engine
+    /// until [`Engine::emitting`] is false.
+    pub fn step(&mut self, out: &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError> {
+        let mut done = Emission::default();
+        while let Some(step) = self.steps.pop_front() {
+            match step {
+                Step::Provisional { now_ms } => self.plan_provisional(now_ms),
+                Step::Finalise { wm, now_ms } => self.plan_finalise(wm, now_ms),
+                Step::DropWeek(week) => {
+                    self.finalised.0.extend(self.store.drop_week(week));
+                    self.closes.remove(&week.first);
+                }
+                Step::Checkpoint => done = self.checkpoint(),
+                Step::Chunk {
+                    kind,
+                    selection,
+                    is_final,
+                    now_ms,
+                } => {
+                    let mut chunks = vec![selection];
+                    if self.helper.is_some()
+                        && let Some(Step::Chunk {
+                            kind: k,
+                            is_final: f,
+                            ..
+                        }) = self.steps.front()
+                        && (*k, *f) == (kind, is_final)
+                        && let Some(Step::Chunk { selection, .. }) = self.steps.pop_front()
+                    {
+                        chunks.push(selection);
+                    }
+                    self.run_chunks(kind, &chunks, is_final, now_ms, out)?;
+                    return Ok(done);
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Computes `chunks` (the second one on the helper session, at the same
+    /// time) and finishes their rows in order.
+    fn run_chunks(
         &mut self,
+        kind: WindowKind,
+        chunks: &[Selected],
+        is_final: bool,
+        now_ms: i64,
+        out: &mut dyn FnMut(IndicatorRow),
+    ) -> Result<(), EngineError> {
+        let (store, cal, queries) = (&self.store, &self.cal, &self.queries);
+        let computed = match (&self.helper, chunks) {
+            (Some(helper), [first, second]) => std::thread::scope(|s| {
+                let other = s.spawn(|| compute(store, cal, helper, second));
+                let first = compute(store, cal, queries, first);
+                vec![first, other.join().expect("query thread panicked")]
+            }),
+            _ => chunks
+                .iter()
+                .map(|c| compute(store, cal, queries, c))
+                .collect(),
+        };
+        for (chunk, done) in chunks.iter().zip(computed) {
+            if let Some((computed, info)) = done? {
+                let finished = self.finish_chunk(kind, chunk, computed, &info, is_final, now_ms);
+                if is_final {
+                    self.finalised.1 += finished.len();
+                }
+                finished.into_iter().for_each(&mut *out);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues a step for every chunk of `selection` (one window kind) in
+    /// `planned`, in order.
+    fn plan_rows(
+        &self,
+        planned: &mut Vec<Step>,
         kind: WindowKind,
         selection: &[(Window, Option<FastSet<ClassKey>>)],
         is_final: bool,
         now_ms: i64,
-        out: &mut dyn FnMut(IndicatorRow),
-    ) -> Result<usize, EngineError> {
-        let chunks = self.chunks(selection);
-        let mut rows = 0;
-        let mut i = 0;
-        while i < chunks.len() {
-            let (store, cal, queries) = (&self.store, &self.cal, &self.queries);
-            let pair = match (&self.helper, chunks.get(i + 1)) {
-                (Some(helper), Some(next)) => std::thread::scope(|s| {
-                    let other = s.spawn(|| compute(store, cal, helper, next));
-                    let first = compute(store, cal, queries, &chunks[i]);
-                    let second = other.join().expect("query thread panicked");
-                    vec![first, second]
+    ) {
+        planned.extend(
+            self.chunks(selection)
+                .into_iter()
+                .map(|selection| Step::Chunk {
+                    kind,
+                    selection,
+                    is_final,
+                    now_ms,
                 }),
-                _ => vec![compute(store, cal, queries, &chunks[i])],
-            };
-            for (k, done) in pair.into_iter().enumerate() {
-                if let Some((computed, info)) = done? {
-                    let finished =
-                        self.finish_chunk(kind, &chunks[i + k], computed, &info, is_final, now_ms);
-                    rows += finished.len();
-                    finished.into_iter().for_each(&mut *out);
-                }
-            }
-            i += if self.helper.is_some() { 2 } else { 1 };
+        );
+    }
+
+    /// Puts `planned` at the front of the queue, in order.
+    fn run_next(&mut self, planned: Vec<Step>) {
+        for step in planned.into_iter().rev() {
+            self.steps.push_front(step);
         }
-        Ok(rows)
+    }
+
+    /// Runs every step left, for callers that collect a whole emission.
+    fn drain(&mut self, out: &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError> {
+        let mut all = Emission::default();
+        while self.emitting() {
+            let em = self.step(out)?;
+            all.released.extend(em.released);
+            all.checkpoint.extend(em.checkpoint);
+        }
+        Ok(all)
     }
 
     /// Splits `selection` into selections of whole classes with about
@@ -406,13 +520,22 @@ impl Engine {
     }
 
     /// [`Engine::provisional`] handing the rows to `out` chunk by chunk
-    /// instead of collecting them: an emission over 100k learners then
-    /// never holds all its rows at once. The returned `rows` is empty.
+    /// instead of collecting them. The returned `rows` is empty.
     pub fn provisional_into(
         &mut self,
         now_ms: i64,
         out: &mut dyn FnMut(IndicatorRow),
     ) -> Result<Emission, EngineError> {
+        self.begin_provisional(now_ms);
+        self.drain(out)
+    }
+
+    /// Begins [`Engine::provisional`], to be run with [`Engine::step`].
+    pub fn begin_provisional(&mut self, now_ms: i64) {
+        self.steps.push_back(Step::Provisional { now_ms });
+    }
+
+    fn plan_provisional(&mut self, now_ms: i64) {
         let mut daily = Vec::new();
         let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
         for (day, state) in self.store.days() {
@@ -430,9 +553,10 @@ impl Engine {
         }
         self.store.clear_dirty();
         let weekly: Vec<_> = weekly.into_iter().map(|(w, c)| (w, Some(c))).collect();
-        self.rows(WindowKind::Daily, &daily, false, now_ms, out)?;
-        self.rows(WindowKind::Weekly, &weekly, false, now_ms, out)?;
-        Ok(Emission::default())
+        let mut planned = Vec::new();
+        self.plan_rows(&mut planned, WindowKind::Daily, &daily, false, now_ms);
+        self.plan_rows(&mut planned, WindowKind::Weekly, &weekly, false, now_ms);
+        self.run_next(planned);
     }
 
     /// Finalises the weeks the watermark at `now_ms` has passed.
@@ -446,9 +570,14 @@ impl Engine {
         now_ms: i64,
         out: &mut dyn FnMut(IndicatorRow),
     ) -> Result<Emission, EngineError> {
-        match self.watermarks.instance(now_ms) {
-            Some(wm) => self.finalise_through(wm, now_ms, out),
-            None => Ok(Emission::default()),
+        self.begin_finalise_due(now_ms);
+        self.drain(out)
+    }
+
+    /// Begins [`Engine::finalise_due`], to be run with [`Engine::step`].
+    pub fn begin_finalise_due(&mut self, now_ms: i64) {
+        if let Some(wm) = self.watermarks.instance(now_ms) {
+            self.steps.push_back(Step::Finalise { wm, now_ms });
         }
     }
 
@@ -463,23 +592,26 @@ impl Engine {
         now_ms: i64,
         out: &mut dyn FnMut(IndicatorRow),
     ) -> Result<Emission, EngineError> {
-        self.finalise_through(i64::MAX, now_ms, out)
+        self.begin_finalise_all(now_ms);
+        self.drain(out)
     }
 
-    fn finalise_through(
-        &mut self,
-        wm: i64,
-        now_ms: i64,
-        out_rows: &mut dyn FnMut(IndicatorRow),
-    ) -> Result<Emission, EngineError> {
+    /// Begins [`Engine::finalise_all`], to be run with [`Engine::step`].
+    pub fn begin_finalise_all(&mut self, now_ms: i64) {
+        self.steps.push_back(Step::Finalise {
+            wm: i64::MAX,
+            now_ms,
+        });
+    }
+
+    fn plan_finalise(&mut self, wm: i64, now_ms: i64) {
         self.final_wm = self.final_wm.max(wm);
         let weeks: BTreeSet<Window> = self
             .store
             .days()
             .map(|(d, _)| Window::of(WindowKind::Weekly, d))
             .collect();
-        let mut out = Emission::default();
-        let mut rows = 0;
+        let mut planned = Vec::new();
         for week in weeks {
             if self.closes(week) > self.final_wm {
                 break;
@@ -489,11 +621,28 @@ impl Engine {
                 .filter(|d| self.store.day(*d).is_some())
                 .map(|d| (Window::of(WindowKind::Daily, d), None))
                 .collect();
-            rows += self.rows(WindowKind::Daily, &days, true, now_ms, out_rows)?;
-            rows += self.rows(WindowKind::Weekly, &[(week, None)], true, now_ms, out_rows)?;
-            out.released.extend(self.store.drop_week(week));
-            self.closes.remove(&week.first);
+            self.plan_rows(&mut planned, WindowKind::Daily, &days, true, now_ms);
+            self.plan_rows(
+                &mut planned,
+                WindowKind::Weekly,
+                &[(week, None)],
+                true,
+                now_ms,
+            );
+            planned.push(Step::DropWeek(week));
         }
+        planned.push(Step::Checkpoint);
+        self.run_next(planned);
+    }
+
+    /// The end of a finalisation: the messages it released and, when it
+    /// changed anything, the checkpoint (history and the watermark reached).
+    fn checkpoint(&mut self) -> Emission {
+        let (released, rows) = std::mem::take(&mut self.finalised);
+        let mut out = Emission {
+            released,
+            ..Emission::default()
+        };
         if rows > 0 || !out.released.is_empty() {
             out.checkpoint = self.history.take_changes();
             let wm = self.final_wm.to_string();
@@ -502,7 +651,7 @@ impl Engine {
                 out.checkpoint.push((format!("wm:{key}"), wm.clone()));
             }
         }
-        Ok(out)
+        out
     }
 
     /// Backfill: admits `events` and finalises every week.

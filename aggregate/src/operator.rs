@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use lap_runtime::stage::{Operator, Output, StageError};
 use lap_runtime::transport::{Message, OutRecord};
-use lap_schemas::{DeadLetter, EnrichedEvent, IndicatorRow, Origin, Problem, decode, encode};
+use lap_schemas::{DeadLetter, EnrichedEvent, Origin, Problem, decode, encode};
 use parking_lot::RwLock;
 
-use crate::engine::{Admitted, Emission, Engine, EngineError};
+use crate::engine::{Admitted, Engine};
 use crate::metrics::AggregateMetrics;
 use crate::reference::Reference;
 
@@ -75,43 +75,43 @@ impl Aggregate {
         }
     }
 
-    /// Runs an emission of the engine, encoding each row into `out` as the
-    /// engine hands it over, a chunk of classes at a time: only encoded
-    /// records accumulate, never a whole emission of row structs. Then
-    /// queues the checkpoint (written once the rows are durable) and
-    /// releases the messages of final weeks.
-    fn emit(
-        &mut self,
-        is_final: bool,
-        out: &mut Output,
-        run: impl FnOnce(&mut Engine, &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError>,
-    ) -> Result<(), StageError> {
-        let label = if is_final { "final" } else { "provisional" };
+    /// Runs the engine's emission in progress up to its next chunk of
+    /// classes, encoding each row into `out` as the engine hands it over,
+    /// and asks the runtime to call again while steps are left: the rows of
+    /// one chunk are produced before the next is computed, so an emission
+    /// over 100k learners never holds all its rows. The call that ends a
+    /// finalisation queues the checkpoint (written once the rows are
+    /// durable) and releases the messages of final weeks.
+    fn step(&mut self, out: &mut Output) -> Result<(), StageError> {
         let topic = self.topics.indicators.clone();
-        let (mut rows, mut failed) = (0u64, None);
-        let em = run(&mut self.engine, &mut |row| match encode(&row) {
-            Ok(bytes) => {
-                let key = format!(
-                    "{}/{}",
-                    row.class_id.as_deref().unwrap_or(""),
-                    row.entity_id
-                );
-                out.emit(OutRecord::new(
-                    topic.clone(),
-                    Some(Bytes::from(key)),
-                    Bytes::from(bytes),
-                ));
-                rows += 1;
-            }
-            Err(e) => {
-                failed.get_or_insert(e);
-            }
-        })
-        .map_err(engine_err)?;
+        let (mut rows, mut failed) = ([0u64; 2], None);
+        let em = self
+            .engine
+            .step(&mut |row| match encode(&row) {
+                Ok(bytes) => {
+                    let key = format!(
+                        "{}/{}",
+                        row.class_id.as_deref().unwrap_or(""),
+                        row.entity_id
+                    );
+                    out.emit(OutRecord::new(
+                        topic.clone(),
+                        Some(Bytes::from(key)),
+                        Bytes::from(bytes),
+                    ));
+                    rows[usize::from(row.is_final)] += 1;
+                }
+                Err(e) => {
+                    failed.get_or_insert(e);
+                }
+            })
+            .map_err(engine_err)?;
         if let Some(e) = failed {
             return Err(engine_err(e));
         }
-        self.metrics.rows.with_label_values(&[label]).inc_by(rows);
+        for (label, n) in ["provisional", "final"].into_iter().zip(rows) {
+            self.metrics.rows.with_label_values(&[label]).inc_by(n);
+        }
         for (key, value) in em.checkpoint {
             out.emit_after_durable(OutRecord::new(
                 self.topics.state.clone(),
@@ -123,6 +123,9 @@ impl Aggregate {
         self.metrics
             .state_events
             .set(self.engine.events_in_state() as i64);
+        if self.engine.emitting() {
+            out.resume_later();
+        }
         Ok(())
     }
 
@@ -155,14 +158,12 @@ impl Aggregate {
         Ok(())
     }
 
-    fn finalise(&mut self, now: SystemTime, out: &mut Output) -> Result<(), StageError> {
-        let now_ms = millis(now);
+    /// Begins finalising the weeks the watermark at `now_ms` has passed.
+    fn begin_finalise(&mut self, now_ms: i64) {
         if let Some(wm) = self.engine.watermark(now_ms) {
             self.metrics.watermark_seconds.set(wm / 1_000_000);
         }
-        self.emit(true, out, |engine, rows| {
-            engine.finalise_due_into(now_ms, rows)
-        })
+        self.engine.begin_finalise_due(now_ms);
     }
 }
 
@@ -202,7 +203,8 @@ impl Operator for Aggregate {
                 out.emit(late);
             }
         }
-        self.finalise(now, out)
+        self.begin_finalise(now_ms);
+        self.step(out)
     }
 
     fn on_tick(&mut self, now: SystemTime, out: &mut Output) -> Result<(), StageError> {
@@ -216,23 +218,25 @@ impl Operator for Aggregate {
                     .map_err(engine_err)?;
             }
         }
-        self.finalise(now, out)?;
+        let now_ms = millis(now);
+        self.begin_finalise(now_ms);
         if now
             .duration_since(self.last_provisional)
             .unwrap_or_default()
             >= self.provisional_every
         {
             self.last_provisional = now;
-            self.emit(false, out, |engine, rows| {
-                engine.provisional_into(millis(now), rows)
-            })?;
+            self.engine.begin_provisional(now_ms);
         }
-        Ok(())
+        self.step(out)
     }
 
     fn on_end_of_input(&mut self, out: &mut Output) -> Result<(), StageError> {
-        self.emit(true, out, |engine, rows| {
-            engine.finalise_all_into(millis(SystemTime::now()), rows)
-        })
+        self.engine.begin_finalise_all(millis(SystemTime::now()));
+        self.step(out)
+    }
+
+    fn resume(&mut self, out: &mut Output) -> Result<(), StageError> {
+        self.step(out)
     }
 }

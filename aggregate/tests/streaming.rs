@@ -260,11 +260,16 @@ fn stream(engine: &mut Engine, mut arrivals: Vec<(i64, i32, EnrichedEvent)>) -> 
                 e.event_id
             );
         }
+        // As the service does: both emissions queued, then run a chunk
+        // of classes per step.
         let now = n as i64 * 100;
         if n % 3 == 0 {
-            rows.extend(engine.provisional(now).unwrap().rows);
+            engine.begin_provisional(now);
         }
-        rows.extend(engine.finalise_due(now).unwrap().rows);
+        engine.begin_finalise_due(now);
+        while engine.emitting() {
+            engine.step(&mut |row| rows.push(row)).unwrap();
+        }
     }
     rows.extend(engine.finalise_all(0).unwrap().rows);
     rows

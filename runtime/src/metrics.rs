@@ -35,9 +35,7 @@ impl Metrics {
     pub fn new(service: &str) -> Self {
         let m = Families(Registry::new());
         let counter = |name: &str, help: &str, labels: &[&str]| m.counter_vec(name, help, labels);
-        let gauge = |name: &str, help: &str, labels: &[&str]| {
-            m.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
-        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| m.gauge_vec(name, help, labels);
         let records_in = counter(
             "lap_records_in_total",
             "Records read by a stage.",
@@ -109,6 +107,11 @@ impl Metrics {
             .add(IntGauge::new(name, help).expect("valid metric"))
     }
 
+    /// Registers a stage's gauge family (label names).
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.families().gauge_vec(name, help, labels)
+    }
+
     /// Registers a stage's histogram family of durations in seconds: 16
     /// buckets doubling from `start` (e.g. 1 µs for per-record work, 0.5 ms
     /// for batches and requests).
@@ -148,6 +151,10 @@ impl Families {
 
     fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
         self.add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric"))
+    }
+
+    fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric"))
     }
 
     fn histogram_vec(&self, name: &str, help: &str, labels: &[&str], start: f64) -> HistogramVec {

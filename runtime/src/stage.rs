@@ -45,6 +45,7 @@ pub struct Output {
     after: Vec<OutRecord>,
     held: HashSet<MessageId>,
     released: Vec<MessageId>,
+    resume: bool,
 }
 
 impl Output {
@@ -80,6 +81,16 @@ impl Output {
         self.released.extend(ids);
     }
 
+    /// Asks to be called again, through [`Operator::resume`], once this
+    /// call's records are durable and before any new input: an operator
+    /// splits a large emission this way, so only one part of it is in
+    /// memory at a time, and a later part's acknowledgements and
+    /// [`emit_after_durable`](Self::emit_after_durable) records follow
+    /// every earlier part.
+    pub fn resume_later(&mut self) {
+        self.resume = true;
+    }
+
     /// Records emitted so far (for tests and the embedded summary).
     pub fn records(&self) -> &[OutRecord] {
         &self.records
@@ -109,6 +120,12 @@ pub trait Operator: Send {
     /// Called once when the input has ended for good (a finished embedded
     /// run), not on shutdown: flush everything that was waiting for more input.
     fn on_end_of_input(&mut self, _out: &mut Output) -> Result<(), StageError> {
+        Ok(())
+    }
+
+    /// Continues the work of a call that asked for it with
+    /// [`Output::resume_later`]; called until a call no longer asks.
+    fn resume(&mut self, _out: &mut Output) -> Result<(), StageError> {
         Ok(())
     }
 }
@@ -181,7 +198,7 @@ where
                 op.on_tick(SystemTime::now(), &mut out)?;
                 // Awaited before `push` (which takes `&self`), so no borrow of
                 // the non-Sync set spans an await and the loop can be spawned.
-                let delivery = dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?;
+                let delivery = deliver(&sink, &metrics, &mut op, out, Vec::new(), source.acker()).await?;
                 in_flight.push(delivery);
             }
             next = source.next_batch(), if in_flight.len() < opts.max_in_flight => {
@@ -198,7 +215,7 @@ where
                 op.process_batch(&batch.messages, &mut out)?;
                 metrics.batch_seconds.with_label_values(&[stage]).observe(started.elapsed().as_secs_f64());
                 let acker = batch.acker();
-                let delivery = dispatch(&sink, &metrics, stage, out, batch.messages, acker).await?;
+                let delivery = deliver(&sink, &metrics, &mut op, out, batch.messages, acker).await?;
                 in_flight.push(delivery);
             }
         }
@@ -206,7 +223,7 @@ where
     if end_of_input {
         let mut out = Output::default();
         op.on_end_of_input(&mut out)?;
-        let delivery = dispatch(&sink, &metrics, stage, out, Vec::new(), source.acker()).await?;
+        let delivery = deliver(&sink, &metrics, &mut op, out, Vec::new(), source.acker()).await?;
         in_flight.push(delivery);
     }
     while let Some(done) = in_flight.next().await {
@@ -230,9 +247,34 @@ where
     ))
 }
 
+/// Dispatches `out` and, while the operator asks to resume, the parts it
+/// emits next. Each part is durable before the operator computes the next
+/// one, so an emission in parts holds one part in memory (here and in the
+/// producer's queue), and a later part's after-durable records and
+/// acknowledgements follow every earlier part.
+async fn deliver<K: RecordSink, O: Operator>(
+    sink: &K,
+    metrics: &Metrics,
+    op: &mut O,
+    out: Output,
+    batch: Vec<Message>,
+    acker: Acker,
+) -> Result<Delivery, StageError> {
+    let mut resume = out.resume;
+    let mut delivery = dispatch(sink, metrics, op.name(), out, batch, acker.clone()).await?;
+    while resume {
+        delivery.await?;
+        let mut out = Output::default();
+        op.resume(&mut out)?;
+        resume = out.resume;
+        delivery = dispatch(sink, metrics, op.name(), out, Vec::new(), acker.clone()).await?;
+    }
+    Ok(delivery)
+}
+
 /// Enqueues the emitted records in order and returns a future that resolves
-/// once all are durable, then acknowledges the batch's messages (minus held
-/// ones) and the released ones.
+/// once all are durable, then writes the after-durable records and
+/// acknowledges the batch's messages (minus held ones) and the released ones.
 async fn dispatch<K: RecordSink>(
     sink: &K,
     metrics: &Metrics,

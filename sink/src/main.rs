@@ -63,8 +63,10 @@ async fn main() -> anyhow::Result<()> {
     if cfg.sink.events {
         subscribed.push(topics.enriched.as_str());
     }
+    let mut kafka = cfg.kafka.clone();
+    kafka.consumer.batch_max = cfg.sink.batch_max;
     let source = KafkaSource::subscribe(
-        &cfg.kafka,
+        &kafka,
         &svc.group_id(),
         &subscribed,
         svc.health.clone(),

@@ -1,7 +1,7 @@
 //! The sink's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGauge};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGaugeVec};
 
 /// Counters of the sink stage.
 #[derive(Clone, Debug)]
@@ -19,8 +19,8 @@ pub struct SinkMetrics {
     pub store_errors: IntCounterVec,
     /// Time of one successful store write, by store.
     pub write_seconds: HistogramVec,
-    /// 1 while the last store write failed and the sink is retrying.
-    pub store_down: IntGauge,
+    /// By store: 1 while its last write failed and the sink is retrying.
+    pub store_down: IntGaugeVec,
 }
 
 impl SinkMetrics {
@@ -52,9 +52,10 @@ impl SinkMetrics {
                 &["store"],
                 0.0005,
             ),
-            store_down: metrics.gauge(
+            store_down: metrics.gauge_vec(
                 "lap_sink_store_down",
-                "1 while store writes fail and the sink is retrying.",
+                "1 while writes to this store fail and the sink is retrying.",
+                &["store"],
             ),
         }
     }

@@ -65,7 +65,9 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         metrics: SinkMetrics,
         health: Health,
     ) -> Self {
-        health.set_check("store", false, "not connected yet");
+        for store in &stores {
+            health.set_check(store.name(), false, "not connected yet");
+        }
         Sink {
             stores,
             dlq,
@@ -80,12 +82,7 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
     /// Connects to the stores and prepares them (migrations, tables),
     /// retrying until they work or `stop` is cancelled (then `false`).
     pub async fn prepare(&mut self, stop: &CancellationToken) -> bool {
-        for i in 0..self.stores.len() {
-            if self.write(i, &Rows::default(), stop).await.is_none() {
-                return false;
-            }
-        }
-        true
+        self.write_all(&Rows::default(), stop).await.is_some()
     }
 
     /// Runs until the source ends or `stop` is cancelled, then waits up to
@@ -146,11 +143,11 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
                 .inc_by(superseded as u64);
         }
         if !rows.is_empty() {
-            for i in 0..self.stores.len() {
-                let Some(written) = self.write(i, &rows, stop).await else {
-                    return Ok(false);
-                };
-                self.count(self.stores[i].name(), &rows, &written);
+            let Some(written) = self.write_all(&rows, stop).await else {
+                return Ok(false);
+            };
+            for (store, written) in self.stores.iter().zip(&written) {
+                self.count(store.name(), &rows, written);
             }
         }
         let mut pending = Vec::with_capacity(rejected.len());
@@ -166,42 +163,23 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         Ok(true)
     }
 
-    /// Writes until store `i` accepts, or `None` once `stop` is cancelled.
-    /// The stores are idempotent, so a batch one of them already holds may
-    /// be written to it again after a restart.
-    async fn write(&mut self, i: usize, rows: &Rows, stop: &CancellationToken) -> Option<Written> {
-        let mut wait = self.backoff.initial;
-        let store = self.stores[i].name();
-        loop {
-            let started = Instant::now();
-            match self.stores[i].write(rows).await {
-                Ok(written) => {
-                    self.metrics
-                        .write_seconds
-                        .with_label_values(&[store])
-                        .observe(started.elapsed().as_secs_f64());
-                    if self.metrics.store_down.get() != 0 {
-                        info!(store, "store writable again");
-                    }
-                    self.metrics.store_down.set(0);
-                    self.health.set_check("store", true, "last write succeeded");
-                    return Some(written);
-                }
-                Err(e) => {
-                    self.metrics.store_errors.with_label_values(&[store]).inc();
-                    self.metrics.store_down.set(1);
-                    self.health.set_check("store", false, e.to_string());
-                    warn!(error = %e, retry_in_ms = wait.as_millis() as u64, rows = rows.len(), "store write failed; retrying");
-                }
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return None,
-                _ = tokio::time::sleep(wait) => {}
-            }
-            // Alive, just waiting: liveness must not restart the pod for it.
-            self.health.beat();
-            wait = (wait * 2).min(self.backoff.max);
-        }
+    /// Writes `rows` to every store at once, each until it accepts, so
+    /// one store's commit time is not added to the other's latency. `None`
+    /// once `stop` is cancelled while a store is down. The stores are
+    /// idempotent, so a batch one of them already holds may be written to
+    /// it again after a restart.
+    async fn write_all(&mut self, rows: &Rows, stop: &CancellationToken) -> Option<Vec<Written>> {
+        let retry = Retry {
+            backoff: self.backoff,
+            metrics: &self.metrics,
+            health: &self.health,
+            stop,
+        };
+        let writes = self.stores.iter_mut().map(|store| retry.write(store, rows));
+        futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .collect()
     }
 
     fn count(&self, store: &str, rows: &Rows, written: &Written) {
@@ -227,6 +205,53 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
             .rows
             .with_label_values(&[store, "events", "stale"])
             .inc_by(stale);
+    }
+}
+
+/// What a store write needs besides the store: how to wait, where to report.
+struct Retry<'a> {
+    backoff: Backoff,
+    metrics: &'a SinkMetrics,
+    health: &'a Health,
+    stop: &'a CancellationToken,
+}
+
+impl Retry<'_> {
+    /// Writes until `store` accepts, or `None` once `stop` is cancelled.
+    async fn write<St: Store>(&self, store: &mut St, rows: &Rows) -> Option<Written> {
+        let mut wait = self.backoff.initial;
+        let name = store.name();
+        loop {
+            let started = Instant::now();
+            match store.write(rows).await {
+                Ok(written) => {
+                    self.metrics
+                        .write_seconds
+                        .with_label_values(&[name])
+                        .observe(started.elapsed().as_secs_f64());
+                    let down = self.metrics.store_down.with_label_values(&[name]);
+                    if down.get() != 0 {
+                        info!(store = name, "store writable again");
+                    }
+                    down.set(0);
+                    self.health.set_check(name, true, "last write succeeded");
+                    return Some(written);
+                }
+                Err(e) => {
+                    self.metrics.store_errors.with_label_values(&[name]).inc();
+                    self.metrics.store_down.with_label_values(&[name]).set(1);
+                    self.health.set_check(name, false, e.to_string());
+                    warn!(error = %e, retry_in_ms = wait.as_millis() as u64, rows = rows.len(), "store write failed; retrying");
+                }
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => return None,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            // Alive, just waiting: liveness must not restart the pod for it.
+            self.health.beat();
+            wait = (wait * 2).min(self.backoff.max);
+        }
     }
 }
 

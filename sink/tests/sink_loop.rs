@@ -1,7 +1,7 @@
 //! The sink loop over the in-memory transport and the real PostgreSQL
 //! server: dead letters with origin, acknowledgement only after the store
-//! commit, and a store outage (through a proxy that goes down) that delays
-//! rows without losing any.
+//! commit, a store outage (through a proxy that goes down) that delays
+//! rows without losing any, and both stores written at once.
 
 mod common;
 
@@ -15,10 +15,12 @@ use lap_runtime::metrics::Metrics;
 use lap_runtime::transport::memory::{MemoryBroker, MemorySink};
 use lap_runtime::transport::{OutRecord, RecordSink, TopicPartition};
 use lap_schemas::{DeadLetter, decode, encode};
+use lap_sink::delta::{DeltaStore, Lake, query_context};
 use lap_sink::metrics::SinkMetrics;
 use lap_sink::postgres::PgStore;
 use lap_sink::rows::SinkTopics;
 use lap_sink::run::{Backoff, Sink};
+use lap_sink::store::{AnyStore, Store};
 use tokio_util::sync::CancellationToken;
 
 const INDICATORS: &str = "lap.indicators";
@@ -32,18 +34,18 @@ fn topics() -> SinkTopics {
     }
 }
 
-fn new_sink(
+fn new_sink<St: Store>(
     broker: &MemoryBroker,
-    store: PgStore,
+    stores: Vec<St>,
     health: &Health,
-) -> (Sink<PgStore, MemorySink>, SinkMetrics) {
+) -> (Sink<St, MemorySink>, SinkMetrics) {
     let metrics = SinkMetrics::register(&Metrics::new("sink"));
     let backoff = Backoff {
         initial: Duration::from_millis(20),
         max: Duration::from_millis(200),
     };
     let sink = Sink::new(
-        vec![store],
+        stores,
         broker.sink(),
         DLQ,
         topics(),
@@ -116,7 +118,7 @@ async fn bad_records_are_dead_lettered_with_origin_and_the_rest_is_stored() {
     broker.seal(ENRICHED);
 
     let health = Health::default();
-    let (mut sink, metrics) = new_sink(&broker, db.store(), &health);
+    let (mut sink, metrics) = new_sink(&broker, vec![db.store()], &health);
     let stop = CancellationToken::new();
     assert!(sink.prepare(&stop).await);
     let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 100);
@@ -188,7 +190,7 @@ async fn a_store_outage_delays_rows_and_loses_none() {
     // Down from the start: no connection, not ready, nothing acknowledged.
     let health = Health::default();
     let store = PgStore::new(&proxy.config(&db), None).unwrap();
-    let (mut sink, metrics) = new_sink(&broker, store, &health);
+    let (mut sink, metrics) = new_sink(&broker, vec![store], &health);
     let stop = CancellationToken::new();
     let run = {
         let (broker, stop) = (broker.clone(), stop.clone());
@@ -203,7 +205,7 @@ async fn a_store_outage_delays_rows_and_loses_none() {
     let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
     wait_until("the sink retries a refused connection", || errors() >= 3).await;
     assert!(health.readiness().is_err(), "ready while the store is down");
-    assert_eq!(metrics.store_down.get(), 1);
+    assert_eq!(metrics.store_down.with_label_values(&["postgres"]).get(), 1);
 
     proxy.up().await;
     wait_until("the first rows are stored", || health.readiness().is_ok()).await;
@@ -243,7 +245,7 @@ async fn a_store_outage_delays_rows_and_loses_none() {
         .get(0);
     assert_eq!(revised, 10);
     assert!(committed_everything(&broker, INDICATORS) && committed_everything(&broker, ENRICHED));
-    assert_eq!(metrics.store_down.get(), 0);
+    assert_eq!(metrics.store_down.with_label_values(&["postgres"]).get(), 0);
     proxy.down();
 }
 
@@ -258,7 +260,7 @@ async fn a_stop_during_an_outage_commits_nothing_unwritten() {
     proxy.up().await;
     let health = Health::default();
     let store = PgStore::new(&proxy.config(&db), None).unwrap();
-    let (mut sink, metrics) = new_sink(&broker, store, &health);
+    let (mut sink, metrics) = new_sink(&broker, vec![store], &health);
     let stop = CancellationToken::new();
     assert!(sink.prepare(&stop).await);
     proxy.down();
@@ -295,7 +297,7 @@ async fn a_stop_during_an_outage_commits_nothing_unwritten() {
     // The restarted sink reads them again and stores every one.
     proxy.up().await;
     let store = PgStore::new(&proxy.config(&db), None).unwrap();
-    let (mut sink, _) = new_sink(&broker, store, &health);
+    let (mut sink, _) = new_sink(&broker, vec![store], &health);
     let stop = CancellationToken::new();
     assert!(sink.prepare(&stop).await);
     let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 10);
@@ -305,6 +307,84 @@ async fn a_stop_during_an_outage_commits_nothing_unwritten() {
     assert_eq!(db.count("learner_weekly").await, 25);
     assert!(committed_everything(&broker, INDICATORS));
     proxy.down();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_own() {
+    let Some(db) = Db::new().await else { return };
+    let proxy = Proxy::new(&db.config.url);
+    let lake = tempfile::tempdir().unwrap();
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    proxy.up().await;
+    let health = Health::default();
+    // PostgreSQL first: written one after the other, the lake would wait.
+    let stores = vec![
+        AnyStore::Postgres(Box::new(PgStore::new(&proxy.config(&db), None).unwrap())),
+        AnyStore::Delta(DeltaStore::new(Lake::local(lake.path()))),
+    ];
+    let (mut sink, metrics) = new_sink(&broker, stores, &health);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    assert!(health.readiness().is_ok());
+
+    // PostgreSQL goes down; the lake takes the batch while PostgreSQL's
+    // write is retried, and the batch stays unacknowledged until both hold it.
+    proxy.down();
+    for i in 0..30 {
+        let row = indicator_row(&format!("p{i}"), 0, 1, 0.5);
+        produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
+    }
+    let run = {
+        let (broker, stop) = (broker.clone(), stop.clone());
+        tokio::spawn(async move {
+            let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 100);
+            sink.run(source, &stop, Duration::from_secs(5))
+                .await
+                .unwrap()
+        })
+    };
+    let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
+    wait_until("PostgreSQL writes fail", || errors() >= 2).await;
+    assert_eq!(lake_count(lake.path(), "learner_weekly").await, 30);
+    assert_eq!(db.count("learner_weekly").await, 0);
+    let down = |store: &str| metrics.store_down.with_label_values(&[store]).get();
+    assert_eq!((down("delta"), down("postgres")), (0, 1));
+    let failing = health
+        .readiness()
+        .expect_err("ready while PostgreSQL is down");
+    let names: Vec<&str> = failing.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["postgres"], "{failing:?}");
+    assert!(!committed_everything(&broker, INDICATORS));
+
+    proxy.up().await;
+    broker.seal(INDICATORS);
+    broker.seal(ENRICHED);
+    run.await.unwrap();
+    assert_eq!(db.count("learner_weekly").await, 30);
+    assert_eq!(lake_count(lake.path(), "learner_weekly").await, 30);
+    assert_eq!((down("delta"), down("postgres")), (0, 0));
+    assert!(committed_everything(&broker, INDICATORS));
+    proxy.down();
+}
+
+async fn lake_count(root: &std::path::Path, table: &str) -> i64 {
+    let ctx = query_context(&Lake::local(root)).await.unwrap();
+    let batches = ctx
+        .sql(&format!("SELECT count(*) FROM {table}"))
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let counts = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<deltalake::arrow::array::Int64Array>()
+        .expect("count(*) is Int64");
+    counts.value(0)
 }
 
 async fn wait_for_rows(db: &Db, n: i64) {

@@ -77,11 +77,6 @@ pub const FILE_LATENESS_S: u64 = 100 * 365 * 86_400;
 /// Messages each stage reads per batch.
 const BATCH: usize = 1000;
 
-/// Messages the sink reads per batch. Every batch is one commit per lake
-/// table, and a Delta commit costs about the same whatever its size, so the
-/// embedded sink takes larger batches than the stages before it.
-const SINK_BATCH: usize = 20_000;
-
 /// Runs the pipeline over `inputs` with `cfg`'s settings and pseudonymisation
 /// `key`; `progress` is called about five times a second with the counts so far.
 pub async fn run_pipeline(
@@ -215,7 +210,7 @@ pub async fn run_pipeline(
         if cfg.sink.events {
             subscribed.push(topics.enriched.as_str());
         }
-        let source = broker.subscribe("sink", &subscribed, SINK_BATCH);
+        let source = broker.subscribe("sink", &subscribed, cfg.sink.batch_max);
         let (stop, grace) = (stop.clone(), opts.grace);
         tokio::spawn(async move {
             if sink.prepare(&stop).await {

@@ -284,11 +284,13 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         &k.consumer.auto_offset_reset,
         &["earliest", "latest"],
     )?;
-    if k.consumer.batch_max == 0 {
-        return Err(invalid(
-            "kafka.consumer.batch_max",
-            "must be at least 1".into(),
-        ));
+    for (key, max) in [
+        ("kafka.consumer.batch_max", k.consumer.batch_max),
+        ("sink.batch_max", cfg.sink.batch_max),
+    ] {
+        if max == 0 {
+            return Err(invalid(key, "must be at least 1".into()));
+        }
     }
     one_of("log.format", &cfg.log.format, &["auto", "human", "json"])?;
     validate_ingest(cfg, &invalid)?;

@@ -11,6 +11,13 @@ pub struct SinkConfig {
     /// Also write the event-level table from `lap.enriched` (analysts join
     /// it with the indicators; erasure and retention cover it too).
     pub events: bool,
+    /// Messages read per store write, instead of `kafka.consumer.batch_max`.
+    /// Every write is one transaction per table, and a Delta Lake commit
+    /// costs about the same whatever its size, so the sink takes larger
+    /// batches than the stages before it. A batch is handed over as soon
+    /// as the consumer has nothing more within `batch_linger_ms`, so a
+    /// large maximum only applies to a backlog and costs no latency.
+    pub batch_max: usize,
     /// First wait after a failed store write, in milliseconds. Waits double
     /// up to `retry_max_ms`; the sink never skips a batch, it waits.
     pub retry_initial_ms: u64,
@@ -28,6 +35,7 @@ impl Default for SinkConfig {
     fn default() -> Self {
         SinkConfig {
             events: true,
+            batch_max: 20_000,
             retry_initial_ms: 200,
             retry_max_ms: 30_000,
             lake: LakeConfig::default(),

@@ -1,0 +1,116 @@
+//! The stage runner over the in-memory transport: an operator that splits
+//! its output into parts ([`Output::resume_later`]) is resumed before any
+//! new input, its parts reach the topic in order, what it holds is
+//! acknowledged only by the part that releases it, and that part's
+//! after-durable record follows every earlier part.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lap_runtime::health::Health;
+use lap_runtime::metrics::Metrics;
+use lap_runtime::stage::{Operator, Output, RunOptions, StageError, run};
+use lap_runtime::transport::memory::MemoryBroker;
+use lap_runtime::transport::{Message, MessageId, OutRecord, RecordSink, TopicPartition};
+use tokio_util::sync::CancellationToken;
+
+/// Emits each input message in three parts: one with the batch, two more
+/// when resumed; the last releases the message and writes a checkpoint.
+#[derive(Default)]
+struct ThreeParts {
+    calls: Vec<String>,
+    held: Vec<MessageId>,
+    part: usize,
+}
+
+fn record(topic: &str, text: String) -> OutRecord {
+    OutRecord::new(Arc::from(topic), None, Bytes::from(text))
+}
+
+impl Operator for ThreeParts {
+    fn name(&self) -> &'static str {
+        "three-parts"
+    }
+
+    fn process_batch(&mut self, batch: &[Message], out: &mut Output) -> Result<(), StageError> {
+        for m in batch {
+            self.calls.push(format!("batch {}", m.offset));
+            out.hold(m.id());
+            self.held.push(m.id());
+            out.emit(record("out", format!("{}.0", m.offset)));
+        }
+        self.part = 1;
+        out.resume_later();
+        Ok(())
+    }
+
+    fn resume(&mut self, out: &mut Output) -> Result<(), StageError> {
+        let offset = self.held.last().expect("a message is held").offset;
+        self.calls.push(format!("resume {offset}.{}", self.part));
+        out.emit(record("out", format!("{offset}.{}", self.part)));
+        if self.part == 2 {
+            out.release(std::mem::take(&mut self.held));
+            out.emit_after_durable(record("state", format!("{offset} done")));
+        } else {
+            self.part += 1;
+            out.resume_later();
+        }
+        Ok(())
+    }
+}
+
+fn texts(broker: &MemoryBroker, topic: &str) -> Vec<String> {
+    broker
+        .read_all(topic)
+        .iter()
+        .map(|m| String::from_utf8(m.payload.as_deref().unwrap().to_vec()).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_of_one_output_run_before_new_input_and_acknowledge_at_the_end() {
+    let broker = MemoryBroker::new(1);
+    for t in ["in", "out", "state"] {
+        broker.create_topic(t, 1);
+    }
+    for i in 0..3 {
+        let r = OutRecord::new(Arc::from("in"), None, Bytes::from(format!("m{i}")));
+        broker.sink().send(r).await.unwrap().await.unwrap();
+    }
+    broker.seal("in");
+    let source = broker.subscribe("g", &["in"], 1);
+    let (op, report) = run(
+        source,
+        broker.sink(),
+        ThreeParts::default(),
+        RunOptions::default(),
+        Metrics::new("stage-test"),
+        Health::default(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+
+    let expected_calls: Vec<String> = (0..3)
+        .flat_map(|i| {
+            [
+                format!("batch {i}"),
+                format!("resume {i}.1"),
+                format!("resume {i}.2"),
+            ]
+        })
+        .collect();
+    assert_eq!(op.calls, expected_calls, "no input between the parts");
+    let expected_out: Vec<String> = (0..3)
+        .flat_map(|i| (0..3).map(move |p| format!("{i}.{p}")))
+        .collect();
+    assert_eq!(texts(&broker, "out"), expected_out);
+    assert_eq!(texts(&broker, "state"), ["0 done", "1 done", "2 done"]);
+    assert!(report.end_of_input);
+    assert_eq!(report.close.unacknowledged, 0);
+    let tp = TopicPartition {
+        topic: Arc::from("in"),
+        partition: 0,
+    };
+    assert_eq!(broker.committed("g", &tp), Some(3));
+}
