@@ -326,7 +326,7 @@ impl Engine {
     /// Runs the emission in progress up to and including its next chunk of
     /// classes (two with a helper session, one per core; see
     /// [`EngineOptions::chunk_events`]), handing that chunk's rows to `out`.
-    /// The service produces them before it calls again, so only one chunk's
+    /// The service hands them to the producer before it calls again, so only one chunk's
     /// rows are ever in memory. The messages a finalisation releases and
     /// its checkpoint come with the call that ends it; otherwise the
     /// returned [`Emission`] is empty. Nothing else may touch the engine

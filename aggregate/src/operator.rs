@@ -78,7 +78,7 @@ impl Aggregate {
     /// Runs the engine's emission in progress up to its next chunk of
     /// classes, encoding each row into `out` as the engine hands it over,
     /// and asks the runtime to call again while steps are left: the rows of
-    /// one chunk are produced before the next is computed, so an emission
+    /// one chunk go to the producer before the next is computed, so an emission
     /// over 100k learners never holds all its rows. The call that ends a
     /// finalisation queues the checkpoint (written once the rows are
     /// durable) and releases the messages of final weeks.

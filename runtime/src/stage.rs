@@ -82,11 +82,11 @@ impl Output {
     }
 
     /// Asks to be called again, through [`Operator::resume`], once this
-    /// call's records are durable and before any new input: an operator
-    /// splits a large emission this way, so only one part of it is in
-    /// memory at a time, and a later part's acknowledgements and
-    /// [`emit_after_durable`](Self::emit_after_durable) records follow
-    /// every earlier part.
+    /// call's records are handed to the producer and before any new input:
+    /// an operator splits a large emission this way, so only one part of
+    /// it is in memory at a time, and a later part's acknowledgements and
+    /// [`emit_after_durable`](Self::emit_after_durable) records wait until
+    /// every earlier part is durable.
     pub fn resume_later(&mut self) {
         self.resume = true;
     }
@@ -248,10 +248,11 @@ where
 }
 
 /// Dispatches `out` and, while the operator asks to resume, the parts it
-/// emits next. Each part is durable before the operator computes the next
-/// one, so an emission in parts holds one part in memory (here and in the
-/// producer's queue), and a later part's after-durable records and
-/// acknowledgements follow every earlier part.
+/// emits next, each once the previous one is handed to the producer (whose
+/// bounded queue makes a fast operator wait), so an emission in parts holds
+/// one part in memory. Each part's delivery waits for the part before it,
+/// so a later part's after-durable records and acknowledgements follow
+/// every earlier part; the returned delivery is the last part's.
 async fn deliver<K: RecordSink, O: Operator>(
     sink: &K,
     metrics: &Metrics,
@@ -261,20 +262,30 @@ async fn deliver<K: RecordSink, O: Operator>(
     acker: Acker,
 ) -> Result<Delivery, StageError> {
     let mut resume = out.resume;
-    let mut delivery = dispatch(sink, metrics, op.name(), out, batch, acker.clone()).await?;
+    let mut delivery = dispatch(sink, metrics, op.name(), out, batch, acker.clone(), None).await?;
     while resume {
-        delivery.await?;
         let mut out = Output::default();
         op.resume(&mut out)?;
         resume = out.resume;
-        delivery = dispatch(sink, metrics, op.name(), out, Vec::new(), acker.clone()).await?;
+        let earlier = Some(delivery);
+        delivery = dispatch(
+            sink,
+            metrics,
+            op.name(),
+            out,
+            Vec::new(),
+            acker.clone(),
+            earlier,
+        )
+        .await?;
     }
     Ok(delivery)
 }
 
 /// Enqueues the emitted records in order and returns a future that resolves
-/// once all are durable, then writes the after-durable records and
-/// acknowledges the batch's messages (minus held ones) and the released ones.
+/// once they and the `earlier` part of the same output, if any, are
+/// durable; then it writes the after-durable records and acknowledges the
+/// batch's messages (minus held ones) and the released ones.
 async fn dispatch<K: RecordSink>(
     sink: &K,
     metrics: &Metrics,
@@ -282,6 +293,7 @@ async fn dispatch<K: RecordSink>(
     out: Output,
     batch: Vec<Message>,
     acker: Acker,
+    earlier: Option<Delivery>,
 ) -> Result<Delivery, TransportError> {
     let mut pending = Vec::with_capacity(out.records.len());
     for record in out.records {
@@ -305,6 +317,9 @@ async fn dispatch<K: RecordSink>(
         .collect();
     acks.extend(out.released);
     Ok(Box::pin(async move {
+        if let Some(earlier) = earlier {
+            earlier.await?;
+        }
         for p in pending {
             p.await?;
         }
