@@ -348,7 +348,18 @@ async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_o
     };
     let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
     wait_until("PostgreSQL writes fail", || errors() >= 2).await;
-    assert_eq!(lake_count(lake.path(), "learner_weekly").await, 30);
+    let mut in_lake = 0;
+    for _ in 0..300 {
+        in_lake = lake_count(lake.path(), "learner_weekly").await;
+        if in_lake == 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        in_lake, 30,
+        "the lake never got the batch while PostgreSQL was down"
+    );
     assert_eq!(db.count("learner_weekly").await, 0);
     let down = |store: &str| metrics.store_down.with_label_values(&[store]).get();
     assert_eq!((down("delta"), down("postgres")), (0, 1));
