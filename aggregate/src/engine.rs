@@ -326,8 +326,8 @@ impl Engine {
     /// Runs the emission in progress up to and including its next chunk of
     /// classes (two with a helper session, one per core; see
     /// [`EngineOptions::chunk_events`]), handing that chunk's rows to `out`.
-    /// The service hands them to the producer before it calls again, so only one chunk's
-    /// rows are ever in memory. The messages a finalisation releases and
+    /// The service hands them to the producer before it calls again, so
+    /// only one chunk's rows are ever in memory. The messages a finalisation releases and
     /// its checkpoint come with the call that ends it; otherwise the
     /// returned [`Emission`] is empty. Nothing else may touch the engine
     /// until [`Engine::emitting`] is false.
@@ -341,7 +341,11 @@ impl Engine {
                     self.finalised.0.extend(self.store.drop_week(week));
                     self.closes.remove(&week.first);
                 }
-                Step::Checkpoint => done = self.checkpoint(),
+                Step::Checkpoint => {
+                    let em = self.checkpoint();
+                    done.released.extend(em.released);
+                    done.checkpoint.extend(em.checkpoint);
+                }
                 Step::Chunk {
                     kind,
                     selection,
