@@ -247,9 +247,10 @@ impl Engine {
         self.store.len()
     }
 
-    /// The instance watermark at `now_ms`, if any event was seen.
-    pub fn watermark(&self, now_ms: i64) -> Option<i64> {
-        self.watermarks.instance(now_ms)
+    /// The instance watermark at input time `input_ms` (see
+    /// [`Watermarks`]), if any event was seen.
+    pub fn watermark(&self, input_ms: i64) -> Option<i64> {
+        self.watermarks.instance(input_ms)
     }
 
     /// Applies one state-topic record at start; false when the key is unknown.
@@ -280,11 +281,17 @@ impl Engine {
             .or_insert_with(|| cal.end(week).saturating_add(lateness))
     }
 
-    /// Admits one event read from `from` (`None` in a backfill) at
-    /// wall-clock `now_ms`.
-    pub fn admit(&mut self, e: &EnrichedEvent, from: Option<&MessageId>, now_ms: i64) -> Admitted {
+    /// Admits one event read from `from` (`None` in a backfill) at input
+    /// time `input_ms`: the stage's clock of time spent ready for input,
+    /// which partition idleness is measured in.
+    pub fn admit(
+        &mut self,
+        e: &EnrichedEvent,
+        from: Option<&MessageId>,
+        input_ms: i64,
+    ) -> Admitted {
         let tp = from.map_or(&*LOCAL, |m| &m.tp);
-        self.watermarks.observe(tp, e.event_time, now_ms);
+        self.watermarks.observe(tp, e.event_time, input_ms);
         if e.role != Role::Learner {
             return Admitted::NotLearner;
         }
@@ -563,24 +570,18 @@ impl Engine {
         self.run_next(planned);
     }
 
-    /// Finalises the weeks the watermark at `now_ms` has passed.
+    /// Finalises the weeks the watermark at `now_ms` has passed, input
+    /// time and wall clock being the same (tests, a single batch).
     pub fn finalise_due(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
-        collected(|out| self.finalise_due_into(now_ms, out))
+        self.begin_finalise_due(now_ms, now_ms);
+        collected(|out| self.drain(out))
     }
 
-    /// [`Engine::finalise_due`] handing the rows to `out` chunk by chunk.
-    pub fn finalise_due_into(
-        &mut self,
-        now_ms: i64,
-        out: &mut dyn FnMut(IndicatorRow),
-    ) -> Result<Emission, EngineError> {
-        self.begin_finalise_due(now_ms);
-        self.drain(out)
-    }
-
-    /// Begins [`Engine::finalise_due`], to be run with [`Engine::step`].
-    pub fn begin_finalise_due(&mut self, now_ms: i64) {
-        if let Some(wm) = self.watermarks.instance(now_ms) {
+    /// Begins finalising the weeks the watermark at input time `input_ms`
+    /// has passed, to be run with [`Engine::step`]; `now_ms` (wall clock)
+    /// stamps the rows.
+    pub fn begin_finalise_due(&mut self, input_ms: i64, now_ms: i64) {
+        if let Some(wm) = self.watermarks.instance(input_ms) {
             self.steps.push_back(Step::Finalise { wm, now_ms });
         }
     }
@@ -620,6 +621,12 @@ impl Engine {
             if self.closes(week) > self.final_wm {
                 break;
             }
+            tracing::info!(
+                week = week.first.0,
+                watermark = self.final_wm,
+                partitions = %self.watermarks.describe(),
+                "week final (days since 1970, µs; partitions' newest event µs and input time ms)"
+            );
             let days: Vec<_> = week
                 .days()
                 .filter(|d| self.store.day(*d).is_some())

@@ -158,13 +158,20 @@ impl Aggregate {
         Ok(())
     }
 
-    /// Begins finalising the weeks the watermark at `now_ms` has passed.
-    fn begin_finalise(&mut self, now_ms: i64) {
-        if let Some(wm) = self.engine.watermark(now_ms) {
+    /// Begins finalising the weeks the watermark has passed at the input
+    /// time of `out` (idleness is measured in it); `now_ms` stamps rows.
+    fn begin_finalise(&mut self, out: &Output, now_ms: i64) {
+        let input_ms = input_ms(out);
+        if let Some(wm) = self.engine.watermark(input_ms) {
             self.metrics.watermark_seconds.set(wm / 1_000_000);
         }
-        self.engine.begin_finalise_due(now_ms);
+        self.engine.begin_finalise_due(input_ms, now_ms);
     }
+}
+
+/// The stage's input time, in the milliseconds the engine counts in.
+fn input_ms(out: &Output) -> i64 {
+    out.input_time().as_millis() as i64
 }
 
 /// A dead letter's id: stable for a message, so a replay writes the same one.
@@ -178,8 +185,7 @@ impl Operator for Aggregate {
     }
 
     fn process_batch(&mut self, batch: &[Message], out: &mut Output) -> Result<(), StageError> {
-        let now = SystemTime::now();
-        let now_ms = millis(now);
+        let (now_ms, input_ms) = (millis(SystemTime::now()), input_ms(out));
         for m in batch {
             let Some(payload) = &m.payload else { continue };
             let event: EnrichedEvent = match decode(payload) {
@@ -189,7 +195,7 @@ impl Operator for Aggregate {
                     continue;
                 }
             };
-            let admitted = self.engine.admit(&event, Some(&m.id()), now_ms);
+            let admitted = self.engine.admit(&event, Some(&m.id()), input_ms);
             self.metrics
                 .events
                 .with_label_values(&[admitted.label()])
@@ -203,7 +209,7 @@ impl Operator for Aggregate {
                 out.emit(late);
             }
         }
-        self.begin_finalise(now_ms);
+        self.begin_finalise(out, now_ms);
         self.step(out)
     }
 
@@ -219,7 +225,7 @@ impl Operator for Aggregate {
             }
         }
         let now_ms = millis(now);
-        self.begin_finalise(now_ms);
+        self.begin_finalise(out, now_ms);
         if now
             .duration_since(self.last_provisional)
             .unwrap_or_default()

@@ -1,6 +1,13 @@
 //! Event-time progress: per-partition watermarks (newest event time minus
 //! the out-of-orderness bound) and the instance watermark, their minimum
 //! over partitions that are not idle.
+//!
+//! Idleness is measured on the stage's *input clock* (milliseconds the
+//! stage spent ready to read, [`lap_runtime::stage::Output::input_time`]),
+//! not the wall clock: while the stage computes an emission or waits for
+//! the producer it reads nothing, and a partition with events waiting in
+//! the consumer would otherwise look quiet, stop holding the watermark
+//! back, and see its events arrive after their week was final.
 
 use std::collections::HashMap;
 
@@ -9,6 +16,7 @@ use lap_runtime::transport::TopicPartition;
 #[derive(Clone, Copy, Debug)]
 struct Partition {
     newest: i64,
+    /// Input time of the partition's last event.
     last_seen_ms: i64,
 }
 
@@ -18,13 +26,13 @@ pub struct Watermarks {
     parts: HashMap<TopicPartition, Partition>,
     bound_us: i64,
     idle_ms: i64,
-    /// Wall-clock time of the first event.
+    /// Input time of the first event.
     started_ms: Option<i64>,
 }
 
 impl Watermarks {
     /// Watermarks trailing the newest event by `bound_us`; a partition
-    /// silent for `idle_ms` of wall-clock time stops holding others back.
+    /// silent for `idle_ms` of input time stops holding others back.
     pub fn new(bound_us: i64, idle_ms: i64) -> Watermarks {
         Watermarks {
             parts: HashMap::new(),
@@ -34,7 +42,7 @@ impl Watermarks {
         }
     }
 
-    /// Notes an event time read from `tp` at wall-clock `now_ms`.
+    /// Notes an event time read from `tp` at input time `now_ms`.
     pub fn observe(&mut self, tp: &TopicPartition, event_time: i64, now_ms: i64) {
         self.started_ms.get_or_insert(now_ms);
         match self.parts.get_mut(tp) {
@@ -59,7 +67,24 @@ impl Watermarks {
         self.parts.keys()
     }
 
-    /// The instance watermark at `now_ms`: the minimum over active
+    /// Each partition's newest event time (µs) and the input time (ms) it
+    /// was last seen at, for the log line of a finalisation.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .parts
+            .iter()
+            .map(|(tp, p)| {
+                format!(
+                    "{}/{}: newest {} seen {}",
+                    tp.topic, tp.partition, p.newest, p.last_seen_ms
+                )
+            })
+            .collect();
+        parts.sort();
+        parts.join(", ")
+    }
+
+    /// The instance watermark at input time `now_ms`: the minimum over active
     /// partitions, or over all when every one is idle. `None` until the
     /// idle timeout has passed since the first event: a consumer that
     /// starts with a backlog gets its partitions' first batches one after

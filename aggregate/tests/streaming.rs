@@ -266,7 +266,7 @@ fn stream(engine: &mut Engine, mut arrivals: Vec<(i64, i32, EnrichedEvent)>) -> 
         if n % 3 == 0 {
             engine.begin_provisional(now);
         }
-        engine.begin_finalise_due(now);
+        engine.begin_finalise_due(now, now);
         while engine.emitting() {
             engine.step(&mut |row| rows.push(row)).unwrap();
         }

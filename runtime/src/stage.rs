@@ -46,9 +46,29 @@ pub struct Output {
     held: HashSet<MessageId>,
     released: Vec<MessageId>,
     resume: bool,
+    input_time: Duration,
 }
 
 impl Output {
+    /// An empty output stamped with the stage's input time (see
+    /// [`input_time`](Self::input_time)).
+    fn at(input_time: Duration) -> Output {
+        Output {
+            input_time,
+            ..Output::default()
+        }
+    }
+
+    /// How long the stage had been ready for input when this call began:
+    /// wall-clock time that stops while the operator works, its output is
+    /// handed over, or deliveries in flight hold input back. Timeouts that
+    /// mean "this input has gone quiet" (an idle partition) must use it,
+    /// not the wall clock: a stage busy for seconds on an emission has not
+    /// read anything in that time, quiet partition or not.
+    pub fn input_time(&self) -> Duration {
+        self.input_time
+    }
+
     /// Emits a record.
     pub fn emit(&mut self, record: OutRecord) {
         self.records.push(record);
@@ -130,6 +150,32 @@ pub trait Operator: Send {
     }
 }
 
+/// Accumulates the time [`run`] spends ready for input (see
+/// [`Output::input_time`]).
+#[derive(Debug, Default)]
+struct InputClock {
+    before: Duration,
+    since: Option<Instant>,
+}
+
+impl InputClock {
+    fn now(&self) -> Duration {
+        self.before + self.since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    /// Runs the clock while `ready`, stops it otherwise.
+    fn ready(&mut self, ready: bool) {
+        match (ready, self.since) {
+            (true, None) => self.since = Some(Instant::now()),
+            (false, Some(t)) => {
+                self.before += t.elapsed();
+                self.since = None;
+            }
+            _ => {}
+        }
+    }
+}
+
 /// How [`run`] paces itself.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -183,8 +229,10 @@ where
     let mut ticker = tokio::time::interval(opts.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stopping = false;
+    let mut clock = InputClock::default();
     let end_of_input;
     loop {
+        clock.ready(in_flight.len() < opts.max_in_flight);
         tokio::select! {
             biased;
             _ = stop.cancelled(), if !stopping => {
@@ -193,8 +241,9 @@ where
             }
             Some(done) = in_flight.next() => done?,
             _ = ticker.tick() => {
+                clock.ready(false);
                 health.beat();
-                let mut out = Output::default();
+                let mut out = Output::at(clock.now());
                 op.on_tick(SystemTime::now(), &mut out)?;
                 // Awaited before `push` (which takes `&self`), so no borrow of
                 // the non-Sync set spans an await and the loop can be spawned.
@@ -206,12 +255,13 @@ where
                     end_of_input = !stopping;
                     break;
                 };
+                clock.ready(false);
                 health.beat();
                 let started = Instant::now();
                 for m in &batch.messages {
                     metrics.records_in.with_label_values(&[stage, &m.topic]).inc();
                 }
-                let mut out = Output::default();
+                let mut out = Output::at(clock.now());
                 op.process_batch(&batch.messages, &mut out)?;
                 metrics.batch_seconds.with_label_values(&[stage]).observe(started.elapsed().as_secs_f64());
                 let acker = batch.acker();
@@ -221,7 +271,7 @@ where
         }
     }
     if end_of_input {
-        let mut out = Output::default();
+        let mut out = Output::at(clock.now());
         op.on_end_of_input(&mut out)?;
         let delivery = deliver(&sink, &metrics, &mut op, out, Vec::new(), source.acker()).await?;
         in_flight.push(delivery);
@@ -261,10 +311,10 @@ async fn deliver<K: RecordSink, O: Operator>(
     batch: Vec<Message>,
     acker: Acker,
 ) -> Result<Delivery, StageError> {
-    let mut resume = out.resume;
+    let (mut resume, input_time) = (out.resume, out.input_time);
     let mut delivery = dispatch(sink, metrics, op.name(), out, batch, acker.clone(), None).await?;
     while resume {
-        let mut out = Output::default();
+        let mut out = Output::at(input_time);
         op.resume(&mut out)?;
         resume = out.resume;
         let earlier = Some(delivery);

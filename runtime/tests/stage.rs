@@ -2,9 +2,11 @@
 //! its output into parts ([`Output::resume_later`]) is resumed before any
 //! new input, its parts reach the topic in order, what it holds is
 //! acknowledged only by the part that releases it, and that part's
-//! after-durable record follows every earlier part.
+//! after-durable record follows every earlier part; and the input time
+//! operators measure idleness in stops while they work.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use lap_runtime::health::Health;
@@ -113,4 +115,70 @@ async fn parts_of_one_output_run_before_new_input_and_acknowledge_at_the_end() {
         partition: 0,
     };
     assert_eq!(broker.committed("g", &tp), Some(3));
+}
+
+/// Works `busy` on every batch and notes the input time each call saw.
+struct Busy {
+    busy: Duration,
+    seen: Vec<Duration>,
+}
+
+impl Operator for Busy {
+    fn name(&self) -> &'static str {
+        "busy"
+    }
+
+    fn process_batch(&mut self, _: &[Message], out: &mut Output) -> Result<(), StageError> {
+        self.seen.push(out.input_time());
+        std::thread::sleep(self.busy);
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_time_stops_while_the_operator_works_and_runs_while_it_waits() {
+    let broker = MemoryBroker::new(1);
+    broker.create_topic("in", 1);
+    let send = |i: usize| {
+        let sink = broker.sink();
+        async move {
+            let r = OutRecord::new(Arc::from("in"), None, Bytes::from(format!("m{i}")));
+            sink.send(r).await.unwrap().await.unwrap();
+        }
+    };
+    for i in 0..3 {
+        send(i).await;
+    }
+    let source = broker.subscribe("g", &["in"], 1);
+    let busy = Duration::from_millis(400);
+    let stage = tokio::spawn(run(
+        source,
+        broker.sink(),
+        Busy {
+            busy,
+            seen: Vec::new(),
+        },
+        RunOptions::default(),
+        Metrics::new("stage-test"),
+        Health::default(),
+        CancellationToken::new(),
+    ));
+    // Three waiting messages take 1.2 s of work; then 2 s with nothing to read.
+    tokio::time::sleep(busy * 3 + Duration::from_secs(2)).await;
+    send(3).await;
+    broker.seal("in");
+    let (op, _) = stage.await.unwrap().unwrap();
+
+    let steps: Vec<Duration> = op.seen.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(steps.len(), 3, "{:?}", op.seen);
+    // Each of the first three was waiting while the one before was worked
+    // on: wall-clock time passed (400 ms each), input time hardly did.
+    for step in &steps[..2] {
+        assert!(
+            *step < busy,
+            "input time ran while the operator worked: {steps:?}"
+        );
+    }
+    // The last one came after 2 s of waiting for input, which counts.
+    assert!(steps[2] >= Duration::from_millis(1_500), "{steps:?}");
 }

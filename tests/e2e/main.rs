@@ -69,12 +69,16 @@ async fn each_service_sigkilled_once_while_data_flows_changes_nothing() {
         return;
     };
     let files = std::fs::read_dir(p.data("activity")).unwrap().count();
-    // A different order and point each run; the seed is printed to replay it.
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos() as u64;
-    println!("kill seed {seed}");
+    // A different order and point each run; the seed is printed, and
+    // LAP_KILL_SEED replays it.
+    let seed = match std::env::var("LAP_KILL_SEED") {
+        Ok(s) => s.parse().expect("LAP_KILL_SEED is a number"),
+        Err(_) => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64,
+    };
+    println!("kill seed {seed} (LAP_KILL_SEED={seed} replays it)");
     let mut rng = seed | 1;
     let mut next = |n: usize| {
         rng ^= rng << 13;
@@ -97,7 +101,7 @@ async fn each_service_sigkilled_once_while_data_flows_changes_nothing() {
 }
 
 /// Everything the stored tables must agree with once the stream settles.
-/// After `replayed` input, a dead letter or unmatched record may be
+/// After `replayed` input, a dead letter, unmatched or late record may be
 /// written twice (at least once, like every topic); they are counted by
 /// what they are.
 async fn verify(p: &Pipeline, replayed: bool) {
@@ -187,7 +191,35 @@ async fn verify(p: &Pipeline, replayed: bool) {
         assert_eq!(dead, distinct, "no dead letter twice without a replay");
         assert_eq!(unmatched, distinct_unmatched);
     }
-    assert!(records("late").await.is_empty());
+    // Nothing late, except after a replay upstream: enrich restarted
+    // writes what it had written since its last commit again, and a copy
+    // that comes after its week is final goes to lap.late (aggregate keeps
+    // no ids of final weeks). Such a copy's event was counted: the final
+    // rows equal lap run's, and it was written to lap.enriched twice.
+    let late = records("late").await;
+    if replayed && !late.is_empty() {
+        let mut written: BTreeMap<String, usize> = BTreeMap::new();
+        for m in records("enriched").await {
+            let e: lap_schemas::EnrichedEvent =
+                lap_schemas::decode(m.payload.as_deref().unwrap()).unwrap();
+            *written.entry(e.event_id).or_default() += 1;
+        }
+        for m in &late {
+            let e: lap_schemas::EnrichedEvent =
+                lap_schemas::decode(m.payload.as_deref().unwrap()).unwrap();
+            let copies = written.get(&e.event_id).copied().unwrap_or(0);
+            assert!(
+                copies >= 2,
+                "{} went late and is on lap.enriched {copies} time(s): lost, not a replayed copy\n{}\n{}",
+                e.event_id,
+                describe_late(&late),
+                p.logs()
+            );
+        }
+        println!("{} replayed copies of counted events went late", late.len());
+    } else {
+        assert!(late.is_empty(), "{}\n{}", describe_late(&late), p.logs());
+    }
 
     // lap backfill over the enriched topic computes the reference's rows.
     let archive = p.dir.path().join("enriched.ndjson");
@@ -215,6 +247,21 @@ async fn verify(p: &Pipeline, replayed: bool) {
         .map(|l| from_indicator_row(&serde_json::from_str(l).unwrap()))
         .collect();
     check_equal(&backfilled, &reference).unwrap();
+}
+
+/// What a reader needs to see why events went late: each one's time and
+/// where it came from.
+fn describe_late(late: &[lap_runtime::transport::Message]) -> String {
+    let mut text = format!("{} late events:\n", late.len());
+    for m in late {
+        let e: lap_schemas::EnrichedEvent =
+            lap_schemas::decode(m.payload.as_deref().unwrap()).unwrap();
+        text += &format!(
+            "  {} event time {} µs, stored {} µs\n",
+            e.event_id, e.event_time, e.stored_time
+        );
+    }
+    text
 }
 
 /// Dead letters (or unmatched records) in `messages`, and how many
