@@ -324,7 +324,11 @@ mod tests {
     #[test]
     fn input_that_is_not_utf8_is_refused_with_its_offset() {
         let err = parse(b"{\"a\":\"\xff\"}", 8).unwrap_err();
-        assert!(err.to_string().contains("not UTF-8: invalid byte at offset 6"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("not UTF-8: invalid byte at offset 6"),
+            "{err}"
+        );
     }
 
     #[test]
