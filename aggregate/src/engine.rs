@@ -334,8 +334,9 @@ impl Engine {
     /// classes (two with a helper session, one per core; see
     /// [`EngineOptions::chunk_events`]), handing that chunk's rows to `out`.
     /// The service hands them to the producer before it calls again, so
-    /// only one chunk's rows are ever in memory. The messages a finalisation releases and
-    /// its checkpoint come with the call that ends it; otherwise the
+    /// only one chunk's rows are ever in memory. The messages a
+    /// finalisation releases and its checkpoint come with the call that
+    /// ends it; otherwise the
     /// returned [`Emission`] is empty. Nothing else may touch the engine
     /// until [`Engine::emitting`] is false.
     pub fn step(&mut self, out: &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError> {
@@ -579,11 +580,11 @@ impl Engine {
 
     /// Begins finalising the weeks the watermark at input time `input_ms`
     /// has passed, to be run with [`Engine::step`]; `now_ms` (wall clock)
-    /// stamps the rows.
-    pub fn begin_finalise_due(&mut self, input_ms: i64, now_ms: i64) {
-        if let Some(wm) = self.watermarks.instance(input_ms) {
-            self.steps.push_back(Step::Finalise { wm, now_ms });
-        }
+    /// stamps the rows. Returns that watermark, if there is one yet.
+    pub fn begin_finalise_due(&mut self, input_ms: i64, now_ms: i64) -> Option<i64> {
+        let wm = self.watermarks.instance(input_ms)?;
+        self.steps.push_back(Step::Finalise { wm, now_ms });
+        Some(wm)
     }
 
     /// Finalises every open week (the input has ended, or a backfill).
@@ -622,10 +623,10 @@ impl Engine {
                 break;
             }
             tracing::info!(
-                week = week.first.0,
-                watermark = self.final_wm,
+                week = %week.first,
+                watermark = %crate::watermark::instant(self.final_wm),
                 partitions = %self.watermarks.describe(),
-                "week final (days since 1970, µs; partitions' newest event µs and input time ms)"
+                "week final"
             );
             let days: Vec<_> = week
                 .days()

@@ -161,11 +161,9 @@ impl Aggregate {
     /// Begins finalising the weeks the watermark has passed at the input
     /// time of `out` (idleness is measured in it); `now_ms` stamps rows.
     fn begin_finalise(&mut self, out: &Output, now_ms: i64) {
-        let input_ms = input_ms(out);
-        if let Some(wm) = self.engine.watermark(input_ms) {
+        if let Some(wm) = self.engine.begin_finalise_due(input_ms(out), now_ms) {
             self.metrics.watermark_seconds.set(wm / 1_000_000);
         }
-        self.engine.begin_finalise_due(input_ms, now_ms);
     }
 }
 

@@ -67,16 +67,20 @@ impl Watermarks {
         self.parts.keys()
     }
 
-    /// Each partition's newest event time (µs) and the input time (ms) it
-    /// was last seen at, for the log line of a finalisation.
+    /// Each partition's newest event time and the input time it was last
+    /// seen at, for the log line of a finalisation: what a reader needs to
+    /// see why a week closed when it did.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self
             .parts
             .iter()
             .map(|(tp, p)| {
                 format!(
-                    "{}/{}: newest {} seen {}",
-                    tp.topic, tp.partition, p.newest, p.last_seen_ms
+                    "{}/{}: newest event {}, last read at input time {} ms",
+                    tp.topic,
+                    tp.partition,
+                    instant(p.newest),
+                    p.last_seen_ms
                 )
             })
             .collect();
@@ -103,4 +107,10 @@ impl Watermarks {
         let newest = active.or_else(|| self.parts.values().map(|p| p.newest).max())?;
         Some(newest.saturating_sub(self.bound_us))
     }
+}
+
+/// An instant in UTC microseconds as RFC 3339 text, for logs.
+pub fn instant(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map_or_else(|| micros.to_string(), |t| t.to_rfc3339())
 }

@@ -25,6 +25,18 @@ impl Day {
     pub fn week_start(self) -> Day {
         Day(self.0 - self.weekday())
     }
+
+    /// The calendar date.
+    pub fn date(self) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(self.0 + EPOCH_CE).unwrap_or_default()
+    }
+}
+
+/// `2025-09-01`, for logs.
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.date().fmt(f)
+    }
 }
 
 /// One tumbling window: a day, or an ISO week (Monday to Sunday).
@@ -95,8 +107,7 @@ impl Calendar {
     /// The instant local midnight starts `day` (the first instant of the day
     /// when a zone skips midnight).
     pub fn day_start(&self, day: Day) -> i64 {
-        let date = NaiveDate::from_num_days_from_ce_opt(day.0 + EPOCH_CE).unwrap_or_default();
-        let mut local = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+        let mut local = day.date().and_hms_opt(0, 0, 0).unwrap_or_default();
         // A zone that jumps over midnight has no 00:00 that day; the first
         // valid local time within the next hours starts it.
         for _ in 0..4 {

@@ -348,16 +348,9 @@ async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_o
     };
     let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
     wait_until("PostgreSQL writes fail", || errors() >= 2).await;
-    let mut in_lake = 0;
-    for _ in 0..300 {
-        in_lake = lake_count(lake.path(), "learner_weekly").await;
-        if in_lake == 30 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     assert_eq!(
-        in_lake, 30,
+        lake_count_reaching(lake.path(), "learner_weekly", 30).await,
+        30,
         "the lake never got the batch while PostgreSQL was down"
     );
     assert_eq!(db.count("learner_weekly").await, 0);
@@ -406,6 +399,20 @@ async fn wait_for_rows(db: &Db, n: i64) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("learner_weekly never reached {n} rows");
+}
+
+/// The lake's row count of `table` once it reaches `n`, or after 30 s
+/// what it is then (a Delta commit takes longer than PostgreSQL's failures).
+async fn lake_count_reaching(root: &std::path::Path, table: &str, n: i64) -> i64 {
+    let mut count = 0;
+    for _ in 0..300 {
+        count = lake_count(root, table).await;
+        if count == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    count
 }
 
 async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
