@@ -242,6 +242,23 @@ async fn throughput(school: &Options, postgres: bool) {
         total / end
     );
     println!("CPU used: {}", cpu.join(", "));
+    let sink = p.metrics(3).await;
+    let lake = [("store", "delta")];
+    let sum = |name: &str, labels: &[(&str, &str)]| metric(&sink, name, labels).unwrap_or(0.0);
+    let rows_written = sum(
+        "lap_sink_rows_total",
+        &[("store", "delta"), ("outcome", "written")],
+    );
+    let (commits, seconds) = (
+        sum("lap_sink_write_duration_seconds_count", &lake),
+        sum("lap_sink_write_duration_seconds_sum", &lake),
+    );
+    println!(
+        "sink: {commits:.0} lake writes taking {seconds:.1} s in all ({:.0} ms each), \
+         {:.0} indicator rows written besides the events",
+        1000.0 * seconds / commits.max(1.0),
+        rows_written - total
+    );
     let client = connect(&p.pg_url).await;
     if postgres {
         let sql = format!("SELECT count(*) FROM {}.events", p.schema);
