@@ -259,6 +259,21 @@ async fn throughput(school: &Options, postgres: bool) {
         1000.0 * seconds / commits.max(1.0),
         rows_written - total
     );
+    let tables: Vec<String> = [
+        "events",
+        "learner_daily",
+        "learner_weekly",
+        "class_daily",
+        "class_weekly",
+    ]
+    .iter()
+    .map(|t| {
+        let labels = [("store", "delta"), ("table", *t)];
+        let s = sum("lap_sink_table_write_duration_seconds_sum", &labels);
+        format!("{t} {s:.1} s")
+    })
+    .collect();
+    println!("lake write time by table: {}", tables.join(", "));
     let client = connect(&p.pg_url).await;
     if postgres {
         let sql = format!("SELECT count(*) FROM {}.events", p.schema);

@@ -19,6 +19,8 @@ pub struct SinkMetrics {
     pub store_errors: IntCounterVec,
     /// Time of one successful store write, by store.
     pub write_seconds: HistogramVec,
+    /// Time of one table's part of a successful write, by store and table.
+    pub table_write_seconds: HistogramVec,
     /// By store: 1 while its last write failed and the sink is retrying.
     pub store_down: IntGaugeVec,
 }
@@ -50,6 +52,13 @@ impl SinkMetrics {
                 "lap_sink_write_duration_seconds",
                 "Time of one successful store write (one batch, one transaction).",
                 &["store"],
+                0.0005,
+            ),
+            table_write_seconds: metrics.histogram_vec(
+                "lap_sink_table_write_duration_seconds",
+                "Time of one table's part of a successful store write (Delta: its MERGE commit; \
+                 PostgreSQL: its statement in the transaction).",
+                &["store", "table"],
                 0.0005,
             ),
             store_down: metrics.gauge_vec(

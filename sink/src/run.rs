@@ -183,6 +183,12 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
     }
 
     fn count(&self, store: &str, rows: &Rows, written: &Written) {
+        for (table, took) in &written.took {
+            self.metrics
+                .table_write_seconds
+                .with_label_values(&[store, table])
+                .observe(took.as_secs_f64());
+        }
         for (table, batch) in &rows.indicators {
             let changed = written.indicators_changed.get(table).copied().unwrap_or(0);
             let stale = (batch.len() as u64).saturating_sub(changed);

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 
 use crate::rows::Rows;
 
@@ -30,6 +31,11 @@ pub struct Written {
     pub indicators_changed: BTreeMap<&'static str, u64>,
     /// Event rows inserted (the rest were stored before).
     pub events_inserted: u64,
+    /// Per table (`events` included): how long its part of the write took
+    /// (Delta: the table's MERGE commit; PostgreSQL: its statement inside
+    /// the transaction), so an operator sees which table a slow sink
+    /// spends its time on.
+    pub took: BTreeMap<&'static str, Duration>,
 }
 
 /// A store write that failed. The sink retries every kind with backoff: a

@@ -51,6 +51,11 @@ async fn a_replayed_batch_changes_nothing() {
     assert_eq!(first.indicators_changed.get("learner_weekly"), Some(&2));
     assert_eq!(first.indicators_changed.get("class_weekly"), Some(&1));
     assert_eq!(first.events_inserted, 2);
+    assert_eq!(
+        first.took.keys().copied().collect::<Vec<_>>(),
+        ["class_weekly", "events", "learner_weekly"],
+        "each table written is timed"
+    );
     let all = "SELECT * FROM learner_weekly ORDER BY entity_id";
     let events = "SELECT * FROM events ORDER BY event_id";
     let (before, before_events) = (

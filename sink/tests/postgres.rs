@@ -23,6 +23,11 @@ async fn a_replayed_batch_changes_nothing() {
     assert_eq!(first.indicators_changed.get("learner_weekly"), Some(&2));
     assert_eq!(first.indicators_changed.get("class_weekly"), Some(&1));
     assert_eq!(first.events_inserted, 2);
+    assert_eq!(
+        first.took.keys().copied().collect::<Vec<_>>(),
+        ["class_weekly", "events", "learner_weekly"],
+        "each table written is timed"
+    );
     let tables = ["learner_weekly", "class_weekly", "events"];
     let mut before = Vec::new();
     for t in tables {

@@ -136,6 +136,13 @@ async fn bad_records_are_dead_lettered_with_origin_and_the_rest_is_stored() {
         .collect();
     assert_eq!(stored, [2]);
     assert_eq!(db.count("events").await, 1);
+    for table in ["learner_weekly", "events"] {
+        let timed = metrics
+            .table_write_seconds
+            .with_label_values(&["postgres", table])
+            .get_sample_count();
+        assert!(timed >= 1, "{table}'s writes are timed");
+    }
 
     let mut letters: Vec<DeadLetter> = broker
         .read_all(DLQ)

@@ -17,6 +17,7 @@ pub mod purge;
 pub mod schema;
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -139,7 +140,9 @@ impl Store for DeltaStore {
         for (table, batch) in &rows.indicators {
             let batch = indicator_batch(batch)
                 .map_err(|e| write_error(&format!("convert rows of {table}"), e.into()))?;
+            let started = Instant::now();
             let changed = self.merge(table, batch).await;
+            written.took.insert(table, started.elapsed());
             if changed.is_err() {
                 // The table's version may have moved under us; reload it.
                 self.open.remove(table);
@@ -149,7 +152,9 @@ impl Store for DeltaStore {
         if !rows.events.is_empty() {
             let batch = event_batch(&rows.events)
                 .map_err(|e| write_error("convert event rows", e.into()))?;
+            let started = Instant::now();
             let inserted = self.merge(EVENTS, batch).await;
+            written.took.insert(EVENTS, started.elapsed());
             if inserted.is_err() {
                 self.open.remove(EVENTS);
             }

@@ -14,7 +14,7 @@ mod purge;
 mod tls;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lap_runtime::config::{PostgresConfig, Secret};
 use tokio_postgres::config::SslMode;
@@ -203,10 +203,12 @@ impl PgStore {
                 action: action.clone(),
                 reason: e.to_string(),
             })?;
+            let started = Instant::now();
             let changed = tx
                 .execute(&statement, &[&json])
                 .await
                 .map_err(failed(action))?;
+            written.took.insert(table, started.elapsed());
             written.indicators_changed.insert(table, changed);
         }
         if !rows.events.is_empty() {
@@ -215,10 +217,12 @@ impl PgStore {
                 action: "insert into events".into(),
                 reason: e.to_string(),
             })?;
+            let started = Instant::now();
             written.events_inserted = tx
                 .execute(&insert_events, &[&json])
                 .await
                 .map_err(failed("insert into events".into()))?;
+            written.took.insert("events", started.elapsed());
         }
         tx.commit().await.map_err(failed("commit".into()))?;
         Ok(written)
