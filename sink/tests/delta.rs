@@ -224,3 +224,44 @@ os._exit(0)
     ids.sort();
     assert_eq!(events, format!("15 {}", ids.join(",")));
 }
+
+/// Two sinks on one lake (a zombie after a rebalance): an event the other
+/// one appended to the same date after this one last read the table makes
+/// this one's commit fail instead of storing the event twice; the retry
+/// finds it stored. An append to another date does not conflict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_append_to_the_same_date_is_a_conflict_not_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a, mut b) = (DeltaStore::new(dir.path()), DeltaStore::new(dir.path()));
+    let first = a
+        .write(&rows(vec![], vec![event("e1", "p1", 0.5)]))
+        .await
+        .unwrap();
+    assert_eq!(first.events_inserted, 1);
+    let copied = b
+        .write(&rows(vec![], vec![event("e2", "p2", 0.7)]))
+        .await
+        .unwrap();
+    assert_eq!(copied.events_inserted, 1);
+
+    let copy = rows(vec![], vec![event("e2", "p2", 0.7)]);
+    let err = a.write(&copy).await.unwrap_err().to_string();
+    assert!(err.contains("insert into events"), "{err}");
+    let retried = a.write(&copy).await.unwrap();
+    assert_eq!(
+        retried.events_inserted, 0,
+        "the retry sees the other sink's row"
+    );
+
+    let mut later = event("e3", "p3", 0.9);
+    later.event_time += DAY;
+    let other_date = b.write(&rows(vec![], vec![later])).await.unwrap();
+    assert_eq!(other_date.events_inserted, 1);
+    let mut elsewhere = event("e4", "p4", 0.1);
+    elsewhere.event_time += 2 * DAY;
+    let no_conflict = a.write(&rows(vec![], vec![elsewhere])).await.unwrap();
+    assert_eq!(no_conflict.events_inserted, 1);
+
+    let ids = query(dir.path(), "SELECT event_id FROM events ORDER BY event_id").await;
+    assert_eq!(ids, ["e1", "e2", "e3", "e4"]);
+}

@@ -4,13 +4,15 @@
 //!
 //! Indicator rows are MERGEd on (`window_date`, `window_start`,
 //! `entity_id`, `class_id`): a matched row is replaced only by a higher
-//! revision, an unmatched one inserted. Events are MERGEd on (`event_date`,
-//! `tenant`, `event_id`) and only inserted. Both are idempotent, so a replay
-//! changes nothing. Tables are partitioned by date, which also lets a MERGE
-//! read only the partitions its batch touches. Each table commits on its
-//! own: a batch that fails half-way is retried whole, and the tables that
-//! already took it find nothing new.
+//! revision, an unmatched one inserted. Events are only inserted: those
+//! whose (`event_date`, `tenant`, `event_id`) the table lacks are appended
+//! (see [`append`]). Both are idempotent, so a replay changes nothing.
+//! Tables are partitioned by date, which also lets a write read only the
+//! partitions its batch touches. Each table commits on its own: a batch
+//! that fails half-way is retried whole, and the tables that already took
+//! it find nothing new.
 
+mod append;
 mod lake;
 pub mod maintain;
 pub mod purge;
@@ -71,45 +73,37 @@ impl DeltaStore {
         Ok(table)
     }
 
+    /// MERGEs indicator rows into table `name`: a higher revision replaces
+    /// the stored row, a new key is inserted.
     async fn merge(&mut self, name: &'static str, batch: RecordBatch) -> Result<u64, StoreError> {
         let table = self.table(name).await?;
         let failed = |e: DeltaTableError| write_error(&format!("merge into {name}"), e);
         let source = SessionContext::new()
             .read_batch(batch)
             .map_err(|e| failed(e.into()))?;
-        let columns: Vec<String> = if name == EVENTS {
-            event_schema()
-        } else {
-            indicator_schema()
-        }
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+        let columns: Vec<String> = indicator_schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         // A matched row keeps its key; everything else comes from the source.
         let key = [WINDOW_DATE, "window_start", "entity_id", "class_id"];
         let values: Vec<&String> = columns
             .iter()
             .filter(|c| !key.contains(&c.as_str()))
             .collect();
-        let builder = table
-            .merge(source, merge_predicate(name))
+        let (table, metrics) = table
+            .merge(source, merge_predicate())
             .with_source_alias("source")
-            .with_target_alias("target");
-        let builder = if name == EVENTS {
-            builder
-        } else {
-            builder
-                .when_matched_update(|u| {
-                    values
-                        .iter()
-                        .fold(u.predicate("source.revision > target.revision"), |u, c| {
-                            u.update(c.as_str(), format!("source.{c}"))
-                        })
-                })
-                .map_err(failed)?
-        };
-        let (table, metrics) = builder
+            .with_target_alias("target")
+            .when_matched_update(|u| {
+                values
+                    .iter()
+                    .fold(u.predicate("source.revision > target.revision"), |u, c| {
+                        u.update(c.as_str(), format!("source.{c}"))
+                    })
+            })
+            .map_err(failed)?
             .when_not_matched_insert(|i| {
                 columns
                     .iter()
@@ -153,32 +147,34 @@ impl Store for DeltaStore {
             let batch = event_batch(&rows.events)
                 .map_err(|e| write_error("convert event rows", e.into()))?;
             let started = Instant::now();
-            let inserted = self.merge(EVENTS, batch).await;
+            let mut table = self.table(EVENTS).await?;
+            let inserted = append::insert_new_events(&mut table, batch).await;
             written.took.insert(EVENTS, started.elapsed());
-            if inserted.is_err() {
-                self.open.remove(EVENTS);
+            match inserted {
+                Ok(n) => {
+                    self.open.insert(EVENTS, table);
+                    written.events_inserted = n;
+                }
+                Err(e) => {
+                    // The table's version may have moved under us; reload it.
+                    self.open.remove(EVENTS);
+                    return Err(write_error("insert into events", e));
+                }
             }
-            written.events_inserted = inserted?;
         }
         Ok(written)
     }
 }
 
-/// The join condition of a table's MERGE. The partition column comes
-/// first, so delta-rs prunes the target to the partitions the batch has.
-fn merge_predicate(table: &str) -> String {
-    if table == EVENTS {
-        format!(
-            "target.{EVENT_DATE} = source.{EVENT_DATE} AND target.tenant = source.tenant \
-             AND target.event_id = source.event_id"
-        )
-    } else {
-        format!(
-            "target.{WINDOW_DATE} = source.{WINDOW_DATE} AND target.window_start = source.window_start \
-             AND target.entity_id = source.entity_id \
-             AND coalesce(target.class_id, '') = coalesce(source.class_id, '')"
-        )
-    }
+/// The join condition of an indicator table's MERGE. The partition column
+/// comes first, so delta-rs prunes the target to the partitions the batch
+/// has.
+fn merge_predicate() -> String {
+    format!(
+        "target.{WINDOW_DATE} = source.{WINDOW_DATE} AND target.window_start = source.window_start \
+         AND target.entity_id = source.entity_id \
+         AND coalesce(target.class_id, '') = coalesce(source.class_id, '')"
+    )
 }
 
 /// Opens table `name` of `lake`, creating it (and a local lake's folder)
