@@ -24,12 +24,13 @@ use deltalake::{DeltaTable, DeltaTableError};
 use super::schema::EVENT_DATE;
 
 /// Appends the rows of `batch` (one per key, as [`crate::rows`] leaves
-/// them) whose key `table` does not hold yet, in one commit; returns how
-/// many. Nothing is committed when every row is already there.
+/// them) whose key `table` does not hold yet, in one commit; returns the
+/// table at its new version and how many rows. Nothing is committed when
+/// every row is already there.
 pub(super) async fn insert_new_events(
-    table: &mut DeltaTable,
+    mut table: DeltaTable,
     batch: RecordBatch,
-) -> Result<u64, DeltaTableError> {
+) -> Result<(DeltaTable, u64), DeltaTableError> {
     let read = partitions_of(&batch)?;
     let ctx = SessionContext::new();
     ctx.register_batch("source", batch)?;
@@ -43,9 +44,9 @@ pub(super) async fn insert_new_events(
     let new = ctx.sql(&sql).await?.collect().await?;
     let rows: usize = new.iter().map(RecordBatch::num_rows).sum();
     if rows == 0 {
-        return Ok(0);
+        return Ok((table, 0));
     }
-    let mut writer = RecordBatchWriter::for_table(table)?;
+    let mut writer = RecordBatchWriter::for_table(&table)?;
     for b in new {
         writer.write(b).await?;
     }
@@ -60,7 +61,7 @@ pub(super) async fn insert_new_events(
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
     table.update_state().await?;
-    Ok(rows as u64)
+    Ok((table, rows as u64))
 }
 
 /// The predicate selecting the date partitions `batch` has rows for.

@@ -19,7 +19,7 @@ pub mod purge;
 pub mod schema;
 
 use std::collections::HashMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use deltalake::arrow::array::RecordBatch;
 use deltalake::arrow::datatypes::SchemaRef;
@@ -72,49 +72,6 @@ impl DeltaStore {
         self.open.insert(name, table.clone());
         Ok(table)
     }
-
-    /// MERGEs indicator rows into table `name`: a higher revision replaces
-    /// the stored row, a new key is inserted.
-    async fn merge(&mut self, name: &'static str, batch: RecordBatch) -> Result<u64, StoreError> {
-        let table = self.table(name).await?;
-        let failed = |e: DeltaTableError| write_error(&format!("merge into {name}"), e);
-        let source = SessionContext::new()
-            .read_batch(batch)
-            .map_err(|e| failed(e.into()))?;
-        let columns: Vec<String> = indicator_schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        // A matched row keeps its key; everything else comes from the source.
-        let key = [WINDOW_DATE, "window_start", "entity_id", "class_id"];
-        let values: Vec<&String> = columns
-            .iter()
-            .filter(|c| !key.contains(&c.as_str()))
-            .collect();
-        let (table, metrics) = table
-            .merge(source, merge_predicate())
-            .with_source_alias("source")
-            .with_target_alias("target")
-            .when_matched_update(|u| {
-                values
-                    .iter()
-                    .fold(u.predicate("source.revision > target.revision"), |u, c| {
-                        u.update(c.as_str(), format!("source.{c}"))
-                    })
-            })
-            .map_err(failed)?
-            .when_not_matched_insert(|i| {
-                columns
-                    .iter()
-                    .fold(i, |i, c| i.set(c.as_str(), format!("source.{c}")))
-            })
-            .map_err(failed)?
-            .await
-            .map_err(failed)?;
-        self.open.insert(name, table);
-        Ok((metrics.num_target_rows_inserted + metrics.num_target_rows_updated) as u64)
-    }
 }
 
 impl Store for DeltaStore {
@@ -131,39 +88,105 @@ impl Store for DeltaStore {
             }
             return Ok(written);
         }
-        for (table, batch) in &rows.indicators {
+        // The tables commit at once: they are independent, so a batch's
+        // lake time is its slowest table's rather than the sum of all.
+        let mut jobs = Vec::new();
+        for (name, batch) in &rows.indicators {
             let batch = indicator_batch(batch)
-                .map_err(|e| write_error(&format!("convert rows of {table}"), e.into()))?;
-            let started = Instant::now();
-            let changed = self.merge(table, batch).await;
-            written.took.insert(table, started.elapsed());
-            if changed.is_err() {
-                // The table's version may have moved under us; reload it.
-                self.open.remove(table);
-            }
-            written.indicators_changed.insert(table, changed?);
+                .map_err(|e| write_error(&format!("convert rows of {name}"), e.into()))?;
+            jobs.push(write_table(name, self.table(name).await?, batch));
         }
         if !rows.events.is_empty() {
             let batch = event_batch(&rows.events)
                 .map_err(|e| write_error("convert event rows", e.into()))?;
-            let started = Instant::now();
-            let mut table = self.table(EVENTS).await?;
-            let inserted = append::insert_new_events(&mut table, batch).await;
-            written.took.insert(EVENTS, started.elapsed());
-            match inserted {
-                Ok(n) => {
-                    self.open.insert(EVENTS, table);
-                    written.events_inserted = n;
+            jobs.push(write_table(EVENTS, self.table(EVENTS).await?, batch));
+        }
+        let mut failure = None;
+        for (name, took, result) in futures::future::join_all(jobs).await {
+            match result {
+                Ok((table, n)) => {
+                    self.open.insert(name, table);
+                    written.took.insert(name, took);
+                    if name == EVENTS {
+                        written.events_inserted = n;
+                    } else {
+                        written.indicators_changed.insert(name, n);
+                    }
                 }
                 Err(e) => {
                     // The table's version may have moved under us; reload it.
-                    self.open.remove(EVENTS);
-                    return Err(write_error("insert into events", e));
+                    self.open.remove(name);
+                    let action = if name == EVENTS {
+                        "insert into events".to_string()
+                    } else {
+                        format!("merge into {name}")
+                    };
+                    failure.get_or_insert(write_error(&action, e));
                 }
             }
         }
-        Ok(written)
+        failure.map_or(Ok(written), Err)
     }
+}
+
+/// Writes `batch` to `table` (named `name`): events appended where new,
+/// indicator rows MERGEd. Returns the table at its new version, the rows
+/// changed, and how long it took.
+async fn write_table(
+    name: &'static str,
+    table: DeltaTable,
+    batch: RecordBatch,
+) -> (
+    &'static str,
+    Duration,
+    Result<(DeltaTable, u64), DeltaTableError>,
+) {
+    let started = Instant::now();
+    let result = if name == EVENTS {
+        append::insert_new_events(table, batch).await
+    } else {
+        merge_indicators(table, batch).await
+    };
+    (name, started.elapsed(), result)
+}
+
+/// MERGEs indicator rows into `table`: a higher revision replaces the
+/// stored row, a new key is inserted.
+async fn merge_indicators(
+    table: DeltaTable,
+    batch: RecordBatch,
+) -> Result<(DeltaTable, u64), DeltaTableError> {
+    let source = SessionContext::new().read_batch(batch)?;
+    let columns: Vec<String> = indicator_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    // A matched row keeps its key; everything else comes from the source.
+    let key = [WINDOW_DATE, "window_start", "entity_id", "class_id"];
+    let values: Vec<&String> = columns
+        .iter()
+        .filter(|c| !key.contains(&c.as_str()))
+        .collect();
+    let (table, metrics) = table
+        .merge(source, merge_predicate())
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .when_matched_update(|u| {
+            values
+                .iter()
+                .fold(u.predicate("source.revision > target.revision"), |u, c| {
+                    u.update(c.as_str(), format!("source.{c}"))
+                })
+        })?
+        .when_not_matched_insert(|i| {
+            columns
+                .iter()
+                .fold(i, |i, c| i.set(c.as_str(), format!("source.{c}")))
+        })?
+        .await?;
+    let changed = metrics.num_target_rows_inserted + metrics.num_target_rows_updated;
+    Ok((table, changed as u64))
 }
 
 /// The join condition of an indicator table's MERGE. The partition column
