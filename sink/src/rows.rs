@@ -51,6 +51,42 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Several batches' rows as one, keeping what a store would keep: the
+    /// highest revision per indicator key, the first copy of an event. A
+    /// store that fell behind writes what queued up in one commit.
+    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Rows>) -> Rows {
+        let mut out = Rows::default();
+        let mut at: HashMap<(&'static str, i64, String, Option<String>), usize> = HashMap::new();
+        let mut seen_events = HashSet::new();
+        for part in parts {
+            for (table, rows) in &part.indicators {
+                let kept = out.indicators.entry(table).or_default();
+                for row in rows {
+                    let key = (
+                        *table,
+                        row.window_start,
+                        row.entity_id.clone(),
+                        row.class_id.clone(),
+                    );
+                    match at.get(&key) {
+                        Some(&i) if kept[i].revision >= row.revision => {}
+                        Some(&i) => kept[i] = row.clone(),
+                        None => {
+                            at.insert(key, kept.len());
+                            kept.push(row.clone());
+                        }
+                    }
+                }
+            }
+            for e in &part.events {
+                if seen_events.insert((e.tenant.clone(), e.event_id.clone())) {
+                    out.events.push(e.clone());
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A message the sink cannot store, with a stable code and a reason that

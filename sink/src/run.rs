@@ -1,13 +1,18 @@
-//! The sink loop: read a batch, write it to the store in one transaction,
-//! dead-letter what cannot be stored, and only then acknowledge the batch,
-//! so its offsets are committed only after the store commit (DESIGN.md §7).
+//! The sink loop: read a batch, dead-letter what cannot be stored, hand
+//! its rows to every store's writer, and acknowledge the batch only once
+//! every store has committed it, so its offsets are committed only after
+//! the store commits (DESIGN.md §7). The stores write independently: a
+//! fast one does not wait for a slow one, and one that falls behind
+//! catches up with one commit for what queued up.
 //!
 //! A failed write is retried with exponential backoff for as long as it
-//! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and
-//! reads nothing new meanwhile, so an outage delays rows but never loses or
-//! skips one. On SIGTERM during an outage the unwritten batch stays
-//! unacknowledged and is read again after the restart.
+//! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and,
+//! once [`MAX_QUEUED`] batches wait, reads nothing new, so an outage delays
+//! rows but never loses or skips one. On SIGTERM during an outage the
+//! unwritten batches stay unacknowledged and are read again after the
+//! restart.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,6 +20,7 @@ use bytes::Bytes;
 use lap_runtime::health::Health;
 use lap_runtime::transport::{Batch, CloseReport, OutRecord, RecordSink, Source, TransportError};
 use lap_schemas::{CodecError, DeadLetter, Origin, Problem, encode};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -53,9 +59,9 @@ pub struct Sink<St, K> {
     health: Health,
 }
 
-impl<St: Store, K: RecordSink> Sink<St, K> {
-    /// A sink writing every batch to each of `stores` in turn,
-    /// dead-lettering to `dlq_topic` through `dlq`.
+impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
+    /// A sink writing every batch to each of `stores`, dead-lettering to
+    /// `dlq_topic` through `dlq`.
     pub fn new(
         stores: Vec<St>,
         dlq: K,
@@ -82,17 +88,52 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
     /// Connects to the stores and prepares them (migrations, tables),
     /// retrying until they work or `stop` is cancelled (then `false`).
     pub async fn prepare(&mut self, stop: &CancellationToken) -> bool {
-        self.write_all(&Rows::default(), stop).await.is_some()
+        let retry = self.retry(stop);
+        let empty = Rows::default();
+        let writes = self.stores.iter_mut().map(|s| retry.write(s, &empty));
+        futures::future::join_all(writes)
+            .await
+            .into_iter()
+            .all(|w| w.is_some())
+    }
+
+    fn retry(&self, stop: &CancellationToken) -> Retry {
+        Retry {
+            backoff: self.backoff,
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+            stop: stop.clone(),
+        }
     }
 
     /// Runs until the source ends or `stop` is cancelled, then waits up to
     /// `grace` for acknowledgements and commits.
+    ///
+    /// Each store has a writer task of its own fed with every batch's rows
+    /// in order, so a fast store (PostgreSQL, what teachers' dashboards
+    /// read) does not wait for a slow one (the lake's commits): a store that
+    /// falls behind writes what queued up in one commit. A batch is
+    /// acknowledged once every store holds it, in order; at most
+    /// [`MAX_QUEUED`] batches wait, then reading pauses.
     pub async fn run<S: Source>(
         &mut self,
         mut source: S,
         stop: &CancellationToken,
         grace: Duration,
     ) -> Result<CloseReport, SinkError> {
+        let (done_tx, mut done) = mpsc::unbounded_channel();
+        let mut queues = Vec::new();
+        let mut writers = Vec::new();
+        for (index, store) in std::mem::take(&mut self.stores).into_iter().enumerate() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            queues.push(tx);
+            let writer = write_loop(index, store, rx, done_tx.clone(), self.retry(stop));
+            writers.push(tokio::spawn(writer));
+        }
+        drop(done_tx);
+        let mut held = vec![0u64; queues.len()];
+        let mut waiting: VecDeque<Waiting> = VecDeque::new();
+        let mut seq = 0;
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         let mut stopping = false;
         loop {
@@ -103,13 +144,38 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
                     stopping = true;
                 }
                 _ = ticker.tick() => self.health.beat(),
-                next = source.next_batch() => {
+                Some((store, upto)) = done.recv() => {
+                    held[store] = upto;
+                    acknowledge(&mut waiting, &held);
+                }
+                next = source.next_batch(), if waiting.len() < MAX_QUEUED => {
                     let Some(batch) = next? else { break };
                     self.health.beat();
-                    if !self.handle(batch, stop).await? {
-                        break;
+                    seq += 1;
+                    let rows = self.dispatch(&batch).await?;
+                    let stored = rows.is_some();
+                    if let Some(rows) = rows {
+                        for q in &queues {
+                            // A closed queue: its writer stopped during an outage.
+                            let _ = q.send(Job { seq, rows: rows.clone() });
+                        }
                     }
+                    waiting.push_back(Waiting { seq, stored, batch });
+                    acknowledge(&mut waiting, &held);
                 }
+            }
+        }
+        // The writers finish what is queued (or give up once stopped during
+        // an outage: those batches stay unacknowledged).
+        drop(queues);
+        while let Some((store, upto)) = done.recv().await {
+            held[store] = upto;
+            acknowledge(&mut waiting, &held);
+        }
+        for writer in writers {
+            match writer.await {
+                Ok(store) => self.stores.push(store),
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
             }
         }
         let close = source.close(grace).await?;
@@ -121,34 +187,21 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         Ok(close)
     }
 
-    /// Stores one batch and acknowledges it. `false` when stopped during a
-    /// store outage: the batch stays unacknowledged.
-    pub async fn handle(
-        &mut self,
-        batch: Batch,
-        stop: &CancellationToken,
-    ) -> Result<bool, SinkError> {
-        let decoded = decode_batch(&batch.messages, &self.topics);
+    /// Decodes a batch and dead-letters what cannot be stored; returns the
+    /// rows for the stores, if any.
+    async fn dispatch(&mut self, batch: &Batch) -> Result<Option<Arc<Rows>>, SinkError> {
         let Decoded {
             rows,
             rejected,
             tombstones,
             superseded,
-        } = decoded;
+        } = decode_batch(&batch.messages, &self.topics);
         self.metrics.tombstones.inc_by(tombstones as u64);
         if superseded > 0 {
             self.metrics
                 .rows
                 .with_label_values(&["*", "*", "superseded"])
                 .inc_by(superseded as u64);
-        }
-        if !rows.is_empty() {
-            let Some(written) = self.write_all(&rows, stop).await else {
-                return Ok(false);
-            };
-            for (store, written) in self.stores.iter().zip(&written) {
-                self.count(store.name(), &rows, written);
-            }
         }
         let mut pending = Vec::with_capacity(rejected.len());
         for r in &rejected {
@@ -159,70 +212,82 @@ impl<St: Store, K: RecordSink> Sink<St, K> {
         for p in pending {
             p.await?;
         }
-        batch.acker().ack(batch.messages.iter().map(|m| m.id()));
-        Ok(true)
+        Ok((!rows.is_empty()).then(|| Arc::new(rows)))
     }
+}
 
-    /// Writes `rows` to every store at once, each until it accepts, so
-    /// one store's commit time is not added to the other's latency. `None`
-    /// once `stop` is cancelled while a store is down. The stores are
-    /// idempotent, so a batch one of them already holds may be written to
-    /// it again after a restart.
-    async fn write_all(&mut self, rows: &Rows, stop: &CancellationToken) -> Option<Vec<Written>> {
-        let retry = Retry {
-            backoff: self.backoff,
-            metrics: &self.metrics,
-            health: &self.health,
-            stop,
+/// Batches read but not all stored at most; then the sink reads nothing
+/// new until the slowest store catches up.
+pub const MAX_QUEUED: usize = 64;
+
+/// A read batch waiting for its stores.
+struct Waiting {
+    seq: u64,
+    /// False when it had nothing for the stores (all dead-lettered).
+    stored: bool,
+    batch: Batch,
+}
+
+/// One batch's rows for a store's writer.
+struct Job {
+    seq: u64,
+    rows: Arc<Rows>,
+}
+
+/// Acknowledges, in order, the waiting batches every store holds.
+fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) {
+    let all = held.iter().copied().min().unwrap_or(u64::MAX);
+    while let Some(front) = waiting.front() {
+        if front.stored && front.seq > all {
+            break;
+        }
+        let done = waiting.pop_front().expect("front exists");
+        let ids = done.batch.messages.iter().map(|m| m.id());
+        done.batch.acker().ack(ids);
+    }
+}
+
+/// A store's writer: takes the jobs in order, writes together what queued
+/// up meanwhile, and reports the last batch its store now holds. Returns
+/// the store when the queue closes, or when `stop` ends an outage.
+async fn write_loop<St: Store>(
+    index: usize,
+    mut store: St,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    done: mpsc::UnboundedSender<(usize, u64)>,
+    retry: Retry,
+) -> St {
+    while let Some(first) = jobs.recv().await {
+        let mut parts = vec![first];
+        while let Ok(more) = jobs.try_recv() {
+            parts.push(more);
+        }
+        let upto = parts.last().map_or(0, |j| j.seq);
+        let merged;
+        let rows = if let [one] = parts.as_slice() {
+            one.rows.as_ref()
+        } else {
+            merged = Rows::merge(parts.iter().map(|j| j.rows.as_ref()));
+            &merged
         };
-        let writes = self.stores.iter_mut().map(|store| retry.write(store, rows));
-        futures::future::join_all(writes)
-            .await
-            .into_iter()
-            .collect()
+        let Some(written) = retry.write(&mut store, rows).await else {
+            break;
+        };
+        retry.count(store.name(), rows, &written);
+        let _ = done.send((index, upto));
     }
-
-    fn count(&self, store: &str, rows: &Rows, written: &Written) {
-        for (table, took) in &written.took {
-            self.metrics
-                .table_write_seconds
-                .with_label_values(&[store, table])
-                .observe(took.as_secs_f64());
-        }
-        for (table, batch) in &rows.indicators {
-            let changed = written.indicators_changed.get(table).copied().unwrap_or(0);
-            let stale = (batch.len() as u64).saturating_sub(changed);
-            self.metrics
-                .rows
-                .with_label_values(&[store, table, "written"])
-                .inc_by(changed);
-            self.metrics
-                .rows
-                .with_label_values(&[store, table, "stale"])
-                .inc_by(stale);
-        }
-        let stale = (rows.events.len() as u64).saturating_sub(written.events_inserted);
-        let events = self
-            .metrics
-            .rows
-            .with_label_values(&[store, "events", "written"]);
-        events.inc_by(written.events_inserted);
-        self.metrics
-            .rows
-            .with_label_values(&[store, "events", "stale"])
-            .inc_by(stale);
-    }
+    store
 }
 
 /// What a store write needs besides the store: how to wait, where to report.
-struct Retry<'a> {
+struct Retry {
     backoff: Backoff,
-    metrics: &'a SinkMetrics,
-    health: &'a Health,
-    stop: &'a CancellationToken,
+    metrics: SinkMetrics,
+    health: Health,
+    stop: CancellationToken,
 }
 
-impl Retry<'_> {
+impl Retry {
     /// Writes until `store` accepts, or `None` once `stop` is cancelled.
     async fn write<St: Store>(&self, store: &mut St, rows: &Rows) -> Option<Written> {
         let mut wait = self.backoff.initial;
@@ -258,6 +323,37 @@ impl Retry<'_> {
             self.health.beat();
             wait = (wait * 2).min(self.backoff.max);
         }
+    }
+
+    /// Counts what a write of `rows` to store `store` changed.
+    fn count(&self, store: &str, rows: &Rows, written: &Written) {
+        for (table, took) in &written.took {
+            self.metrics
+                .table_write_seconds
+                .with_label_values(&[store, table])
+                .observe(took.as_secs_f64());
+        }
+        for (table, batch) in &rows.indicators {
+            let changed = written.indicators_changed.get(table).copied().unwrap_or(0);
+            let stale = (batch.len() as u64).saturating_sub(changed);
+            self.metrics
+                .rows
+                .with_label_values(&[store, table, "written"])
+                .inc_by(changed);
+            self.metrics
+                .rows
+                .with_label_values(&[store, table, "stale"])
+                .inc_by(stale);
+        }
+        let stale = (rows.events.len() as u64).saturating_sub(written.events_inserted);
+        self.metrics
+            .rows
+            .with_label_values(&[store, "events", "written"])
+            .inc_by(written.events_inserted);
+        self.metrics
+            .rows
+            .with_label_values(&[store, "events", "stale"])
+            .inc_by(stale);
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Db, Proxy, event, indicator_row};
+use common::{Db, Proxy, event, indicator_row, rows};
 use lap_runtime::health::Health;
 use lap_runtime::metrics::Metrics;
 use lap_runtime::transport::memory::{MemoryBroker, MemorySink};
@@ -18,7 +18,7 @@ use lap_schemas::{DeadLetter, decode, encode};
 use lap_sink::delta::{DeltaStore, Lake, query_context};
 use lap_sink::metrics::SinkMetrics;
 use lap_sink::postgres::PgStore;
-use lap_sink::rows::SinkTopics;
+use lap_sink::rows::{Rows, SinkTopics};
 use lap_sink::run::{Backoff, Sink};
 use lap_sink::store::{AnyStore, Store};
 use tokio_util::sync::CancellationToken;
@@ -34,7 +34,7 @@ fn topics() -> SinkTopics {
     }
 }
 
-fn new_sink<St: Store>(
+fn new_sink<St: Store + 'static>(
     broker: &MemoryBroker,
     stores: Vec<St>,
     health: &Health,
@@ -317,7 +317,7 @@ async fn a_stop_during_an_outage_commits_nothing_unwritten() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_own() {
+async fn each_store_writes_on_its_own_and_an_outage_holds_back_only_its_own() {
     let Some(db) = Db::new().await else { return };
     let proxy = Proxy::new(&db.config.url);
     let lake = tempfile::tempdir().unwrap();
@@ -337,10 +337,11 @@ async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_o
     assert!(sink.prepare(&stop).await);
     assert!(health.readiness().is_ok());
 
-    // PostgreSQL goes down; the lake takes the batch while PostgreSQL's
-    // write is retried, and the batch stays unacknowledged until both hold it.
+    // PostgreSQL goes down; the lake takes every batch (three of 100)
+    // while PostgreSQL's write is retried, and nothing is acknowledged
+    // until both hold it.
     proxy.down();
-    for i in 0..30 {
+    for i in 0..250 {
         let row = indicator_row(&format!("p{i}"), 0, 1, 0.5);
         produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
     }
@@ -356,9 +357,9 @@ async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_o
     let errors = || metrics.store_errors.with_label_values(&["postgres"]).get();
     wait_until("PostgreSQL writes fail", || errors() >= 2).await;
     assert_eq!(
-        lake_count_reaching(lake.path(), "learner_weekly", 30).await,
-        30,
-        "the lake never got the batch while PostgreSQL was down"
+        lake_count_reaching(lake.path(), "learner_weekly", 250).await,
+        250,
+        "the lake waited for PostgreSQL"
     );
     assert_eq!(db.count("learner_weekly").await, 0);
     let down = |store: &str| metrics.store_down.with_label_values(&[store]).get();
@@ -374,8 +375,18 @@ async fn both_stores_take_each_batch_at_once_and_an_outage_holds_back_only_its_o
     broker.seal(INDICATORS);
     broker.seal(ENRICHED);
     run.await.unwrap();
-    assert_eq!(db.count("learner_weekly").await, 30);
-    assert_eq!(lake_count(lake.path(), "learner_weekly").await, 30);
+    assert_eq!(db.count("learner_weekly").await, 250);
+    assert_eq!(lake_count(lake.path(), "learner_weekly").await, 250);
+    // Once back, PostgreSQL caught up with fewer writes than batches: what
+    // queued up behind the failing write went in together.
+    let pg_writes = metrics
+        .write_seconds
+        .with_label_values(&["postgres"])
+        .get_sample_count();
+    assert!(
+        pg_writes < 1 + 3,
+        "{pg_writes} writes (one of them at start)"
+    );
     assert_eq!((down("delta"), down("postgres")), (0, 0));
     assert!(committed_everything(&broker, INDICATORS));
     proxy.down();
@@ -430,4 +441,36 @@ async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("timed out waiting until {what}");
+}
+
+/// What a store that fell behind writes in one commit: per indicator key
+/// the highest revision of all the batches, per event its first copy.
+#[test]
+fn merged_batches_keep_the_highest_revision_and_the_first_copy() {
+    let a = rows(
+        vec![
+            indicator_row("p1", 0, 2, 0.5),
+            indicator_row("p2", 0, 1, 0.1),
+        ],
+        vec![event("e1", "p1", 0.5)],
+    );
+    let b = rows(
+        vec![
+            indicator_row("p1", 0, 1, 0.9),
+            indicator_row("p2", 0, 3, 0.7),
+        ],
+        vec![event("e1", "p1", 0.9), event("e2", "p2", 0.1)],
+    );
+    let merged = Rows::merge([&a, &b]);
+    let weekly: Vec<(&str, i64)> = merged.indicators["learner_weekly"]
+        .iter()
+        .map(|r| (r.entity_id.as_str(), r.revision))
+        .collect();
+    assert_eq!(weekly, [("p1", 2), ("p2", 3)]);
+    let events: Vec<(&str, Option<f64>)> = merged
+        .events
+        .iter()
+        .map(|e| (e.event_id.as_str(), e.score_scaled))
+        .collect();
+    assert_eq!(events, [("e1", Some(0.5)), ("e2", Some(0.1))]);
 }
