@@ -8,8 +8,10 @@ use prometheus::{HistogramVec, IntCounter, IntCounterVec, IntGaugeVec};
 pub struct SinkMetrics {
     /// Rows by store, table and outcome: `written` (inserted, or a higher
     /// revision replaced the stored one), `stale` (the store already held
-    /// this or a higher revision), `superseded` (a higher revision came in
-    /// the same batch; store and table `*`).
+    /// this or a higher revision), `superseded` (a higher revision or an
+    /// earlier copy came in the same batch: store and table `*`; or in a
+    /// batch a store's writer took together with it when catching up: that
+    /// store, table `*`).
     pub rows: IntCounterVec,
     /// Messages dead-lettered, by error code.
     pub rejected: IntCounterVec,

@@ -52,40 +52,88 @@ impl Rows {
         self.len() == 0
     }
 
-    /// Several batches' rows as one, keeping what a store would keep: the
-    /// highest revision per indicator key, the first copy of an event. A
-    /// store that fell behind writes what queued up in one commit.
-    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Rows>) -> Rows {
-        let mut out = Rows::default();
-        let mut at: HashMap<(&'static str, i64, String, Option<String>), usize> = HashMap::new();
-        let mut seen_events = HashSet::new();
+    /// Several batches' rows as one, keeping what a store would keep (as
+    /// [`decode_batch`] does within a batch), so a store that fell behind
+    /// writes what queued up in one commit. Also returns how many rows a
+    /// later or higher revision made unnecessary.
+    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Rows>) -> (Rows, usize) {
+        let mut keep = Keeper::default();
         for part in parts {
             for (table, rows) in &part.indicators {
-                let kept = out.indicators.entry(table).or_default();
                 for row in rows {
-                    let key = (
-                        *table,
-                        row.window_start,
-                        row.entity_id.clone(),
-                        row.class_id.clone(),
-                    );
-                    match at.get(&key) {
-                        Some(&i) if kept[i].revision >= row.revision => {}
-                        Some(&i) => kept[i] = row.clone(),
-                        None => {
-                            at.insert(key, kept.len());
-                            kept.push(row.clone());
-                        }
-                    }
+                    keep.indicator(table, row.clone());
                 }
             }
             for e in &part.events {
-                if seen_events.insert((e.tenant.clone(), e.event_id.clone())) {
-                    out.events.push(e.clone());
-                }
+                keep.event(e.clone());
             }
         }
-        out
+        keep.finish()
+    }
+}
+
+type IndicatorKey = (&'static str, i64, String, Option<String>);
+
+/// Keeps one row per key as rows come in: the highest revision of an
+/// indicator window, the first copy of an event; counts the others.
+#[derive(Default)]
+struct Keeper {
+    latest: HashMap<IndicatorKey, IndicatorRow>,
+    events: Vec<EnrichedEvent>,
+    seen_events: HashSet<(String, String)>,
+    dropped: usize,
+}
+
+impl Keeper {
+    fn indicator(&mut self, table: &'static str, row: IndicatorRow) {
+        let key = (
+            table,
+            row.window_start,
+            row.entity_id.clone(),
+            row.class_id.clone(),
+        );
+        match self.latest.get(&key) {
+            Some(kept) if kept.revision >= row.revision => self.dropped += 1,
+            Some(_) => {
+                self.dropped += 1;
+                self.latest.insert(key, row);
+            }
+            None => {
+                self.latest.insert(key, row);
+            }
+        }
+    }
+
+    fn event(&mut self, e: EnrichedEvent) {
+        if self
+            .seen_events
+            .insert((e.tenant.clone(), e.event_id.clone()))
+        {
+            self.events.push(e);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The kept rows, indicator rows in key order, and how many were dropped.
+    fn finish(self) -> (Rows, usize) {
+        let mut rows = Rows {
+            events: self.events,
+            ..Rows::default()
+        };
+        for ((table, ..), row) in self.latest {
+            rows.indicators.entry(table).or_default().push(row);
+        }
+        for kept in rows.indicators.values_mut() {
+            kept.sort_by(|a, b| {
+                (a.window_start, &a.entity_id, &a.class_id).cmp(&(
+                    b.window_start,
+                    &b.entity_id,
+                    &b.class_id,
+                ))
+            });
+        }
+        (rows, self.dropped)
     }
 }
 
@@ -121,9 +169,7 @@ pub struct Decoded<'a> {
 /// `topics` are rejected (a misconfigured subscription, not data to guess at).
 pub fn decode_batch<'a>(batch: &'a [Message], topics: &SinkTopics) -> Decoded<'a> {
     let mut out = Decoded::default();
-    let mut latest: HashMap<(&'static str, i64, String, Option<String>), IndicatorRow> =
-        HashMap::new();
-    let mut seen_events = HashSet::new();
+    let mut keep = Keeper::default();
     for m in batch {
         let Some(payload) = m.payload.as_deref() else {
             out.tombstones += 1;
@@ -137,32 +183,12 @@ pub fn decode_batch<'a>(batch: &'a [Message], topics: &SinkTopics) -> Decoded<'a
         };
         if *m.topic == *topics.indicators {
             match indicator(payload) {
-                Ok((table, row)) => {
-                    let key = (
-                        table,
-                        row.window_start,
-                        row.entity_id.clone(),
-                        row.class_id.clone(),
-                    );
-                    match latest.get(&key) {
-                        Some(kept) if kept.revision >= row.revision => out.superseded += 1,
-                        Some(_) => {
-                            out.superseded += 1;
-                            latest.insert(key, row);
-                        }
-                        None => {
-                            latest.insert(key, row);
-                        }
-                    }
-                }
+                Ok((table, row)) => keep.indicator(table, row),
                 Err(failure) => out.rejected.push(reject("avro/IndicatorRow", failure)),
             }
         } else if *m.topic == *topics.enriched {
             match event(payload) {
-                Ok(e) if seen_events.insert((e.tenant.clone(), e.event_id.clone())) => {
-                    out.rows.events.push(e)
-                }
-                Ok(_) => out.superseded += 1,
+                Ok(e) => keep.event(e),
                 Err(failure) => out.rejected.push(reject("avro/EnrichedEvent", failure)),
             }
         } else {
@@ -178,18 +204,7 @@ pub fn decode_batch<'a>(batch: &'a [Message], topics: &SinkTopics) -> Decoded<'a
             ));
         }
     }
-    for ((table, ..), row) in latest {
-        out.rows.indicators.entry(table).or_default().push(row);
-    }
-    for rows in out.rows.indicators.values_mut() {
-        rows.sort_by(|a, b| {
-            (a.window_start, &a.entity_id, &a.class_id).cmp(&(
-                b.window_start,
-                &b.entity_id,
-                &b.class_id,
-            ))
-        });
-    }
+    (out.rows, out.superseded) = keep.finish();
     out
 }
 

@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use lap_runtime::health::Health;
 use lap_runtime::transport::{Batch, CloseReport, OutRecord, RecordSink, Source, TransportError};
 use lap_schemas::{CodecError, DeadLetter, Origin, Problem, encode};
@@ -123,7 +125,7 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     ) -> Result<CloseReport, SinkError> {
         let (done_tx, mut done) = mpsc::unbounded_channel();
         let mut queues = Vec::new();
-        let mut writers = Vec::new();
+        let mut writers = FuturesUnordered::new();
         for (index, store) in std::mem::take(&mut self.stores).into_iter().enumerate() {
             let (tx, rx) = mpsc::unbounded_channel();
             queues.push(tx);
@@ -144,6 +146,10 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
                     stopping = true;
                 }
                 _ = ticker.tick() => self.health.beat(),
+                // A writer ends before its queue closes only when `stop` came
+                // during an outage, or when it panicked: then the sink must
+                // fail, not wait for it forever.
+                Some(ended) = writers.next() => self.stores.push(writer_store(ended)),
                 Some((store, upto)) = done.recv() => {
                     held[store] = upto;
                     acknowledge(&mut waiting, &held);
@@ -172,11 +178,8 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
             held[store] = upto;
             acknowledge(&mut waiting, &held);
         }
-        for writer in writers {
-            match writer.await {
-                Ok(store) => self.stores.push(store),
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            }
+        while let Some(ended) = writers.next().await {
+            self.stores.push(writer_store(ended));
         }
         let close = source.close(grace).await?;
         info!(
@@ -267,7 +270,13 @@ async fn write_loop<St: Store>(
         let rows = if let [one] = parts.as_slice() {
             one.rows.as_ref()
         } else {
-            merged = Rows::merge(parts.iter().map(|j| j.rows.as_ref()));
+            let superseded;
+            (merged, superseded) = Rows::merge(parts.iter().map(|j| j.rows.as_ref()));
+            retry
+                .metrics
+                .rows
+                .with_label_values(&[store.name(), "*", "superseded"])
+                .inc_by(superseded as u64);
             &merged
         };
         let Some(written) = retry.write(&mut store, rows).await else {
@@ -277,6 +286,11 @@ async fn write_loop<St: Store>(
         let _ = done.send((index, upto));
     }
     store
+}
+
+/// The store a writer task gave back; its panic goes on as the sink's.
+fn writer_store<St>(ended: Result<St, tokio::task::JoinError>) -> St {
+    ended.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// What a store write needs besides the store: how to wait, where to report.

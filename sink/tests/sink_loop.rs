@@ -20,7 +20,7 @@ use lap_sink::metrics::SinkMetrics;
 use lap_sink::postgres::PgStore;
 use lap_sink::rows::{Rows, SinkTopics};
 use lap_sink::run::{Backoff, Sink};
-use lap_sink::store::{AnyStore, Store};
+use lap_sink::store::{AnyStore, Store, StoreError, Written};
 use tokio_util::sync::CancellationToken;
 
 const INDICATORS: &str = "lap.indicators";
@@ -461,7 +461,8 @@ fn merged_batches_keep_the_highest_revision_and_the_first_copy() {
         ],
         vec![event("e1", "p1", 0.9), event("e2", "p2", 0.1)],
     );
-    let merged = Rows::merge([&a, &b]);
+    let (merged, dropped) = Rows::merge([&a, &b]);
+    assert_eq!(dropped, 3, "p1's revision 1, p2's revision 1, e1's copy");
     let weekly: Vec<(&str, i64)> = merged.indicators["learner_weekly"]
         .iter()
         .map(|r| (r.entity_id.as_str(), r.revision))
@@ -473,4 +474,42 @@ fn merged_batches_keep_the_highest_revision_and_the_first_copy() {
         .map(|e| (e.event_id.as_str(), e.score_scaled))
         .collect();
     assert_eq!(events, [("e1", Some(0.5)), ("e2", Some(0.1))]);
+}
+
+/// A store whose client has a bug: its writes of rows panic.
+struct PanickingStore;
+
+impl Store for PanickingStore {
+    fn name(&self) -> &'static str {
+        "panics"
+    }
+
+    async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        assert!(rows.is_empty(), "a bug in the store client");
+        Ok(Written::default())
+    }
+}
+
+/// A store writer that panics takes the sink down with it (to be
+/// restarted), instead of leaving it reading on while nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_writer_that_panics_fails_the_sink() {
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    let health = Health::default();
+    let (mut sink, _) = new_sink(&broker, vec![PanickingStore], &health);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    let row = indicator_row("p1", 0, 1, 0.5);
+    produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
+    let run = tokio::spawn(async move {
+        let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 10);
+        sink.run(source, &stop, Duration::from_millis(200)).await
+    });
+    let ended = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the sink went on running without its store");
+    assert!(ended.unwrap_err().is_panic());
 }
