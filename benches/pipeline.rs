@@ -231,9 +231,7 @@ async fn throughput(school: &Options, postgres: bool) {
             .map_or(end, |(t, _)| *t)
     };
     let sustained = 0.8 * total / (at(0.9) - at(0.1));
-    let cpu: Vec<String> = (0..SERVICES.len())
-        .map(|i| format!("{} {:.1} s", SERVICES[i], p.cpu_seconds(i)))
-        .collect();
+    let cpu = cpu_line(&p);
     // With a sink that catches up in few large commits, the 10-90 % window
     // can fall between two commits; the drain from ready to the last row
     // does not depend on how the rows were committed.
@@ -245,7 +243,7 @@ async fn throughput(school: &Options, postgres: bool) {
         end - ready,
         total / end
     );
-    println!("CPU used: {}", cpu.join(", "));
+    println!("CPU used: {cpu}");
     let sink = p.metrics(3).await;
     let lake = [("store", "delta")];
     let sum = |name: &str, labels: &[(&str, &str)]| metric(&sink, name, labels).unwrap_or(0.0);
@@ -357,7 +355,9 @@ async fn latency(school: &Options) {
     }
     let elapsed = started.elapsed().as_secs_f64();
     drop(tx);
-    let (mut found, missing) = watcher.await.expect("watcher");
+    let (timed, missing) = watcher.await.expect("watcher");
+    print_windows(&timed, started);
+    let mut found: Vec<u64> = timed.iter().map(|(_, ms)| *ms).collect();
     found.sort();
     assert!(
         !found.is_empty(),
@@ -378,17 +378,49 @@ async fn latency(school: &Options) {
         pct(0.99),
         found.last().copied().unwrap_or(0)
     );
+    println!("CPU used: {}", cpu_line(&p));
     drop_schema(&client, &p).await;
 }
 
+/// CPU seconds each service has used so far, for the report.
+fn cpu_line(p: &Pipeline) -> String {
+    let cpu: Vec<String> = (0..SERVICES.len())
+        .map(|i| format!("{} {:.1} s", SERVICES[i], p.cpu_seconds(i)))
+        .collect();
+    cpu.join(", ")
+}
+
+/// Prints the latencies of the statements sent in each 10 s window: a
+/// high p99 from a few periodic stalls (a commit, an emission) looks
+/// different from one that grows with the run.
+fn print_windows(timed: &[(Instant, u64)], started: Instant) {
+    let mut windows: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for (sent, ms) in timed {
+        let window = (*sent - started).as_secs() / 10 * 10;
+        windows.entry(window).or_default().push(*ms);
+    }
+    for (start, mut ms) in windows {
+        ms.sort();
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "  sent at {start:3}-{:3} s: {:5} samples, p50 {:5} ms, p99 {:5} ms, max {:5} ms",
+            start + 10,
+            ms.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        );
+    }
+}
+
 /// Polls PostgreSQL every 20 ms for the statements sent so far; returns
-/// each found statement's latency in ms and how many never arrived (the
-/// watch ends 30 s after the last statement is sent).
+/// when each found statement was sent and its latency in ms, and how many
+/// never arrived (the watch ends 30 s after the last statement is sent).
 async fn watch(
     client: tokio_postgres::Client,
     schema: String,
     mut rx: mpsc::UnboundedReceiver<(String, Instant)>,
-) -> (Vec<u64>, usize) {
+) -> (Vec<(Instant, u64)>, usize) {
     let sql = format!("SELECT event_id FROM {schema}.events WHERE event_id = ANY($1)");
     let mut pending: BTreeMap<String, Instant> = BTreeMap::new();
     let mut found = Vec::new();
@@ -413,7 +445,7 @@ async fn watch(
             for row in rows {
                 let id: String = row.get(0);
                 if let Some(at) = pending.remove(&id) {
-                    found.push((now - at).as_millis() as u64);
+                    found.push((at, (now - at).as_millis() as u64));
                 }
             }
         }

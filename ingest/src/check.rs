@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::json::Json;
+use crate::json::{Json, same_key};
 use crate::problem::{Path, Problems};
 
 /// Object members.
@@ -67,7 +67,7 @@ pub fn object<'j, 'a>(
     };
     for (k, val) in members {
         let p = path.key(k);
-        if !allowed.contains(&k.as_ref()) {
+        if !allowed.iter().any(|a| same_key(a, k)) {
             match allowed.iter().find(|a| a.eq_ignore_ascii_case(k)) {
                 Some(right) => probs.add(
                     codes.case,
@@ -98,7 +98,7 @@ pub fn object<'j, 'a>(
 pub fn get<'j, 'a>(members: Members<'j, 'a>, key: &str) -> Option<&'j Json<'a>> {
     members
         .iter()
-        .find(|(k, _)| k == key)
+        .find(|(k, _)| same_key(k, key))
         .map(|(_, v)| v)
         .filter(|v| !matches!(v, Json::Null))
 }
@@ -115,7 +115,7 @@ pub fn required<'j, 'a>(
     let v = get(members, key);
     if v.is_none() {
         let p = path.key(key);
-        if !members.iter().any(|(k, _)| k == key) {
+        if !members.iter().any(|(k, _)| same_key(k, key)) {
             probs.add(codes.missing, &p, format!("{what} requires `{key}`"));
         } else {
             // A null the caller's object check has not reported already
