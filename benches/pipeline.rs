@@ -9,11 +9,18 @@
 //!   the final count (the sustained rate), beside the whole run from the
 //!   first service's start. Once into the lake alone, once into the lake
 //!   and PostgreSQL.
-//! - **Latency**: the same activity produced at `LAP_BENCH_RATE` events/s
-//!   (default 5,000) for `LAP_BENCH_SECONDS` (default 60); every 20th xAPI
+//! - **Latency**: activity produced at `LAP_BENCH_RATE` events/s (default
+//!   5,000) for `LAP_BENCH_SECONDS` (default 60); every 20th xAPI
 //!   statement whose id is sent once is timed from the moment it is handed
 //!   to the producer to the moment its row can be selected from
-//!   PostgreSQL's `events` table (polled every 20 ms).
+//!   PostgreSQL's `events` table (polled every 20 ms). The activity
+//!   (`LAP_BENCH_LATENCY`): `day` (default), one school day of as many
+//!   forms as the run needs (about 28 events per learner a day), as a
+//!   district sends it live: windows stay open and are emitted
+//!   provisionally, as on any real day; or `weeks`, the throughput
+//!   school's 8 weeks replayed at the rate, a stress case in which some 26
+//!   school days pass per minute and each day's windows are finalised
+//!   (a real day passes once per 24 hours).
 //!
 //! `LAP_BENCH_PHASES` picks phases (default `lake,postgres,latency`).
 //!
@@ -87,9 +94,28 @@ fn main() {
             throughput(&school, true).await;
         }
         if wanted("latency") {
-            latency(&school).await;
+            latency(&latency_school(&school)).await;
         }
     });
+}
+
+/// The school the latency phase sends (`LAP_BENCH_LATENCY`, see above).
+fn latency_school(weeks: &Options) -> Options {
+    match std::env::var("LAP_BENCH_LATENCY").as_deref() {
+        Ok("weeks") => weeks.clone(),
+        Ok("day") | Err(_) => {
+            let events = env_usize("LAP_BENCH_RATE", 5_000) * env_usize("LAP_BENCH_SECONDS", 60);
+            // About 28 events per learner a day, 25 learners a form; 10 %
+            // spare so the data lasts the run.
+            let cohorts = (events * 11 / 10).div_ceil(28 * 25);
+            Options {
+                cohorts_per_school: cohorts,
+                days: 1,
+                ..weeks.clone()
+            }
+        }
+        Ok(other) => panic!("LAP_BENCH_LATENCY is `day` or `weeks`, not `{other}`"),
+    }
 }
 
 /// The generated activity files' messages in arrival order.
@@ -261,21 +287,7 @@ async fn throughput(school: &Options, postgres: bool) {
         1000.0 * seconds / commits.max(1.0),
         rows_written - total
     );
-    let tables: Vec<String> = [
-        "events",
-        "learner_daily",
-        "learner_weekly",
-        "class_daily",
-        "class_weekly",
-    ]
-    .iter()
-    .map(|t| {
-        let labels = [("store", "delta"), ("table", *t)];
-        let s = sum("lap_sink_table_write_duration_seconds_sum", &labels);
-        format!("{t} {s:.1} s")
-    })
-    .collect();
-    println!("lake write time by table: {}", tables.join(", "));
+    println!("lake write time by table: {}", write_times(&sink, "delta"));
     let client = connect(&p.pg_url).await;
     if postgres {
         let sql = format!("SELECT count(*) FROM {}.events", p.schema);
@@ -304,7 +316,11 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 async fn latency(school: &Options) {
     let rate = env_usize("LAP_BENCH_RATE", 5_000) as f64;
     let seconds = env_usize("LAP_BENCH_SECONDS", 60) as f64;
-    println!("\n== latency at {rate:.0} events/s for {seconds:.0} s, event to a row in PostgreSQL");
+    println!(
+        "\n== latency at {rate:.0} events/s for {seconds:.0} s, event to a row in PostgreSQL \
+         ({} forms of 25 over {} days)",
+        school.cohorts_per_school, school.days
+    );
     let settings = Settings {
         lake: std::env::var("LAP_BENCH_LAKE").as_deref() != Ok("off"),
         ..BENCH_SETTINGS
@@ -379,7 +395,36 @@ async fn latency(school: &Options) {
         found.last().copied().unwrap_or(0)
     );
     println!("CPU used: {}", cpu_line(&p));
+    let sink = p.metrics(3).await;
+    println!("PostgreSQL write time by table: {}", write_times(&sink, "postgres"));
+    if settings.lake {
+        println!("lake write time by table: {}", write_times(&sink, "delta"));
+    }
     drop_schema(&client, &p).await;
+}
+
+/// Time store `store` spent writing each table, and in how many writes,
+/// from the sink's metrics text.
+fn write_times(sink: &str, store: &str) -> String {
+    let tables: Vec<String> = [
+        "events",
+        "learner_daily",
+        "learner_weekly",
+        "class_daily",
+        "class_weekly",
+    ]
+    .iter()
+    .map(|t| {
+        let labels = [("store", store), ("table", *t)];
+        let get = |name: &str| metric(sink, name, &labels).unwrap_or(0.0);
+        format!(
+            "{t} {:.1} s in {:.0}",
+            get("lap_sink_table_write_duration_seconds_sum"),
+            get("lap_sink_table_write_duration_seconds_count")
+        )
+    })
+    .collect();
+    tables.join(", ")
 }
 
 /// CPU seconds each service has used so far, for the report.
