@@ -396,7 +396,10 @@ async fn latency(school: &Options) {
     );
     println!("CPU used: {}", cpu_line(&p));
     let sink = p.metrics(3).await;
-    println!("PostgreSQL write time by table: {}", write_times(&sink, "postgres"));
+    println!(
+        "PostgreSQL write time by table: {}",
+        write_times(&sink, "postgres")
+    );
     if settings.lake {
         println!("lake write time by table: {}", write_times(&sink, "delta"));
     }

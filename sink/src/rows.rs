@@ -52,6 +52,20 @@ impl Rows {
         self.len() == 0
     }
 
+    /// The event rows and the indicator rows apart, for the two writers of
+    /// each store (indicators first).
+    pub fn split(self) -> (Rows, Rows) {
+        let events = Rows {
+            events: self.events,
+            ..Rows::default()
+        };
+        let indicators = Rows {
+            indicators: self.indicators,
+            ..Rows::default()
+        };
+        (indicators, events)
+    }
+
     /// Several batches' rows as one, keeping what a store would keep (as
     /// [`decode_batch`] does within a batch), so a store that fell behind
     /// writes what queued up in one commit. Also returns how many rows a

@@ -1,9 +1,11 @@
 //! The sink loop: read a batch, dead-letter what cannot be stored, hand
-//! its rows to every store's writer, and acknowledge the batch only once
-//! every store has committed it, so its offsets are committed only after
-//! the store commits (DESIGN.md §7). The stores write independently: a
-//! fast one does not wait for a slow one, and one that falls behind
-//! catches up with one commit for what queued up.
+//! its rows to every store's writers, and acknowledge the batch only once
+//! every writer has committed it, so its offsets are committed only after
+//! the store commits (DESIGN.md §7). Each store has two writers, one for
+//! indicator rows and one for event rows, and all write independently: a
+//! fast store does not wait for a slow one, event rows do not wait behind
+//! a large indicator upsert, and a writer that falls behind catches up
+//! with one commit for what queued up.
 //!
 //! A failed write is retried with exponential backoff for as long as it
 //! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and,
@@ -14,6 +16,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -90,32 +93,38 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     /// Connects to the stores and prepares them (migrations, tables),
     /// retrying until they work or `stop` is cancelled (then `false`).
     pub async fn prepare(&mut self, stop: &CancellationToken) -> bool {
-        let retry = self.retry(stop);
+        let retries: Vec<Retry> = self.stores.iter().map(|_| self.retry(stop)).collect();
         let empty = Rows::default();
-        let writes = self.stores.iter_mut().map(|s| retry.write(s, &empty));
+        let writes = (self.stores.iter_mut())
+            .zip(&retries)
+            .map(|(s, retry)| retry.write(s, &empty));
         futures::future::join_all(writes)
             .await
             .into_iter()
             .all(|w| w.is_some())
     }
 
+    /// Retry state for one store's writers (they share its down count).
     fn retry(&self, stop: &CancellationToken) -> Retry {
         Retry {
             backoff: self.backoff,
             metrics: self.metrics.clone(),
             health: self.health.clone(),
             stop: stop.clone(),
+            down: Arc::default(),
         }
     }
 
     /// Runs until the source ends or `stop` is cancelled, then waits up to
     /// `grace` for acknowledgements and commits.
     ///
-    /// Each store has a writer task of its own fed with every batch's rows
-    /// in order, so a fast store (PostgreSQL, what teachers' dashboards
-    /// read) does not wait for a slow one (the lake's commits): a store that
+    /// Each store has two writer tasks, fed in order with every batch's
+    /// indicator rows and event rows, so a fast store (PostgreSQL, what
+    /// teachers' dashboards read) does not wait for a slow one (the lake's
+    /// commits), and a statement's row does not wait while a provisional
+    /// emission's thousands of learner rows are upserted. A writer that
     /// falls behind writes what queued up in one commit. A batch is
-    /// acknowledged once every store holds it, in order; at most
+    /// acknowledged once every writer holds it, in order; at most
     /// [`MAX_QUEUED`] batches wait, then reading pauses.
     pub async fn run<S: Source>(
         &mut self,
@@ -126,11 +135,19 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
         let (done_tx, mut done) = mpsc::unbounded_channel();
         let mut queues = Vec::new();
         let mut writers = FuturesUnordered::new();
-        for (index, store) in std::mem::take(&mut self.stores).into_iter().enumerate() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            queues.push(tx);
-            let writer = write_loop(index, store, rx, done_tx.clone(), self.retry(stop));
-            writers.push(tokio::spawn(writer));
+        for store in std::mem::take(&mut self.stores) {
+            let retry = self.retry(stop);
+            let events = store.handle();
+            // Even queues take indicator rows, odd ones event rows (as
+            // `Rows::split` orders them); only the first handle is kept.
+            for (handle, keep) in [(store, true), (events, false)] {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let writer = write_loop(queues.len(), handle, rx, done_tx.clone(), retry.clone());
+                queues.push(tx);
+                writers.push(tokio::spawn(
+                    async move { Some(writer.await).filter(|_| keep) },
+                ));
+            }
         }
         drop(done_tx);
         let mut held = vec![0u64; queues.len()];
@@ -149,7 +166,7 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
                 // A writer ends before its queue closes only when `stop` came
                 // during an outage, or when it panicked: then the sink must
                 // fail, not wait for it forever.
-                Some(ended) = writers.next() => self.stores.push(writer_store(ended)),
+                Some(ended) = writers.next() => self.stores.extend(writer_store(ended)),
                 Some((store, upto)) = done.recv() => {
                     held[store] = upto;
                     acknowledge(&mut waiting, &held);
@@ -160,10 +177,11 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
                     seq += 1;
                     let rows = self.dispatch(&batch).await?;
                     let stored = rows.is_some();
-                    if let Some(rows) = rows {
-                        for q in &queues {
+                    if let Some(parts) = rows {
+                        for (i, q) in queues.iter().enumerate() {
+                            let rows = parts[i % 2].clone();
                             // A closed queue: its writer stopped during an outage.
-                            let _ = q.send(Job { seq, rows: rows.clone() });
+                            let _ = q.send(Job { seq, rows });
                         }
                     }
                     waiting.push_back(Waiting { seq, stored, batch });
@@ -179,7 +197,7 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
             acknowledge(&mut waiting, &held);
         }
         while let Some(ended) = writers.next().await {
-            self.stores.push(writer_store(ended));
+            self.stores.extend(writer_store(ended));
         }
         let close = source.close(grace).await?;
         info!(
@@ -191,8 +209,8 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     }
 
     /// Decodes a batch and dead-letters what cannot be stored; returns the
-    /// rows for the stores, if any.
-    async fn dispatch(&mut self, batch: &Batch) -> Result<Option<Arc<Rows>>, SinkError> {
+    /// rows for the stores, if any: the indicator rows and the event rows.
+    async fn dispatch(&mut self, batch: &Batch) -> Result<Option<[Arc<Rows>; 2]>, SinkError> {
         let Decoded {
             rows,
             rejected,
@@ -215,7 +233,11 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
         for p in pending {
             p.await?;
         }
-        Ok((!rows.is_empty()).then(|| Arc::new(rows)))
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let (indicators, events) = rows.split();
+        Ok(Some([Arc::new(indicators), Arc::new(events)]))
     }
 }
 
@@ -250,9 +272,10 @@ fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) {
     }
 }
 
-/// A store's writer: takes the jobs in order, writes together what queued
-/// up meanwhile, and reports the last batch its store now holds. Returns
-/// the store when the queue closes, or when `stop` ends an outage.
+/// A store writer: takes the jobs in order, writes together what queued
+/// up meanwhile, and reports the last batch its store now holds (a batch
+/// with nothing for it is held at once). Returns the store when the queue
+/// closes, or when `stop` ends an outage.
 async fn write_loop<St: Store>(
     index: usize,
     mut store: St,
@@ -279,6 +302,10 @@ async fn write_loop<St: Store>(
                 .inc_by(superseded as u64);
             &merged
         };
+        if rows.is_empty() {
+            let _ = done.send((index, upto));
+            continue;
+        }
         let Some(written) = retry.write(&mut store, rows).await else {
             break;
         };
@@ -288,17 +315,23 @@ async fn write_loop<St: Store>(
     store
 }
 
-/// The store a writer task gave back; its panic goes on as the sink's.
-fn writer_store<St>(ended: Result<St, tokio::task::JoinError>) -> St {
+/// The store a writer task gave back, if it is one to keep; its panic goes
+/// on as the sink's.
+fn writer_store<St>(ended: Result<Option<St>, tokio::task::JoinError>) -> Option<St> {
     ended.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// What a store write needs besides the store: how to wait, where to report.
+#[derive(Clone)]
 struct Retry {
     backoff: Backoff,
     metrics: SinkMetrics,
     health: Health,
     stop: CancellationToken,
+    /// How many of the store's writers are failing: the store is reported
+    /// down (not ready, `lap_sink_store_down` 1) while any is, and up again
+    /// only once none is, so two writers never flip the state back and forth.
+    down: Arc<AtomicUsize>,
 }
 
 impl Retry {
@@ -306,6 +339,7 @@ impl Retry {
     async fn write<St: Store>(&self, store: &mut St, rows: &Rows) -> Option<Written> {
         let mut wait = self.backoff.initial;
         let name = store.name();
+        let mut failing = false;
         loop {
             let started = Instant::now();
             match store.write(rows).await {
@@ -314,16 +348,27 @@ impl Retry {
                         .write_seconds
                         .with_label_values(&[name])
                         .observe(started.elapsed().as_secs_f64());
-                    let down = self.metrics.store_down.with_label_values(&[name]);
-                    if down.get() != 0 {
-                        info!(store = name, "store writable again");
+                    let still_down = if failing {
+                        self.down.fetch_sub(1, Ordering::SeqCst) - 1
+                    } else {
+                        self.down.load(Ordering::SeqCst)
+                    };
+                    if still_down == 0 {
+                        let down = self.metrics.store_down.with_label_values(&[name]);
+                        if down.get() != 0 {
+                            info!(store = name, "store writable again");
+                        }
+                        down.set(0);
+                        self.health.set_check(name, true, "last write succeeded");
                     }
-                    down.set(0);
-                    self.health.set_check(name, true, "last write succeeded");
                     return Some(written);
                 }
                 Err(e) => {
                     self.metrics.store_errors.with_label_values(&[name]).inc();
+                    if !failing {
+                        failing = true;
+                        self.down.fetch_add(1, Ordering::SeqCst);
+                    }
                     self.metrics.store_down.with_label_values(&[name]).set(1);
                     self.health.set_check(name, false, e.to_string());
                     warn!(error = %e, retry_in_ms = wait.as_millis() as u64, rows = rows.len(), "store write failed; retrying");

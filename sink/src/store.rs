@@ -21,6 +21,13 @@ pub trait Store: Send {
     /// and prepares the store (e.g. applies migrations), which is how the
     /// service checks readiness at start.
     fn write(&mut self, rows: &Rows) -> impl Future<Output = Result<Written, StoreError>> + Send;
+
+    /// Another handle on the same store, with its own connection: the sink
+    /// writes event rows and indicator rows through two handles side by
+    /// side, so events never wait behind a large indicator upsert.
+    fn handle(&self) -> Self
+    where
+        Self: Sized;
 }
 
 /// What a successful write changed.
@@ -96,6 +103,13 @@ impl Store for AnyStore {
         match self {
             AnyStore::Postgres(s) => s.write(rows).await,
             AnyStore::Delta(s) => s.write(rows).await,
+        }
+    }
+
+    fn handle(&self) -> Self {
+        match self {
+            AnyStore::Postgres(s) => AnyStore::Postgres(Box::new(s.handle())),
+            AnyStore::Delta(s) => AnyStore::Delta(s.handle()),
         }
     }
 }

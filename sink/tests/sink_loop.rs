@@ -488,6 +488,88 @@ impl Store for PanickingStore {
         assert!(rows.is_empty(), "a bug in the store client");
         Ok(Written::default())
     }
+
+    fn handle(&self) -> Self {
+        PanickingStore
+    }
+}
+
+/// A store whose indicator upserts take as long as a test wants: they
+/// wait until `gate` opens. Records the event ids it has written.
+#[derive(Clone)]
+struct SlowIndicatorStore {
+    gate: Arc<tokio::sync::Semaphore>,
+    events: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Store for SlowIndicatorStore {
+    fn name(&self) -> &'static str {
+        "slow"
+    }
+
+    async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        if !rows.indicators.is_empty() {
+            let _open = self.gate.acquire().await.expect("gate stays");
+        }
+        let mut events = self.events.lock().unwrap();
+        events.extend(rows.events.iter().map(|e| e.event_id.clone()));
+        Ok(Written {
+            events_inserted: rows.events.len() as u64,
+            ..Written::default()
+        })
+    }
+
+    fn handle(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// Event rows are written while a long indicator upsert of the same store
+/// is still running (a provisional emission's thousands of learner rows),
+/// and the batches are committed only once both are written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_rows_do_not_wait_behind_indicator_rows() {
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    let store = SlowIndicatorStore {
+        gate: Arc::new(tokio::sync::Semaphore::new(0)),
+        events: Arc::default(),
+    };
+    let health = Health::default();
+    let (mut sink, _) = new_sink(&broker, vec![store.clone()], &health);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    let row = indicator_row("p1", 0, 1, 0.5);
+    produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
+    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 10);
+    let run = {
+        let stop = stop.clone();
+        tokio::spawn(async move { sink.run(source, &stop, Duration::from_secs(5)).await })
+    };
+    // The indicator row is being upserted (and waits); now an event comes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    produce(
+        &broker,
+        ENRICHED,
+        Some(encode(&event("e1", "p1", 0.5)).unwrap()),
+    )
+    .await;
+    wait_until("the event row is written while indicators wait", || {
+        store.events.lock().unwrap().contains(&"e1".to_string())
+    })
+    .await;
+    assert!(!committed_everything(&broker, INDICATORS));
+    assert!(
+        !committed_everything(&broker, ENRICHED),
+        "committed before the indicator row"
+    );
+    store.gate.add_permits(1000);
+    stop.cancel();
+    run.await.unwrap().unwrap();
+    assert!(committed_everything(&broker, INDICATORS));
+    assert!(committed_everything(&broker, ENRICHED));
 }
 
 /// A store writer that panics takes the sink down with it (to be

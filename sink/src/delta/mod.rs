@@ -127,6 +127,10 @@ impl Store for DeltaStore {
         }
         failure.map_or(Ok(written), Err)
     }
+
+    fn handle(&self) -> Self {
+        DeltaStore::new(self.lake.clone())
+    }
 }
 
 /// Writes `batch` to `table` (named `name`): events appended where new,

@@ -177,6 +177,15 @@ impl Store for PgStore {
         }
         result
     }
+
+    fn handle(&self) -> Self {
+        PgStore {
+            config: self.config.clone(),
+            schema: self.schema.clone(),
+            conn: None,
+            tls: self.tls.clone(),
+        }
+    }
 }
 
 impl PgStore {
