@@ -15,7 +15,7 @@
 //!   to the producer to the moment its row can be selected from
 //!   PostgreSQL's `events` table (polled every 20 ms). The activity
 //!   (`LAP_BENCH_LATENCY`): `day` (default), one school day of as many
-//!   forms as the run needs (about 28 events per learner a day), as a
+//!   forms as the run needs (about 17 events per learner that day), as a
 //!   district sends it live: windows stay open and are emitted
 //!   provisionally, as on any real day; or `weeks`, the throughput
 //!   school's 8 weeks replayed at the rate, a stress case in which some 26
@@ -105,9 +105,9 @@ fn latency_school(weeks: &Options) -> Options {
         Ok("weeks") => weeks.clone(),
         Ok("day") | Err(_) => {
             let events = env_usize("LAP_BENCH_RATE", 5_000) * env_usize("LAP_BENCH_SECONDS", 60);
-            // About 28 events per learner a day, 25 learners a form; 10 %
-            // spare so the data lasts the run.
-            let cohorts = (events * 11 / 10).div_ceil(28 * 25);
+            // About 17 events per learner on the generator's Monday, 25
+            // learners a form; 10 % spare so the data lasts the run.
+            let cohorts = (events * 11 / 10).div_ceil(17 * 25);
             Options {
                 cohorts_per_school: cohorts,
                 days: 1,
