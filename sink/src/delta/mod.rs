@@ -51,6 +51,8 @@ pub fn tables() -> impl Iterator<Item = &'static str> {
 pub struct DeltaStore {
     lake: Lake,
     open: HashMap<&'static str, DeltaTable>,
+    /// Stored keys of the events table's recent partitions.
+    event_keys: append::EventKeys,
 }
 
 impl DeltaStore {
@@ -59,6 +61,7 @@ impl DeltaStore {
         DeltaStore {
             lake: lake.into(),
             open: HashMap::new(),
+            event_keys: append::EventKeys::default(),
         }
     }
 
@@ -90,19 +93,25 @@ impl Store for DeltaStore {
         }
         // The tables commit at once: they are independent, so a batch's
         // lake time is its slowest table's rather than the sum of all.
+        // Taken out for the events job to borrow (an early return loses
+        // them: the next append reads the keys again).
+        let mut keys = std::mem::take(&mut self.event_keys);
         let mut jobs = Vec::new();
         for (name, batch) in &rows.indicators {
             let batch = indicator_batch(batch)
                 .map_err(|e| write_error(&format!("convert rows of {name}"), e.into()))?;
-            jobs.push(write_table(name, self.table(name).await?, batch));
+            jobs.push(write_table(name, self.table(name).await?, batch, None));
         }
         if !rows.events.is_empty() {
             let batch = event_batch(&rows.events)
                 .map_err(|e| write_error("convert event rows", e.into()))?;
-            jobs.push(write_table(EVENTS, self.table(EVENTS).await?, batch));
+            let table = self.table(EVENTS).await?;
+            jobs.push(write_table(EVENTS, table, batch, Some(&mut keys)));
         }
         let mut failure = None;
-        for (name, took, result) in futures::future::join_all(jobs).await {
+        let results = futures::future::join_all(jobs).await;
+        self.event_keys = keys;
+        for (name, took, result) in results {
             match result {
                 Ok((table, n)) => {
                     self.open.insert(name, table);
@@ -133,23 +142,23 @@ impl Store for DeltaStore {
     }
 }
 
-/// Writes `batch` to `table` (named `name`): events appended where new,
-/// indicator rows MERGEd. Returns the table at its new version, the rows
-/// changed, and how long it took.
+/// Writes `batch` to `table` (named `name`): events appended where new
+/// (with the events table's `keys`), indicator rows MERGEd. Returns the
+/// table at its new version, the rows changed, and how long it took.
 async fn write_table(
     name: &'static str,
     table: DeltaTable,
     batch: RecordBatch,
+    keys: Option<&mut append::EventKeys>,
 ) -> (
     &'static str,
     Duration,
     Result<(DeltaTable, u64), DeltaTableError>,
 ) {
     let started = Instant::now();
-    let result = if name == EVENTS {
-        append::insert_new_events(table, batch).await
-    } else {
-        merge_indicators(table, batch).await
+    let result = match keys {
+        Some(keys) => append::insert_new_events(table, batch, keys).await,
+        None => merge_indicators(table, batch).await,
     };
     (name, started.elapsed(), result)
 }
