@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let mut stores = Vec::new();
     if cfg.sink.lake.enabled {
         let lake = Lake::new(&cfg.sink.lake.path, &cfg.sink.lake.storage_options)?;
-        stores.push(AnyStore::Delta(DeltaStore::new(lake)));
+        stores.push(AnyStore::Delta(Box::new(DeltaStore::new(lake))));
     }
     let pg = &cfg.sink.postgres;
     if pg.enabled {

@@ -88,7 +88,7 @@ pub enum AnyStore {
     /// PostgreSQL.
     Postgres(Box<crate::postgres::PgStore>),
     /// Delta Lake.
-    Delta(crate::delta::DeltaStore),
+    Delta(Box<crate::delta::DeltaStore>),
 }
 
 impl Store for AnyStore {
@@ -109,7 +109,7 @@ impl Store for AnyStore {
     fn handle(&self) -> Self {
         match self {
             AnyStore::Postgres(s) => AnyStore::Postgres(Box::new(s.handle())),
-            AnyStore::Delta(s) => AnyStore::Delta(s.handle()),
+            AnyStore::Delta(s) => AnyStore::Delta(Box::new(s.handle())),
         }
     }
 }

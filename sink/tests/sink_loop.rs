@@ -330,7 +330,7 @@ async fn each_store_writes_on_its_own_and_an_outage_holds_back_only_its_own() {
     // PostgreSQL first: written one after the other, the lake would wait.
     let stores = vec![
         AnyStore::Postgres(Box::new(PgStore::new(&proxy.config(&db), None).unwrap())),
-        AnyStore::Delta(DeltaStore::new(Lake::local(lake.path()))),
+        AnyStore::Delta(Box::new(DeltaStore::new(Lake::local(lake.path())))),
     ];
     let (mut sink, metrics) = new_sink(&broker, stores, &health);
     let stop = CancellationToken::new();
