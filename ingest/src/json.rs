@@ -8,7 +8,10 @@
 //! duplicate keys, and stops at a configurable depth.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
+
+use xxhash_rust::xxh3::xxh3_64;
 
 /// A parsed JSON value borrowing from the input where it can.
 #[derive(Clone, Debug, PartialEq)]
@@ -349,6 +352,7 @@ impl<'a> Parser<'a> {
         let Some(empty) = self.open(depth, b'}') else {
             return false;
         };
+        let mut index = KeyIndex::default();
         let mut more = !empty;
         while more {
             if self.peek() != Some(b'"') {
@@ -359,7 +363,7 @@ impl<'a> Parser<'a> {
                 return false;
             };
             let key = self.string_at(start, escaped);
-            if is_duplicate(members, &key) {
+            if index.is_duplicate(members, &key) {
                 self.error = Some(JsonError::DuplicateKey(key.into_owned()));
                 return false;
             }
@@ -562,17 +566,31 @@ pub fn same_key(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
-/// Whether an object already has `key`: a scan for the few members most
-/// objects have, a set beyond that.
-fn is_duplicate(members: &[(Cow<'_, str>, Json<'_>)], key: &str) -> bool {
-    if members.len() < 24 {
-        members.iter().any(|(k, _)| same_key(k, key))
-    } else {
-        members
-            .iter()
-            .map(|(k, _)| k.as_ref())
-            .collect::<std::collections::HashSet<_>>()
-            .contains(key)
+/// Finds repeated keys in one object: a scan over the few members most
+/// objects have, and beyond that a set of key hashes kept as members are
+/// added, so the check stays linear in the object's size (a message of
+/// `ingest.max_message_bytes` can hold an object of 100,000 keys; building
+/// a set per key, as before, made such a message cost minutes of CPU).
+#[derive(Default)]
+struct KeyIndex {
+    hashes: Option<HashSet<u64>>,
+}
+
+impl KeyIndex {
+    /// Members up to which a scan is cheaper than hashing.
+    const SCAN: usize = 24;
+
+    /// Whether `members` already has `key`; records `key` as added.
+    fn is_duplicate(&mut self, members: &[(Cow<'_, str>, Json<'_>)], key: &str) -> bool {
+        if members.len() < Self::SCAN {
+            return members.iter().any(|(k, _)| same_key(k, key));
+        }
+        let hashes = self
+            .hashes
+            .get_or_insert_with(|| members.iter().map(|(k, _)| xxh3_64(k.as_bytes())).collect());
+        // A hash seen before is a duplicate only if the names are equal
+        // (two names may share a hash).
+        !hashes.insert(xxh3_64(key.as_bytes())) && members.iter().any(|(k, _)| same_key(k, key))
     }
 }
 
@@ -609,6 +627,26 @@ mod tests {
     fn duplicate_keys_are_rejected() {
         let err = parse(br#"{"id":"a","verb":{},"id":"b"}"#, 8).unwrap_err();
         assert_eq!(err, JsonError::DuplicateKey("id".into()));
+    }
+
+    #[test]
+    fn duplicate_keys_are_found_in_large_objects() {
+        // 100,000 distinct keys, then one of them again: before the scan
+        // limit, just past it, and the last.
+        let keys: Vec<String> = (0..100_000).map(|i| format!("\"k{i}\":{i}")).collect();
+        let object = |extra: &str| format!("{{{}{extra}}}", keys.join(","));
+        let all = object("");
+        let Ok(Json::Object(members)) = parse(all.as_bytes(), 8) else {
+            panic!("distinct keys are fine")
+        };
+        assert_eq!(members.len(), 100_000);
+        for again in ["k0", "k30", "k99999"] {
+            let text = object(&format!(",\"{again}\":1"));
+            assert_eq!(
+                parse(text.as_bytes(), 8).unwrap_err(),
+                JsonError::DuplicateKey(again.into())
+            );
+        }
     }
 
     #[test]
