@@ -395,6 +395,21 @@ async fn latency(school: &Options) {
         found.last().copied().unwrap_or(0)
     );
     println!("CPU used: {}", cpu_line(&p));
+    let aggregate = p.metrics(2).await;
+    let rows = |emission: &str| {
+        metric(
+            &aggregate,
+            "lap_aggregate_rows_total",
+            &[("emission", emission)],
+        )
+        .unwrap_or(0.0)
+    };
+    println!(
+        "indicator rows emitted: {:.0} provisional, {:.0} final; {:.0} provisional rows left out as unchanged",
+        rows("provisional"),
+        rows("final"),
+        metric(&aggregate, "lap_aggregate_rows_unchanged_total", &[]).unwrap_or(0.0)
+    );
     let sink = p.metrics(3).await;
     println!(
         "PostgreSQL write time by table: {}",

@@ -28,6 +28,7 @@ use crate::history::History;
 use crate::sql::{Computed, Queries, SqlError};
 use crate::store::{ClassKey, FastSet, Inserted, Store};
 use crate::table::{TableInfo, learner_table};
+use crate::unchanged::Unchanged;
 use crate::watermark::Watermarks;
 use crate::window::{Calendar, Day, Window};
 
@@ -165,6 +166,9 @@ pub struct Emission {
     pub released: Vec<MessageId>,
     /// State-topic records (key, JSON) to write once the rows are durable.
     pub checkpoint: Vec<(String, String)>,
+    /// Provisional rows not handed out because they equal the last row
+    /// sent for their key (see [`crate::unchanged`]).
+    pub unchanged: usize,
 }
 
 /// Runs an emission that streams its rows, collecting them into `rows`.
@@ -206,6 +210,8 @@ pub struct Engine {
     steps: VecDeque<Step>,
     /// What the finalisation in progress has released and emitted so far.
     finalised: (Vec<MessageId>, usize),
+    /// What the open windows' provisional rows last said.
+    unchanged: Unchanged,
 }
 
 impl Engine {
@@ -226,6 +232,7 @@ impl Engine {
             closes: HashMap::new(),
             steps: VecDeque::new(),
             finalised: (Vec::new(), 0),
+            unchanged: Unchanged::default(),
         }
     }
 
@@ -348,6 +355,7 @@ impl Engine {
                 Step::DropWeek(week) => {
                     self.finalised.0.extend(self.store.drop_week(week));
                     self.closes.remove(&week.first);
+                    self.unchanged.forget_until(self.cal.end(week));
                 }
                 Step::Checkpoint => {
                     let em = self.checkpoint();
@@ -372,7 +380,7 @@ impl Engine {
                     {
                         chunks.push(selection);
                     }
-                    self.run_chunks(kind, &chunks, is_final, now_ms, out)?;
+                    done.unchanged = self.run_chunks(kind, &chunks, is_final, now_ms, out)?;
                     return Ok(done);
                 }
             }
@@ -381,7 +389,8 @@ impl Engine {
     }
 
     /// Computes `chunks` (the second one on the helper session, at the same
-    /// time) and finishes their rows in order.
+    /// time) and finishes their rows in order, leaving out provisional rows
+    /// that repeat the last ones sent; returns how many it left out.
     fn run_chunks(
         &mut self,
         kind: WindowKind,
@@ -389,7 +398,7 @@ impl Engine {
         is_final: bool,
         now_ms: i64,
         out: &mut dyn FnMut(IndicatorRow),
-    ) -> Result<(), EngineError> {
+    ) -> Result<usize, EngineError> {
         let (store, cal, queries) = (&self.store, &self.cal, &self.queries);
         let computed = match (&self.helper, chunks) {
             (Some(helper), [first, second]) => std::thread::scope(|s| {
@@ -402,16 +411,23 @@ impl Engine {
                 .map(|c| compute(store, cal, queries, c))
                 .collect(),
         };
+        let mut repeats = 0;
         for (chunk, done) in chunks.iter().zip(computed) {
             if let Some((computed, info)) = done? {
                 let finished = self.finish_chunk(kind, chunk, computed, &info, is_final, now_ms);
                 if is_final {
                     self.finalised.1 += finished.len();
                 }
-                finished.into_iter().for_each(&mut *out);
+                for row in finished {
+                    if self.unchanged.is_repeat(&row) {
+                        repeats += 1;
+                    } else {
+                        out(row);
+                    }
+                }
             }
         }
-        Ok(())
+        Ok(repeats)
     }
 
     /// Queues a step for every chunk of `selection` (one window kind) in
@@ -450,6 +466,7 @@ impl Engine {
             let em = self.step(out)?;
             all.released.extend(em.released);
             all.checkpoint.extend(em.checkpoint);
+            all.unchanged += em.unchanged;
         }
         Ok(all)
     }

@@ -8,6 +8,8 @@
 //! - [`finish`] and [`history`]: growth, flags, suppression, and what later
 //!   windows look back on.
 //! - [`watermark`]: per-partition and instance watermarks.
+//! - [`unchanged`]: provisional rows equal to the last ones sent are not
+//!   sent again.
 //! - [`engine::Engine`]: the transport-free stage logic: admit, emit
 //!   provisionally, finalise, checkpoint.
 //! - [`Aggregate`]: the operator that runs it over any transport.
@@ -23,6 +25,7 @@ pub mod reference;
 pub mod sql;
 pub mod store;
 pub mod table;
+pub mod unchanged;
 pub mod watermark;
 pub mod window;
 

@@ -10,6 +10,8 @@ pub struct AggregateMetrics {
     pub events: IntCounterVec,
     /// Indicator rows emitted, by `final` / `provisional`.
     pub rows: IntCounterVec,
+    /// Provisional rows not emitted: equal to the last row sent for their key.
+    pub unchanged_rows: IntCounter,
     /// Events held in window state.
     pub state_events: IntGauge,
     /// Instance watermark, seconds since the epoch.
@@ -38,6 +40,10 @@ impl AggregateMetrics {
                 "lap_aggregate_rows_total",
                 "Indicator rows emitted.",
                 &["emission"],
+            ),
+            unchanged_rows: metrics.counter(
+                "lap_aggregate_rows_unchanged_total",
+                "Provisional indicator rows not emitted because they equal the last row sent for their key.",
             ),
             state_events: gauge("lap_aggregate_state_events", "Events held in open windows."),
             watermark_seconds: gauge(

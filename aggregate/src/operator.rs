@@ -112,6 +112,7 @@ impl Aggregate {
         for (label, n) in ["provisional", "final"].into_iter().zip(rows) {
             self.metrics.rows.with_label_values(&[label]).inc_by(n);
         }
+        self.metrics.unchanged_rows.inc_by(em.unchanged as u64);
         for (key, value) in em.checkpoint {
             out.emit_after_durable(OutRecord::new(
                 self.topics.state.clone(),

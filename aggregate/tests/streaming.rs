@@ -141,6 +141,43 @@ fn revisions_grow_and_the_final_emission_is_last() {
 }
 
 #[test]
+fn provisional_rows_that_did_not_change_are_not_sent_again() {
+    let mut engine = engine(&config(5));
+    for (i, p) in ["p1", "p2"].into_iter().enumerate() {
+        let e = ev(&format!("e{i}"), p, "2026-03-02 09:00", Viewed, "A");
+        engine.admit(&e, Some(&msg(0, i as i64)), 0);
+    }
+    let first = engine.provisional(1_000).unwrap();
+    let monday = day("2026-03-02");
+    row(&first.rows, "learner_daily", "p2", monday);
+    assert_eq!(first.unchanged, 0);
+    // p1 does more; class c1 is recomputed, p2's rows come out as before.
+    let more = ev("e9", "p1", "2026-03-02 10:00", Viewed, "B");
+    engine.admit(&more, Some(&msg(0, 2)), 0);
+    let second = engine.provisional(2_000).unwrap();
+    close(
+        value(
+            row(&second.rows, "learner_daily", "p1", monday),
+            "activity_events",
+        ),
+        2.0,
+    );
+    assert!(
+        second.rows.iter().all(|r| r.entity_id != "p2"),
+        "p2's unchanged rows were sent again: {:?}",
+        second
+            .rows
+            .iter()
+            .map(|r| (&r.table_name, &r.entity_id))
+            .collect::<Vec<_>>()
+    );
+    assert!(second.unchanged >= 2, "p2's daily and weekly rows left out");
+    // Final rows are always sent, p2's included.
+    let fin = engine.finalise_all(3_000).unwrap();
+    assert!(row(&fin.rows, "learner_daily", "p2", monday).is_final);
+}
+
+#[test]
 fn one_partition_s_backlog_closes_nothing_before_the_others_deliver() {
     let mut engine = engine(&config(5));
     // At start, partition 1 delivers a backlog of three weeks first…

@@ -206,14 +206,24 @@ pub fn array<'j, 'a>(
 /// Whether `s` is an absolute IRI: a scheme (RFC 3987 `ALPHA *( ALPHA /
 /// DIGIT / "+" / "-" / "." ) ":"`) and no whitespace or control characters.
 pub fn is_iri(s: &str) -> bool {
-    let Some((scheme, rest)) = s.split_once(':') else {
+    // The scheme is read byte by byte up to its colon: schemes are a few
+    // letters, where a general search for the colon cost more than the
+    // rest of the check.
+    let bytes = s.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_alphabetic) {
         return false;
-    };
-    let mut scheme = scheme.bytes();
-    scheme.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
-        && !rest.is_empty()
-        && iri_chars_allowed(s)
+    }
+    let mut i = 1;
+    while let Some(&c) = bytes.get(i) {
+        if c == b':' {
+            return i + 1 < bytes.len() && iri_chars_allowed(s);
+        }
+        if !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')) {
+            return false;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// ASCII bytes an IRI may hold: printable, not a space, not one of RFC
@@ -283,7 +293,23 @@ pub fn is_uuid(s: &str) -> bool {
 /// language, extlang, script, region, variants, extensions, private use;
 /// and the private-use and legacy `i-` forms).
 pub fn is_language_tag(tag: &str) -> bool {
-    let parts: Vec<&str> = tag.split('-').collect();
+    // Subtags on the stack: a statement has several tags, and collecting
+    // each into a Vec was an allocation apiece. Longer tags (rare: many
+    // extensions) take a Vec.
+    let mut short = [""; 16];
+    let mut count = 0;
+    for part in tag.split('-') {
+        if count == short.len() {
+            return subtags_well_formed(&tag.split('-').collect::<Vec<_>>());
+        }
+        short[count] = part;
+        count += 1;
+    }
+    subtags_well_formed(&short[..count])
+}
+
+/// [`is_language_tag`] over the tag's `-`-separated subtags.
+fn subtags_well_formed(parts: &[&str]) -> bool {
     let alpha = |s: &str, lo: usize, hi: usize| {
         (lo..=hi).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic())
     };
@@ -372,6 +398,26 @@ mod tests {
         );
         assert!(!is_iri("https://x.example/\u{7f}"));
         assert!(!is_iri("https://x.example/a|b"));
+        assert!(is_iri("a+b.c-9:x"));
+        assert!(!is_iri(":x"), "no scheme");
+        assert!(!is_iri("ht tp:x"), "space in the scheme");
+        assert!(!is_iri("é:x"), "non-ASCII scheme");
+    }
+
+    proptest::proptest! {
+        /// The scheme scan decides as the definition reads: the text
+        /// before the first colon is a scheme, and something follows it.
+        #[test]
+        fn schemes_match_the_definition(s in "[a-zA-Z0-9+.é :-]{0,8}(:[a-z/:]{0,4})?") {
+            let by_definition = s.split_once(':').is_some_and(|(scheme, rest)| {
+                let mut b = scheme.bytes();
+                b.next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && b.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+                    && !rest.is_empty()
+                    && iri_chars_allowed(&s)
+            });
+            proptest::prop_assert_eq!(is_iri(&s), by_definition, "{:?}", s);
+        }
     }
 
     proptest::proptest! {
@@ -416,5 +462,12 @@ mod tests {
         for bad in ["", "en_US", "e", "en--US", "en-a", "123", "en-US-x"] {
             assert!(!is_language_tag(bad), "{bad}");
         }
+        // More subtags than the stack holds: the same grammar.
+        let many = format!("en{}", "-a-bb".repeat(9));
+        assert!(is_language_tag(&many), "{many}");
+        assert!(
+            !is_language_tag(&format!("{many}-a")),
+            "an extension without subtags"
+        );
     }
 }

@@ -258,7 +258,18 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
         if start == i || i >= b.len() {
             return Err(bad());
         }
-        let number: f64 = s[start..i].replace(',', ".").parse().map_err(|_| bad())?;
+        let digits = &s[start..i];
+        let number: f64 = if digits.len() <= 15 && digits.bytes().all(|c| c.is_ascii_digit()) {
+            // Whole numbers (nearly every component) read without a parse;
+            // 15 digits are exact in an f64, as the parse would give.
+            digits
+                .bytes()
+                .fold(0u64, |n, c| n * 10 + u64::from(c - b'0')) as f64
+        } else if digits.contains(',') {
+            digits.replace(',', ".").parse().map_err(|_| bad())?
+        } else {
+            digits.parse().map_err(|_| bad())?
+        };
         let (rank, unit_ms) = match (in_time, b[i]) {
             (false, b'Y') => (1, 365.0 * 86_400_000.0),
             (false, b'M') => (2, 30.0 * 86_400_000.0),
@@ -362,7 +373,19 @@ mod tests {
         assert_eq!(parse_duration_ms("PT45.25S"), Ok(45_250));
         assert_eq!(parse_duration_ms("P1DT1S"), Ok(86_401_000));
         assert_eq!(parse_duration_ms("P2W"), Ok(14 * 86_400_000));
-        for bad in ["", "P", "PT", "1H", "PT1X", "PT1S2M", "P1H", "PT-5S"] {
+        assert_eq!(
+            parse_duration_ms("PT1,5S"),
+            Ok(1_500),
+            "ISO 8601's decimal comma"
+        );
+        assert_eq!(
+            parse_duration_ms("PT0000000000000000012S"),
+            Ok(12_000),
+            "more digits than the whole-number path reads"
+        );
+        for bad in [
+            "", "P", "PT", "1H", "PT1X", "PT1S2M", "P1H", "PT-5S", "PT1.2.3S",
+        ] {
             assert!(parse_duration_ms(bad).is_err(), "{bad}");
         }
     }

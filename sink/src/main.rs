@@ -55,7 +55,8 @@ async fn main() -> anyhow::Result<()> {
         backoff,
         metrics,
         svc.health.clone(),
-    );
+    )
+    .max_waiting(cfg.sink.max_waiting_messages);
     if !sink.prepare(&svc.stop).await {
         return Ok(());
     }

@@ -9,7 +9,8 @@
 //!
 //! A failed write is retried with exponential backoff for as long as it
 //! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and,
-//! once [`MAX_QUEUED`] batches wait, reads nothing new, so an outage delays
+//! once `sink.max_waiting_messages` messages wait, reads nothing new, so an
+//! outage delays
 //! rows but never loses or skips one. On SIGTERM during an outage the
 //! unwritten batches stay unacknowledged and are read again after the
 //! restart.
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use lap_runtime::config::SinkConfig;
 use lap_runtime::health::Health;
 use lap_runtime::transport::{Batch, CloseReport, OutRecord, RecordSink, Source, TransportError};
 use lap_schemas::{CodecError, DeadLetter, Origin, Problem, encode};
@@ -62,6 +64,7 @@ pub struct Sink<St, K> {
     backoff: Backoff,
     metrics: SinkMetrics,
     health: Health,
+    max_waiting: usize,
 }
 
 impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
@@ -87,7 +90,15 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
             backoff,
             metrics,
             health,
+            max_waiting: SinkConfig::default().max_waiting_messages,
         }
+    }
+
+    /// Reads nothing new while `messages` read messages are not yet in
+    /// every store (`sink.max_waiting_messages`).
+    pub fn max_waiting(mut self, messages: usize) -> Self {
+        self.max_waiting = messages.max(1);
+        self
     }
 
     /// Connects to the stores and prepares them (migrations, tables),
@@ -124,8 +135,8 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     /// commits), and a statement's row does not wait while a provisional
     /// emission's thousands of learner rows are upserted. A writer that
     /// falls behind writes what queued up in one commit. A batch is
-    /// acknowledged once every writer holds it, in order; at most
-    /// [`MAX_QUEUED`] batches wait, then reading pauses.
+    /// acknowledged once every writer holds it, in order; once
+    /// [`Sink::max_waiting`] messages wait, reading pauses.
     pub async fn run<S: Source>(
         &mut self,
         mut source: S,
@@ -152,6 +163,7 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
         drop(done_tx);
         let mut held = vec![0u64; queues.len()];
         let mut waiting: VecDeque<Waiting> = VecDeque::new();
+        let mut waiting_messages = 0;
         let mut seq = 0;
         let mut ticker = tokio::time::interval(Duration::from_secs(1));
         let mut stopping = false;
@@ -169,9 +181,9 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
                 Some(ended) = writers.next() => self.stores.extend(writer_store(ended)),
                 Some((store, upto)) = done.recv() => {
                     held[store] = upto;
-                    acknowledge(&mut waiting, &held);
+                    waiting_messages -= acknowledge(&mut waiting, &held);
                 }
-                next = source.next_batch(), if waiting.len() < MAX_QUEUED => {
+                next = source.next_batch(), if waiting_messages < self.max_waiting => {
                     let Some(batch) = next? else { break };
                     self.health.beat();
                     seq += 1;
@@ -184,8 +196,9 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
                             let _ = q.send(Job { seq, rows });
                         }
                     }
+                    waiting_messages += batch.messages.len();
                     waiting.push_back(Waiting { seq, stored, batch });
-                    acknowledge(&mut waiting, &held);
+                    waiting_messages -= acknowledge(&mut waiting, &held);
                 }
             }
         }
@@ -241,10 +254,6 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     }
 }
 
-/// Batches read but not all stored at most; then the sink reads nothing
-/// new until the slowest store catches up.
-pub const MAX_QUEUED: usize = 64;
-
 /// A read batch waiting for its stores.
 struct Waiting {
     seq: u64,
@@ -259,17 +268,21 @@ struct Job {
     rows: Arc<Rows>,
 }
 
-/// Acknowledges, in order, the waiting batches every store holds.
-fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) {
+/// Acknowledges, in order, the waiting batches every store holds; returns
+/// how many messages that acknowledged.
+fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) -> usize {
     let all = held.iter().copied().min().unwrap_or(u64::MAX);
+    let mut messages = 0;
     while let Some(front) = waiting.front() {
         if front.stored && front.seq > all {
             break;
         }
         let done = waiting.pop_front().expect("front exists");
+        messages += done.batch.messages.len();
         let ids = done.batch.messages.iter().map(|m| m.id());
         done.batch.acker().ack(ids);
     }
+    messages
 }
 
 /// A store writer: takes the jobs in order, writes together what queued

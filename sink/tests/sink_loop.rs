@@ -495,11 +495,23 @@ impl Store for PanickingStore {
 }
 
 /// A store whose indicator upserts take as long as a test wants: they
-/// wait until `gate` opens. Records the event ids it has written.
+/// wait until `gate` opens. Records the event ids it has written, and how
+/// many indicator rows each upsert was given.
 #[derive(Clone)]
 struct SlowIndicatorStore {
     gate: Arc<tokio::sync::Semaphore>,
     events: Arc<std::sync::Mutex<Vec<String>>>,
+    upserts: Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl SlowIndicatorStore {
+    fn new() -> Self {
+        SlowIndicatorStore {
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+            events: Arc::default(),
+            upserts: Arc::default(),
+        }
+    }
 }
 
 impl Store for SlowIndicatorStore {
@@ -509,7 +521,8 @@ impl Store for SlowIndicatorStore {
 
     async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
         if !rows.indicators.is_empty() {
-            let _open = self.gate.acquire().await.expect("gate stays");
+            self.upserts.lock().unwrap().push(rows.indicators.len());
+            self.gate.acquire().await.expect("gate stays").forget();
         }
         let mut events = self.events.lock().unwrap();
         events.extend(rows.events.iter().map(|e| e.event_id.clone()));
@@ -533,10 +546,7 @@ async fn event_rows_do_not_wait_behind_indicator_rows() {
     for t in [INDICATORS, ENRICHED, DLQ] {
         broker.create_topic(t, 1);
     }
-    let store = SlowIndicatorStore {
-        gate: Arc::new(tokio::sync::Semaphore::new(0)),
-        events: Arc::default(),
-    };
+    let store = SlowIndicatorStore::new();
     let health = Health::default();
     let (mut sink, _) = new_sink(&broker, vec![store.clone()], &health);
     let stop = CancellationToken::new();
@@ -570,6 +580,59 @@ async fn event_rows_do_not_wait_behind_indicator_rows() {
     run.await.unwrap().unwrap();
     assert!(committed_everything(&broker, INDICATORS));
     assert!(committed_everything(&broker, ENRICHED));
+}
+
+/// While a store is slow, the sink reads on only until
+/// `max_waiting_messages` wait: the upsert after a long one gets what
+/// queued up meanwhile, which is no more than the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_pauses_once_the_bound_of_waiting_messages_is_reached() {
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    for i in 0..10 {
+        let row = indicator_row(&format!("p{i}"), 0, 1, 0.5);
+        produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
+    }
+    let store = SlowIndicatorStore::new();
+    let health = Health::default();
+    let (sink, _) = new_sink(&broker, vec![store.clone()], &health);
+    let mut sink = sink.max_waiting(3);
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    // One message per batch: the first upsert takes one row and waits.
+    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 1);
+    let run = {
+        let stop = stop.clone();
+        tokio::spawn(async move { sink.run(source, &stop, Duration::from_secs(5)).await })
+    };
+    wait_until("the first upsert has begun", || {
+        !store.upserts.lock().unwrap().is_empty()
+    })
+    .await;
+    // Time for an unbounded sink to read all ten.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.gate.add_permits(1);
+    wait_until("the second upsert has begun", || {
+        store.upserts.lock().unwrap().len() == 2
+    })
+    .await;
+    let second = store.upserts.lock().unwrap()[1];
+    // Two waited with the first; one more may have been read as it was
+    // acknowledged, before the writer took the queue.
+    assert!(
+        (2..=3).contains(&second),
+        "the second upsert got {second} rows: the sink read past its bound of 3"
+    );
+    store.gate.add_permits(1000);
+    wait_until("all ten are upserted", || {
+        store.upserts.lock().unwrap().iter().sum::<usize>() == 10
+    })
+    .await;
+    stop.cancel();
+    run.await.unwrap().unwrap();
+    assert!(committed_everything(&broker, INDICATORS));
 }
 
 /// A store writer that panics takes the sink down with it (to be

@@ -205,7 +205,8 @@ pub async fn run_pipeline(
             backoff,
             SinkMetrics::register(&metrics),
             Health::default(),
-        );
+        )
+        .max_waiting(cfg.sink.max_waiting_messages);
         let mut subscribed = vec![topics.indicators.as_str()];
         if cfg.sink.events {
             subscribed.push(topics.enriched.as_str());

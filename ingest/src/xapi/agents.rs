@@ -67,14 +67,10 @@ pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
     if let Some(n) = get(members, "name") {
         check::string(n, &path.key("name"), XAPI, w.probs);
     }
-    let found: Vec<&str> = IFIS
-        .iter()
-        .copied()
-        .filter(|k| get(members, k).is_some())
-        .collect();
-    match found.as_slice() {
-        [one] => ifi(members, one, path, "Agent", w),
-        [] => {
+    let mut found = identifiers(members);
+    match (found.next(), found.next()) {
+        (Some(one), None) => ifi(members, one, path, "Agent", w),
+        (None, _) => {
             w.probs.add(
                 "xapi.agent.ifi",
                 path,
@@ -82,7 +78,8 @@ pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
             );
             None
         }
-        many => {
+        _ => {
+            let many: Vec<&str> = identifiers(members).collect();
             w.probs.add(
                 "xapi.agent.ifi",
                 path,
@@ -119,14 +116,10 @@ fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
             }
         }
     }
-    let found: Vec<&str> = IFIS
-        .iter()
-        .copied()
-        .filter(|k| get(members, k).is_some())
-        .collect();
-    match found.as_slice() {
-        [one] => ifi(members, one, path, "Group", w),
-        [] => {
+    let mut found = identifiers(members);
+    match (found.next(), found.next()) {
+        (Some(one), None) => ifi(members, one, path, "Group", w),
+        (None, _) => {
             if member_ids.is_empty() && get(members, "member").is_none() {
                 w.probs.add(
                     "xapi.group.member",
@@ -144,7 +137,8 @@ fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
                 actor_type: Some("Group".into()),
             })
         }
-        many => {
+        _ => {
+            let many: Vec<&str> = identifiers(members).collect();
             w.probs.add(
                 "xapi.agent.ifi",
                 path,
@@ -156,6 +150,17 @@ fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
             None
         }
     }
+}
+
+/// The inverse functional identifiers `members` has, in [`IFIS`] order
+/// (an iterator: every statement has an actor, and a Vec per actor was an
+/// allocation).
+fn identifiers<'m, 'a>(
+    members: check::Members<'m, 'a>,
+) -> impl Iterator<Item = &'static str> + use<'m, 'a> {
+    IFIS.iter()
+        .copied()
+        .filter(move |k| get(members, k).is_some())
 }
 
 fn ifi(

@@ -287,36 +287,36 @@ fn context_activities(
     ) else {
         return;
     };
-    let mut parents = Vec::new();
     let mut groupings = Vec::new();
     for (key, value) in members {
         let p = path.key(key);
-        // A single Activity is allowed and normalised to a one-element list.
-        let items: Vec<(Path<'_>, &Json<'_>)> = match value {
-            Json::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, a)| (p.index(i), a))
-                .collect(),
-            single => vec![(p, single)],
-        };
-        for (ip, item) in items {
-            let Some(activity) = objects::activity(item, &ip, w) else {
-                continue;
+        let mut take = |item: &Json<'_>, at: &Path<'_>| {
+            let Some(activity) = objects::activity(item, at, w) else {
+                return;
             };
             let id = activity.object.id;
             if activity.object.object_type.as_deref() == Some(objects::OBJECTIVE_TYPE) {
                 info.objective_ids.push(id.clone());
             }
             match key.as_ref() {
-                "parent" => parents.push(id),
+                "parent" => info.class_refs.push(id),
                 "grouping" => groupings.push(id),
                 "category" => info.category_ids.push(id),
                 _ => {}
             }
+        };
+        // A single Activity is allowed and normalised to a one-element list.
+        match value {
+            Json::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    take(item, &p.index(i));
+                }
+            }
+            single => take(single, &p),
         }
     }
-    info.class_refs = parents.into_iter().chain(groupings).collect();
+    // Parents first, then groupings.
+    info.class_refs.append(&mut groupings);
 }
 
 fn context_agents(v: &Json<'_>, path: &Path<'_>, inner: &str, object_type: &str, w: &mut Walk<'_>) {

@@ -13,7 +13,7 @@ use lap_schemas::{Actor, EventContext, EventResult, LearningEvent, SourceStandar
 
 use self::objects::{ObjectInfo, ObjectKind};
 use crate::check::{self, XAPI, get};
-use crate::json::Json;
+use crate::json::{self, Json};
 use crate::problem::{Path, Problems};
 use crate::time::{TimeRules, parse_timestamp};
 
@@ -224,13 +224,7 @@ fn to_event(
     if let Some(e) = b.object.extensions {
         ext.push(("object", e));
     }
-    let extensions = (!ext.is_empty()).then(|| {
-        let members = ext
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.clone()))
-            .collect();
-        Json::Object(members).to_text()
-    });
+    let extensions = (!ext.is_empty()).then(|| json::object_text(ext));
     let due_time = b
         .context
         .due_time

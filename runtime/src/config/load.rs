@@ -287,6 +287,7 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
     for (key, max) in [
         ("kafka.consumer.batch_max", k.consumer.batch_max),
         ("sink.batch_max", cfg.sink.batch_max),
+        ("sink.max_waiting_messages", cfg.sink.max_waiting_messages),
     ] {
         if max == 0 {
             return Err(invalid(key, "must be at least 1".into()));

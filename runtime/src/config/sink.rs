@@ -23,6 +23,13 @@ pub struct SinkConfig {
     pub retry_initial_ms: u64,
     /// Longest wait between two attempts of the same write.
     pub retry_max_ms: u64,
+    /// Messages read but not yet in every store at most; then the sink
+    /// reads nothing new until the slowest store catches up. Bounds the
+    /// sink's memory during an outage or a backlog, and is what lets
+    /// PostgreSQL run ahead of a lake commit: live batches are small
+    /// (a few hundred messages every `batch_linger_ms`), so a bound in
+    /// batches stopped every store while the lake merged (seconds).
+    pub max_waiting_messages: usize,
     /// The Delta Lake store (the default).
     pub lake: LakeConfig,
     /// The PostgreSQL store.
@@ -38,6 +45,7 @@ impl Default for SinkConfig {
             batch_max: 20_000,
             retry_initial_ms: 200,
             retry_max_ms: 30_000,
+            max_waiting_messages: 100_000,
             lake: LakeConfig::default(),
             postgres: PostgresConfig::default(),
             retention: RetentionConfig::default(),
