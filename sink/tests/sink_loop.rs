@@ -582,57 +582,54 @@ async fn event_rows_do_not_wait_behind_indicator_rows() {
     assert!(committed_everything(&broker, ENRICHED));
 }
 
-/// While a store is slow, the sink reads on only until
-/// `max_waiting_messages` wait: the upsert after a long one gets what
-/// queued up meanwhile, which is no more than the bound.
+/// While one writer is stuck, the sink reads on only until
+/// `max_waiting_messages` wait. An indicator upsert blocks; the events
+/// after it are written by the other writer but cannot be acknowledged
+/// (batches are acknowledged in order), so they wait: with a bound of 3,
+/// the sink reads the indicator row and two events, then nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_pauses_once_the_bound_of_waiting_messages_is_reached() {
     let broker = MemoryBroker::new(1);
     for t in [INDICATORS, ENRICHED, DLQ] {
         broker.create_topic(t, 1);
     }
-    for i in 0..10 {
-        let row = indicator_row(&format!("p{i}"), 0, 1, 0.5);
-        produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
-    }
+    let row = indicator_row("p1", 0, 1, 0.5);
+    produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
     let store = SlowIndicatorStore::new();
     let health = Health::default();
     let (sink, _) = new_sink(&broker, vec![store.clone()], &health);
     let mut sink = sink.max_waiting(3);
     let stop = CancellationToken::new();
     assert!(sink.prepare(&stop).await);
-    // One message per batch: the first upsert takes one row and waits.
+    // One message per batch.
     let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 1);
     let run = {
         let stop = stop.clone();
         tokio::spawn(async move { sink.run(source, &stop, Duration::from_secs(5)).await })
     };
-    wait_until("the first upsert has begun", || {
+    wait_until("the indicator upsert has begun", || {
         !store.upserts.lock().unwrap().is_empty()
     })
     .await;
-    // Time for an unbounded sink to read all ten.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    store.gate.add_permits(1);
-    wait_until("the second upsert has begun", || {
-        store.upserts.lock().unwrap().len() == 2
-    })
-    .await;
-    let second = store.upserts.lock().unwrap()[1];
-    // Two waited with the first; one more may have been read as it was
-    // acknowledged, before the writer took the queue.
-    assert!(
-        (2..=3).contains(&second),
-        "the second upsert got {second} rows: the sink read past its bound of 3"
+    for i in 0..10 {
+        let e = event(&format!("e{i}"), "p1", 0.5);
+        produce(&broker, ENRICHED, Some(encode(&e).unwrap())).await;
+    }
+    let written = || store.events.lock().unwrap().len();
+    wait_until("two events are written", || written() >= 2).await;
+    // Time for an unbounded sink to read (and write) all ten.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        written(),
+        2,
+        "the sink read past its bound of 3 waiting messages"
     );
     store.gate.add_permits(1000);
-    wait_until("all ten are upserted", || {
-        store.upserts.lock().unwrap().iter().sum::<usize>() == 10
-    })
-    .await;
+    wait_until("all ten events are written", || written() == 10).await;
     stop.cancel();
     run.await.unwrap().unwrap();
     assert!(committed_everything(&broker, INDICATORS));
+    assert!(committed_everything(&broker, ENRICHED));
 }
 
 /// A store writer that panics takes the sink down with it (to be
