@@ -10,8 +10,7 @@
 //! A failed write is retried with exponential backoff for as long as it
 //! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and,
 //! once `sink.max_waiting_messages` messages wait, reads nothing new, so an
-//! outage delays
-//! rows but never loses or skips one. On SIGTERM during an outage the
+//! outage delays rows but never loses or skips one. On SIGTERM during an outage the
 //! unwritten batches stay unacknowledged and are read again after the
 //! restart.
 
@@ -64,6 +63,7 @@ pub struct Sink<St, K> {
     backoff: Backoff,
     metrics: SinkMetrics,
     health: Health,
+    /// Messages read but not in every store yet at most (see [`Sink::max_waiting`]).
     max_waiting: usize,
 }
 

@@ -56,6 +56,29 @@ fn new_sink<St: Store + 'static>(
     (sink, metrics)
 }
 
+/// An in-memory broker with the sink's topics, one partition each.
+fn broker() -> MemoryBroker {
+    let broker = MemoryBroker::new(1);
+    for t in [INDICATORS, ENRICHED, DLQ] {
+        broker.create_topic(t, 1);
+    }
+    broker
+}
+
+/// Runs `sink` over both input topics, at most `batch_max` messages per
+/// batch, until `stop`.
+fn spawn_run<St: Store + 'static>(
+    mut sink: Sink<St, MemorySink>,
+    broker: &MemoryBroker,
+    batch_max: usize,
+    stop: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<lap_runtime::transport::CloseReport, lap_sink::run::SinkError>>
+{
+    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], batch_max);
+    let stop = stop.clone();
+    tokio::spawn(async move { sink.run(source, &stop, Duration::from_secs(5)).await })
+}
+
 async fn produce(broker: &MemoryBroker, topic: &str, payload: Option<Vec<u8>>) {
     let record = OutRecord {
         topic: Arc::from(topic),
@@ -84,10 +107,7 @@ fn committed_everything(broker: &MemoryBroker, topic: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_records_are_dead_lettered_with_origin_and_the_rest_is_stored() {
     let Some(db) = Db::new().await else { return };
-    let broker = MemoryBroker::new(1);
-    for t in [INDICATORS, ENRICHED, DLQ] {
-        broker.create_topic(t, 1);
-    }
+    let broker = broker();
     produce(
         &broker,
         INDICATORS,
@@ -260,10 +280,7 @@ async fn a_store_outage_delays_rows_and_loses_none() {
 async fn a_stop_during_an_outage_commits_nothing_unwritten() {
     let Some(db) = Db::new().await else { return };
     let proxy = Proxy::new(&db.config.url);
-    let broker = MemoryBroker::new(1);
-    for t in [INDICATORS, ENRICHED, DLQ] {
-        broker.create_topic(t, 1);
-    }
+    let broker = broker();
     proxy.up().await;
     let health = Health::default();
     let store = PgStore::new(&proxy.config(&db), None).unwrap();
@@ -321,10 +338,7 @@ async fn each_store_writes_on_its_own_and_an_outage_holds_back_only_its_own() {
     let Some(db) = Db::new().await else { return };
     let proxy = Proxy::new(&db.config.url);
     let lake = tempfile::tempdir().unwrap();
-    let broker = MemoryBroker::new(1);
-    for t in [INDICATORS, ENRICHED, DLQ] {
-        broker.create_topic(t, 1);
-    }
+    let broker = broker();
     proxy.up().await;
     let health = Health::default();
     // PostgreSQL first: written one after the other, the lake would wait.
@@ -542,10 +556,7 @@ impl Store for SlowIndicatorStore {
 /// and the batches are committed only once both are written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_rows_do_not_wait_behind_indicator_rows() {
-    let broker = MemoryBroker::new(1);
-    for t in [INDICATORS, ENRICHED, DLQ] {
-        broker.create_topic(t, 1);
-    }
+    let broker = broker();
     let store = SlowIndicatorStore::new();
     let health = Health::default();
     let (mut sink, _) = new_sink(&broker, vec![store.clone()], &health);
@@ -553,11 +564,7 @@ async fn event_rows_do_not_wait_behind_indicator_rows() {
     assert!(sink.prepare(&stop).await);
     let row = indicator_row("p1", 0, 1, 0.5);
     produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
-    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 10);
-    let run = {
-        let stop = stop.clone();
-        tokio::spawn(async move { sink.run(source, &stop, Duration::from_secs(5)).await })
-    };
+    let run = spawn_run(sink, &broker, 10, &stop);
     // The indicator row is being upserted (and waits); now an event comes.
     tokio::time::sleep(Duration::from_millis(200)).await;
     produce(
@@ -589,10 +596,7 @@ async fn event_rows_do_not_wait_behind_indicator_rows() {
 /// the sink reads the indicator row and two events, then nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reading_pauses_once_the_bound_of_waiting_messages_is_reached() {
-    let broker = MemoryBroker::new(1);
-    for t in [INDICATORS, ENRICHED, DLQ] {
-        broker.create_topic(t, 1);
-    }
+    let broker = broker();
     let row = indicator_row("p1", 0, 1, 0.5);
     produce(&broker, INDICATORS, Some(encode(&row).unwrap())).await;
     let store = SlowIndicatorStore::new();
@@ -602,11 +606,7 @@ async fn reading_pauses_once_the_bound_of_waiting_messages_is_reached() {
     let stop = CancellationToken::new();
     assert!(sink.prepare(&stop).await);
     // One message per batch.
-    let source = broker.subscribe("sink", &[INDICATORS, ENRICHED], 1);
-    let run = {
-        let stop = stop.clone();
-        tokio::spawn(async move { sink.run(source, &stop, Duration::from_secs(5)).await })
-    };
+    let run = spawn_run(sink, &broker, 1, &stop);
     wait_until("the indicator upsert has begun", || {
         !store.upserts.lock().unwrap().is_empty()
     })
@@ -636,10 +636,7 @@ async fn reading_pauses_once_the_bound_of_waiting_messages_is_reached() {
 /// restarted), instead of leaving it reading on while nothing is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_writer_that_panics_fails_the_sink() {
-    let broker = MemoryBroker::new(1);
-    for t in [INDICATORS, ENRICHED, DLQ] {
-        broker.create_topic(t, 1);
-    }
+    let broker = broker();
     let health = Health::default();
     let (mut sink, _) = new_sink(&broker, vec![PanickingStore], &health);
     let stop = CancellationToken::new();
