@@ -2,13 +2,11 @@
 //! problem at the value's path and returns what it could read, so one pass
 //! both validates and extracts, and every problem in a record is reported.
 
-use std::borrow::Cow;
-
-use crate::json::{Json, same_key};
+use crate::json::{Json, Member, same_key};
 use crate::problem::{Path, Problems};
 
 /// Object members.
-pub type Members<'j, 'a> = &'j [(Cow<'a, str>, Json<'a>)];
+pub type Members<'j, 'a> = &'j [Member<'a>];
 
 /// Error-code prefix of the standard being checked (`xapi` or `caliper`).
 #[derive(Clone, Copy, Debug)]
@@ -57,7 +55,7 @@ pub fn object<'j, 'a>(
     codes: Codes,
     probs: &mut Problems,
 ) -> Option<Members<'j, 'a>> {
-    let Json::Object(members) = v else {
+    let Json::Object(members) = *v else {
         probs.add(
             codes.type_,
             path,

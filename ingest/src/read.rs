@@ -69,7 +69,8 @@ pub fn xapi_message<'b>(
         .into_iter()
         .enumerate()
         .map(|(index, bytes)| {
-            let outcome = json::parse(bytes, cfg.max_depth)
+            let arena = json::Arena::for_input(bytes.len());
+            let outcome = json::parse(bytes, cfg.max_depth, &arena)
                 .map_err(|e| crate::json_problem(&e))
                 .and_then(|tree| {
                     let id = assign_id(index);

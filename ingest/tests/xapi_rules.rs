@@ -23,7 +23,8 @@ fn base() -> Value {
 
 fn run(v: &Value, version: &str) -> Result<LearningEvent, Vec<(String, String, String)>> {
     let text = v.to_string();
-    let tree = json::parse(text.as_bytes(), 32)
+    let arena = json::Arena::for_input(text.len());
+    let tree = json::parse(text.as_bytes(), 32, &arena)
         .map_err(|e| vec![("json".into(), "$".into(), e.to_string())])?;
     let env = Envelope {
         header_version: Some(version),
@@ -102,7 +103,7 @@ fn actor_verb_and_object_are_required() {
 #[test]
 fn each_property_appears_once() {
     let text = r#"{"actor":{"mbox":"mailto:a@b.org"},"verb":{"id":"http://v.org/x"},"object":{"id":"http://o.org/1"},"verb":{"id":"http://v.org/y"}}"#;
-    let err = json::parse(text.as_bytes(), 32).unwrap_err();
+    let err = json::parse(text.as_bytes(), 32, &json::Arena::for_input(text.len())).unwrap_err();
     assert_eq!(
         lap_ingest::json_problem(&err).0[0].code,
         "json.duplicate_key"

@@ -98,7 +98,8 @@ pub fn parse_envelope(
     stored_us: i64,
 ) -> Result<Envelope<'_>, Problems> {
     let root = Path::Root;
-    let tree = json::parse(bytes, max_depth).map_err(|e| crate::json_problem(&e))?;
+    let arena = json::Arena::for_input(bytes.len());
+    let tree = json::parse(bytes, max_depth, &arena).map_err(|e| crate::json_problem(&e))?;
     let mut probs = Problems::default();
     let Some(members) = check::object(
         &tree,

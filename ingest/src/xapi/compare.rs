@@ -73,7 +73,7 @@ fn hash(v: &Json<'_>, at: Where) -> u64 {
         Json::Object(members) => {
             // Member order is free: the members' hashes are added up.
             let (mut sum, mut count) = (0u64, 0u64);
-            for (k, val) in members {
+            for (k, val) in members.iter() {
                 if at == Where::Top && IGNORED_TOP.iter().any(|i| same_key(i, k)) {
                     continue;
                 }
@@ -109,10 +109,10 @@ fn member(key: &str, v: &Json<'_>, parent: Where) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json::parse;
+    use crate::json::{Arena, parse};
 
     fn fp(s: &str) -> u64 {
-        fingerprint(&parse(s.as_bytes(), 64).unwrap())
+        fingerprint(&parse(s.as_bytes(), 64, &Arena::for_input(s.len())).unwrap())
     }
 
     #[test]

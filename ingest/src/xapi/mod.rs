@@ -144,7 +144,7 @@ pub fn parse_statement(v: &Json<'_>, env: &Envelope<'_>) -> Result<Statement, Pr
     let mut probs = Problems::default();
     let declared = v.get("version");
     let version_text = match declared {
-        Some(Json::Str(s)) => s.as_ref(),
+        Some(Json::Str(s)) => *s,
         _ => env.header_version.unwrap_or(env.default_version),
     };
     let version = match XapiVersion::parse(version_text, false) {
@@ -335,7 +335,7 @@ pub(crate) fn lang_map(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Optio
         return None;
     };
     let mut first = None;
-    for (tag, text) in members {
+    for (tag, text) in members.iter() {
         let p = path.key(tag);
         if !check::is_language_tag(tag) {
             w.probs.add(
@@ -361,7 +361,7 @@ pub(crate) fn extensions(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) {
         );
         return;
     };
-    for (k, _) in members {
+    for (k, _) in members.iter() {
         if !check::is_iri(k) {
             w.probs.add(
                 "xapi.extension.key",

@@ -72,7 +72,7 @@ pub fn object<'j, 'a>(
 ) -> Option<ObjectInfo<'j, 'a>> {
     let object_type = match v.get("objectType") {
         None => "Activity",
-        Some(Json::Str(s)) => s.as_ref(),
+        Some(Json::Str(s)) => *s,
         Some(other) => {
             w.probs.add(
                 "xapi.property.type",

@@ -1,6 +1,8 @@
 //! Ingest throughput on one core: parse + validate + normalise + Avro-encode
 //! realistic ~1 KB statements (xAPI, with context and result) and Caliper
-//! events. Run: `cargo bench --bench ingest`.
+//! events. Run: `cargo bench --workspace --bench ingest` (with `--workspace`
+//! the build shares the workspace's features and compiled crates; `-p`
+//! would resolve them anew and rebuild much of the tree).
 
 use std::hint::black_box;
 
