@@ -298,7 +298,7 @@ fn context_activities(
             if activity.object.object_type.as_deref() == Some(objects::OBJECTIVE_TYPE) {
                 info.objective_ids.push(id.clone());
             }
-            match key.as_ref() {
+            match *key {
                 "parent" => info.class_refs.push(id),
                 "grouping" => groupings.push(id),
                 "category" => info.category_ids.push(id),

@@ -293,7 +293,7 @@ fn substatement<'j, 'a>(
 ) -> Option<ObjectInfo<'j, 'a>> {
     if let Some(members) = v.as_object() {
         for (k, _) in members {
-            if SUBSTATEMENT_FORBIDDEN.contains(&k.as_ref()) {
+            if SUBSTATEMENT_FORBIDDEN.contains(k) {
                 w.probs.add(
                     "xapi.substatement.property",
                     &path.key(k),
