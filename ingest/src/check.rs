@@ -93,6 +93,7 @@ pub fn object<'j, 'a>(
 }
 
 /// The value of member `key`, if present and not null.
+#[inline]
 pub fn get<'j, 'a>(members: Members<'j, 'a>, key: &str) -> Option<&'j Json<'a>> {
     members
         .iter()

@@ -368,6 +368,7 @@ impl<'a> Parser<'a> {
 
     /// After an element: `,` (`Some(true)`, another follows) or the closing
     /// byte (`Some(false)`); `None` on an error.
+    #[inline(always)]
     fn separator(&mut self, close: u8, what: &str) -> Option<bool> {
         match self.peek() {
             Some(b',') => {
@@ -438,6 +439,7 @@ impl<'a> Parser<'a> {
 
     /// Reads a string starting at its opening quote: borrowed from the
     /// input, or, when it has escapes, decoded into the arena.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         let start = self.pos + 1;
         self.pos = start;
