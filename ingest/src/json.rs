@@ -367,7 +367,10 @@ impl<'a> Parser<'a> {
     }
 
     /// After an element: `,` (`Some(true)`, another follows) or the closing
-    /// byte (`Some(false)`); `None` on an error.
+    /// byte (`Some(false)`); `None` on an error. Inlined, as is
+    /// [`Parser::string`]: as calls, their register saves and constants
+    /// cost about 35 instructions each for some 120 of work (inlining
+    /// them saved 4 % of a statement's instructions).
     #[inline(always)]
     fn separator(&mut self, close: u8, what: &str) -> Option<bool> {
         match self.peek() {
