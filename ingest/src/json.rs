@@ -431,7 +431,12 @@ impl<'a> Parser<'a> {
                 return self.fail("expected `:` after an object key");
             }
             self.pos += 1;
-            let v = self.value(depth - 1)?;
+            // String values (most members') read here, without a call.
+            let v = if self.peek() == Some(b'"') {
+                Json::Str(self.string()?)
+            } else {
+                self.value(depth - 1)?
+            };
             self.members.push((key, v));
             more = self.separator(b'}', "in an object")?;
         }
