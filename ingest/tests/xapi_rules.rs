@@ -177,6 +177,16 @@ fn unknown_properties_are_rejected() {
         "xapi.property.unknown",
         "$.result.grade",
     );
+    // Each problem once, though a statement's properties are looked at by
+    // the statement and by the part it shares with SubStatements.
+    let problems = run(&with(base(), "/mood", json!("happy")), "1.0.3").unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problems = run(&with(base(), "/Verb", json!({"id": "http://v/x"})), "1.0.3").unwrap_err();
+    assert_eq!(
+        problems.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(),
+        ["xapi.property.case"],
+        "{problems:?}"
+    );
     // Extensions are the place for anything else.
     ok(&with(
         base(),

@@ -9,15 +9,15 @@ use lap_schemas::{
 };
 
 use self::vocab::CaliperVersion;
-use crate::check::{self, CALIPER, Members, get};
+use crate::check::{self, CALIPER, Keys, Members, get};
 use crate::json::{self, Json};
 use crate::problem::{Path, Problems};
 use crate::time::{TimeRules, parse_duration_ms, parse_timestamp};
 use crate::xapi::compare;
 
-const ENVELOPE_KEYS: &[&str] = &["sensor", "sendTime", "dataVersion", "data"];
+const ENVELOPE_KEYS: Keys = Keys::new(&["sensor", "sendTime", "dataVersion", "data"]);
 /// Event properties of Caliper 1.2; 1.1 has all but the last, `profile`.
-const EVENT_KEYS_V1P2: &[&str] = &[
+const EVENT_NAMES_V1P2: &[&str] = &[
     "@context",
     "id",
     "type",
@@ -36,7 +36,8 @@ const EVENT_KEYS_V1P2: &[&str] = &[
     "extensions",
     "profile",
 ];
-const EVENT_KEYS_V1P1: &[&str] = EVENT_KEYS_V1P2.split_last().unwrap().1;
+const EVENT_KEYS_V1P2: Keys = Keys::new(EVENT_NAMES_V1P2);
+const EVENT_KEYS_V1P1: Keys = Keys::new(EVENT_NAMES_V1P2.split_last().unwrap().1);
 const ENTITY_PROPERTIES: &[&str] = &[
     "edApp",
     "generated",
@@ -105,13 +106,13 @@ pub fn parse_envelope(
         &tree,
         &root,
         "a Caliper envelope",
-        ENVELOPE_KEYS,
+        &ENVELOPE_KEYS,
         CALIPER,
         &mut probs,
     ) else {
         return Err(probs);
     };
-    for key in ENVELOPE_KEYS {
+    for key in ENVELOPE_KEYS.names() {
         check::required(
             members,
             key,
@@ -303,8 +304,8 @@ fn event(
     probs: &mut Problems,
 ) -> Option<ParsedEvent> {
     let keys = match version {
-        CaliperVersion::V1p1 => EVENT_KEYS_V1P1,
-        CaliperVersion::V1p2 => EVENT_KEYS_V1P2,
+        CaliperVersion::V1p1 => &EVENT_KEYS_V1P1,
+        CaliperVersion::V1p2 => &EVENT_KEYS_V1P2,
     };
     let members = check::object(v, path, "a Caliper event", keys, CALIPER, probs)?;
     for key in [

@@ -4,19 +4,20 @@
 use lap_schemas::{Actor, ActorKind};
 
 use super::Walk;
-use crate::check::{self, XAPI, get};
+use crate::check::{self, Keys, XAPI, get};
 use crate::json::Json;
 use crate::problem::Path;
 
-const AGENT_KEYS: &[&str] = &[
+const ACCOUNT_KEYS: Keys = Keys::new(&["homePage", "name"]);
+const AGENT_KEYS: Keys = Keys::new(&[
     "objectType",
     "name",
     "mbox",
     "mbox_sha1sum",
     "openid",
     "account",
-];
-const GROUP_KEYS: &[&str] = &[
+]);
+const GROUP_KEYS: Keys = Keys::new(&[
     "objectType",
     "name",
     "member",
@@ -24,7 +25,7 @@ const GROUP_KEYS: &[&str] = &[
     "mbox_sha1sum",
     "openid",
     "account",
-];
+]);
 const IFIS: [&str; 4] = ["mbox", "mbox_sha1sum", "openid", "account"];
 
 /// Validates an Agent or Group and returns its identity. `object_type_required`
@@ -63,7 +64,7 @@ pub fn agent_or_group(
 
 /// Validates an Agent (never a Group).
 pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
-    let members = check::object(v, path, "an Agent", AGENT_KEYS, XAPI, w.probs)?;
+    let members = check::object(v, path, "an Agent", &AGENT_KEYS, XAPI, w.probs)?;
     if let Some(n) = get(members, "name") {
         check::string(n, &path.key("name"), XAPI, w.probs);
     }
@@ -94,7 +95,7 @@ pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
 }
 
 fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
-    let members = check::object(v, path, "a Group", GROUP_KEYS, XAPI, w.probs)?;
+    let members = check::object(v, path, "a Group", &GROUP_KEYS, XAPI, w.probs)?;
     if let Some(n) = get(members, "name") {
         check::string(n, &path.key("name"), XAPI, w.probs);
     }
@@ -204,14 +205,7 @@ fn ifi(
             (ActorKind::Openid, s.to_string(), None)
         }
         _ => {
-            let acc = check::object(
-                value,
-                &p,
-                "an account",
-                &["homePage", "name"],
-                XAPI,
-                w.probs,
-            )?;
+            let acc = check::object(value, &p, "an account", &ACCOUNT_KEYS, XAPI, w.probs)?;
             let home = check::required(acc, "homePage", &p, "an account", XAPI, w.probs)
                 .and_then(|h| check::iri(h, &p.key("homePage"), XAPI, w.probs));
             let name = check::required(acc, "name", &p, "an account", XAPI, w.probs)

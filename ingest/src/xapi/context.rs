@@ -3,7 +3,7 @@
 use lap_schemas::{Actor, EventResult};
 
 use super::{Walk, XapiVersion, agents, extensions, lang_map, objects, timestamp};
-use crate::check::{self, XAPI, get};
+use crate::check::{self, Keys, XAPI, get};
 use crate::json::Json;
 use crate::problem::Path;
 use crate::time::{TimeRules, parse_duration_ms, parse_timestamp};
@@ -16,7 +16,7 @@ pub const DUE_EXTENSION: &str = "https://lap-analytics.org/xapi/extensions/due-t
 /// cmi5's session id context extension.
 pub const CMI5_SESSION: &str = "https://w3id.org/xapi/cmi5/context/extensions/sessionid";
 
-const CONTEXT_KEYS_V1: &[&str] = &[
+const CONTEXT_KEYS_V1: Keys = Keys::new(&[
     "registration",
     "instructor",
     "team",
@@ -26,8 +26,8 @@ const CONTEXT_KEYS_V1: &[&str] = &[
     "language",
     "statement",
     "extensions",
-];
-const CONTEXT_KEYS_V2: &[&str] = &[
+]);
+const CONTEXT_KEYS_V2: Keys = Keys::new(&[
     "registration",
     "instructor",
     "team",
@@ -39,16 +39,20 @@ const CONTEXT_KEYS_V2: &[&str] = &[
     "extensions",
     "contextAgents",
     "contextGroups",
-];
-const RESULT_KEYS: &[&str] = &[
+]);
+const SCORE_KEYS: Keys = Keys::new(&["scaled", "raw", "min", "max"]);
+const CONTEXT_ACTIVITIES_KEYS: Keys = Keys::new(&["parent", "grouping", "category", "other"]);
+const CONTEXT_AGENT_KEYS: Keys = Keys::new(&["objectType", "agent", "relevantTypes"]);
+const CONTEXT_GROUP_KEYS: Keys = Keys::new(&["objectType", "group", "relevantTypes"]);
+const RESULT_KEYS: Keys = Keys::new(&[
     "score",
     "success",
     "completion",
     "response",
     "duration",
     "extensions",
-];
-const ATTACHMENT_KEYS: &[&str] = &[
+]);
+const ATTACHMENT_KEYS: Keys = Keys::new(&[
     "usageType",
     "display",
     "description",
@@ -56,7 +60,7 @@ const ATTACHMENT_KEYS: &[&str] = &[
     "length",
     "sha2",
     "fileUrl",
-];
+]);
 
 /// What the context contributes to the event.
 #[derive(Default)]
@@ -85,7 +89,7 @@ pub(crate) fn result<'j, 'a>(
     path: &Path<'_>,
     w: &mut Walk<'_>,
 ) -> Option<(EventResult, Option<&'j Json<'a>>)> {
-    let members = check::object(v, path, "a Result", RESULT_KEYS, XAPI, w.probs)?;
+    let members = check::object(v, path, "a Result", &RESULT_KEYS, XAPI, w.probs)?;
     let mut r = EventResult::default();
     if let Some(s) = get(members, "score") {
         score(s, &path.key("score"), &mut r, w);
@@ -118,14 +122,7 @@ pub(crate) fn result<'j, 'a>(
 /// are given (min defaults to 0), else the reported scaled score clamped to
 /// 0..1 (negative scaled scores are penalties; they count as 0).
 fn score(v: &Json<'_>, path: &Path<'_>, r: &mut EventResult, w: &mut Walk<'_>) {
-    let Some(members) = check::object(
-        v,
-        path,
-        "a Score",
-        &["scaled", "raw", "min", "max"],
-        XAPI,
-        w.probs,
-    ) else {
+    let Some(members) = check::object(v, path, "a Score", &SCORE_KEYS, XAPI, w.probs) else {
         return;
     };
     let num = |k: &str, w: &mut Walk<'_>| {
@@ -187,8 +184,8 @@ pub(crate) fn context<'j, 'a>(
     w: &mut Walk<'_>,
 ) -> Option<ContextInfo<'j, 'a>> {
     let keys = match w.version {
-        XapiVersion::V1 => CONTEXT_KEYS_V1,
-        XapiVersion::V2 => CONTEXT_KEYS_V2,
+        XapiVersion::V1 => &CONTEXT_KEYS_V1,
+        XapiVersion::V2 => &CONTEXT_KEYS_V2,
     };
     let members = check::object(v, path, "a Context", keys, XAPI, w.probs)?;
     let mut info = ContextInfo {
@@ -260,12 +257,12 @@ pub(crate) fn context<'j, 'a>(
     if let Some(ca) = get(members, "contextActivities") {
         context_activities(ca, &path.key("contextActivities"), &mut info, w);
     }
-    for (key, inner, object_type) in [
-        ("contextAgents", "agent", "contextAgent"),
-        ("contextGroups", "group", "contextGroup"),
+    for (key, keys, object_type) in [
+        ("contextAgents", &CONTEXT_AGENT_KEYS, "contextAgent"),
+        ("contextGroups", &CONTEXT_GROUP_KEYS, "contextGroup"),
     ] {
         if let Some(list) = get(members, key) {
-            context_agents(list, &path.key(key), inner, object_type, w);
+            context_agents(list, &path.key(key), keys, object_type, w);
         }
     }
     Some(info)
@@ -281,7 +278,7 @@ fn context_activities(
         v,
         path,
         "contextActivities",
-        &["parent", "grouping", "category", "other"],
+        &CONTEXT_ACTIVITIES_KEYS,
         XAPI,
         w.probs,
     ) else {
@@ -319,20 +316,16 @@ fn context_activities(
     info.class_refs.append(&mut groupings);
 }
 
-fn context_agents(v: &Json<'_>, path: &Path<'_>, inner: &str, object_type: &str, w: &mut Walk<'_>) {
+/// `contextAgents` or `contextGroups`: `keys` are the properties of their
+/// items, the second of which (`agent` or `group`) is the item's actor.
+fn context_agents(v: &Json<'_>, path: &Path<'_>, keys: &Keys, object_type: &str, w: &mut Walk<'_>) {
+    let inner = keys.names()[1];
     let Some(items) = check::array(v, path, XAPI, w.probs) else {
         return;
     };
     for (i, item) in items.iter().enumerate() {
         let p = path.index(i);
-        let Some(members) = check::object(
-            item,
-            &p,
-            object_type,
-            &["objectType", inner, "relevantTypes"],
-            XAPI,
-            w.probs,
-        ) else {
+        let Some(members) = check::object(item, &p, object_type, keys, XAPI, w.probs) else {
             continue;
         };
         if get(members, "objectType").and_then(Json::as_str) != Some(object_type) {
@@ -380,7 +373,7 @@ pub(crate) fn attachments(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) {
     for (i, item) in items.iter().enumerate() {
         let p = path.index(i);
         let Some(members) =
-            check::object(item, &p, "an Attachment", ATTACHMENT_KEYS, XAPI, w.probs)
+            check::object(item, &p, "an Attachment", &ATTACHMENT_KEYS, XAPI, w.probs)
         else {
             continue;
         };

@@ -12,7 +12,7 @@ pub mod verbs;
 use lap_schemas::{Actor, EventContext, EventResult, LearningEvent, SourceStandard};
 
 use self::objects::{ObjectInfo, ObjectKind};
-use crate::check::{self, XAPI, get};
+use crate::check::{self, Keys, XAPI, get};
 use crate::json::{self, Json};
 use crate::problem::{Path, Problems};
 use crate::time::{TimeRules, parse_timestamp};
@@ -23,7 +23,8 @@ pub const VOIDED: &str = "http://adlnet.gov/expapi/verbs/voided";
 /// Values of the `X-Experience-API-Version` header an LRS accepts.
 pub const ACCEPTED_VERSIONS: &[&str] = &["1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0"];
 
-const STATEMENT_KEYS: &[&str] = &[
+const VERB_KEYS: Keys = Keys::new(&["id", "display"]);
+const STATEMENT_KEYS: Keys = Keys::new(&[
     "id",
     "actor",
     "verb",
@@ -35,8 +36,10 @@ const STATEMENT_KEYS: &[&str] = &[
     "authority",
     "version",
     "attachments",
-];
-const SUBSTATEMENT_KEYS: &[&str] = &[
+]);
+/// What a SubStatement may hold: a Statement's properties and `objectType`
+/// (those a SubStatement must not have are rejected with their own code).
+pub(crate) const SUBSTATEMENT_KEYS: Keys = Keys::new(&[
     "objectType",
     "actor",
     "verb",
@@ -49,7 +52,7 @@ const SUBSTATEMENT_KEYS: &[&str] = &[
     "stored",
     "version",
     "authority",
-];
+]);
 
 /// Which edition of the specification a statement is checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,7 +164,7 @@ pub fn parse_statement(v: &Json<'_>, env: &Envelope<'_>) -> Result<Statement, Pr
         version,
         probs: &mut probs,
     };
-    let Some(members) = check::object(v, &root, "a Statement", STATEMENT_KEYS, XAPI, w.probs)
+    let Some(members) = check::object(v, &root, "a Statement", &STATEMENT_KEYS, XAPI, w.probs)
     else {
         return Err(probs);
     };
@@ -170,14 +173,15 @@ pub fn parse_statement(v: &Json<'_>, env: &Envelope<'_>) -> Result<Statement, Pr
     if let Some(a) = get(members, "authority") {
         agents::agent_or_group(a, &root.key("authority"), false, &mut w);
     }
-    let body = statement_body(v, &root, false, &mut w);
+    let body = statement_body(members, &root, false, &mut w);
     if let Some(b) = &body {
         voiding_rules(b, &root, &mut w);
     }
     let (Some(body), true) = (body, probs.is_empty()) else {
         return Err(probs);
     };
-    let event_id = id.clone().unwrap_or_else(|| env.assigned_id.to_string());
+    let id_assigned = id.is_none();
+    let event_id = id.unwrap_or_else(|| env.assigned_id.to_string());
     let stored_us = stored.unwrap_or(env.stored_us);
     let spec_version = match declared {
         Some(Json::Str(s)) => s.to_string(),
@@ -187,7 +191,7 @@ pub fn parse_statement(v: &Json<'_>, env: &Envelope<'_>) -> Result<Statement, Pr
     Ok(Statement {
         event: to_event(event_id, spec_version, stored_us, body),
         fingerprint,
-        id_assigned: id.is_none(),
+        id_assigned,
     })
 }
 
@@ -214,17 +218,15 @@ fn to_event(
     if b.object.object.object_type.as_deref() == Some(objects::OBJECTIVE_TYPE) {
         objective_ids.push(b.object.object.id.clone());
     }
-    let mut ext: Vec<(&str, &Json<'_>)> = Vec::new();
-    if let Some(e) = b.context.extensions {
-        ext.push(("context", e));
-    }
-    if let Some(e) = b.result.as_ref().and_then(|(_, e)| *e) {
-        ext.push(("result", e));
-    }
-    if let Some(e) = b.object.extensions {
-        ext.push(("object", e));
-    }
-    let extensions = (!ext.is_empty()).then(|| json::object_text(ext));
+    let ext = [
+        ("context", b.context.extensions),
+        ("result", b.result.as_ref().and_then(|(_, e)| *e)),
+        ("object", b.object.extensions),
+    ];
+    let extensions = ext
+        .iter()
+        .any(|(_, e)| e.is_some())
+        .then(|| json::object_text(ext.iter().filter_map(|&(k, e)| Some((k, e?)))));
     let due_time = b
         .context
         .due_time
@@ -257,19 +259,15 @@ fn to_event(
 }
 
 /// Actor, verb, object, result, context, timestamp and attachments: the
-/// part a SubStatement shares with a Statement.
+/// part a SubStatement (`sub`) shares with a Statement. The caller has
+/// checked `members` against the allowed properties, once.
 pub(crate) fn statement_body<'j, 'a>(
-    v: &'j Json<'a>,
+    members: check::Members<'j, 'a>,
     path: &Path<'_>,
     sub: bool,
     w: &mut Walk<'_>,
 ) -> Option<Body<'j, 'a>> {
-    let (what, keys) = if sub {
-        ("a SubStatement", SUBSTATEMENT_KEYS)
-    } else {
-        ("a Statement", STATEMENT_KEYS)
-    };
-    let members = check::object(v, path, what, keys, XAPI, w.probs)?;
+    let what = if sub { "a SubStatement" } else { "a Statement" };
     let actor = check::required(members, "actor", path, what, XAPI, w.probs)
         .and_then(|a| agents::agent_or_group(a, &path.key("actor"), false, w));
     let verb = check::required(members, "verb", path, what, XAPI, w.probs)
@@ -297,7 +295,7 @@ pub(crate) fn statement_body<'j, 'a>(
 }
 
 fn verb<'j>(v: &'j Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<&'j str> {
-    let members = check::object(v, path, "a Verb", &["id", "display"], XAPI, w.probs)?;
+    let members = check::object(v, path, "a Verb", &VERB_KEYS, XAPI, w.probs)?;
     if let Some(d) = get(members, "display") {
         lang_map(d, &path.key("display"), w);
     }
@@ -324,8 +322,8 @@ fn timestamp(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<i64> {
 }
 
 /// A language map: RFC 5646 tags to strings. Returns the first value (the
-/// display name the event keeps).
-pub(crate) fn lang_map(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<String> {
+/// display name an activity's event keeps; the other maps' are dropped).
+pub(crate) fn lang_map<'j>(v: &'j Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<&'j str> {
     let Json::Object(members) = v else {
         w.probs.add(
             "xapi.property.type",
@@ -345,7 +343,7 @@ pub(crate) fn lang_map(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Optio
             );
         }
         if let Some(s) = check::string(text, &p, XAPI, w.probs) {
-            first.get_or_insert_with(|| s.to_string());
+            first.get_or_insert(s);
         }
     }
     first

@@ -3,13 +3,15 @@
 
 use lap_schemas::EventObject;
 
-use super::{Walk, agents, lang_map, statement_body};
-use crate::check::{self, XAPI, get};
+use super::{SUBSTATEMENT_KEYS, Walk, agents, lang_map, statement_body};
+use crate::check::{self, Keys, XAPI, get};
 use crate::json::Json;
 use crate::problem::Path;
 
-const ACTIVITY_KEYS: &[&str] = &["objectType", "id", "definition"];
-const DEFINITION_KEYS: &[&str] = &[
+const STATEMENT_REF_KEYS: Keys = Keys::new(&["objectType", "id"]);
+const COMPONENT_KEYS: Keys = Keys::new(&["id", "description"]);
+const ACTIVITY_KEYS: Keys = Keys::new(&["objectType", "id", "definition"]);
+const DEFINITION_KEYS: Keys = Keys::new(&[
     "name",
     "description",
     "type",
@@ -22,7 +24,7 @@ const DEFINITION_KEYS: &[&str] = &[
     "source",
     "target",
     "steps",
-];
+]);
 const INTERACTION_TYPES: &[&str] = &[
     "true-false",
     "choice",
@@ -134,7 +136,7 @@ pub fn statement_ref(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<
         v,
         path,
         "a StatementRef",
-        &["objectType", "id"],
+        &STATEMENT_REF_KEYS,
         XAPI,
         w.probs,
     )?;
@@ -171,7 +173,7 @@ pub fn activity<'j, 'a>(
     path: &Path<'_>,
     w: &mut Walk<'_>,
 ) -> Option<ObjectInfo<'j, 'a>> {
-    let members = check::object(v, path, "an Activity", ACTIVITY_KEYS, XAPI, w.probs)?;
+    let members = check::object(v, path, "an Activity", &ACTIVITY_KEYS, XAPI, w.probs)?;
     if let Some(t) = get(members, "objectType")
         && t.as_str() != Some("Activity")
     {
@@ -208,14 +210,14 @@ fn definition<'j, 'a>(
         v,
         path,
         "an Activity definition",
-        DEFINITION_KEYS,
+        &DEFINITION_KEYS,
         XAPI,
         w.probs,
     ) else {
         return;
     };
     if let Some(name) = get(members, "name") {
-        info.object.name = lang_map(name, &path.key("name"), w);
+        info.object.name = lang_map(name, &path.key("name"), w).map(str::to_string);
     }
     if let Some(d) = get(members, "description") {
         lang_map(d, &path.key("description"), w);
@@ -268,7 +270,7 @@ fn definition<'j, 'a>(
                 item,
                 &ip,
                 "an interaction component",
-                &["id", "description"],
+                &COMPONENT_KEYS,
                 XAPI,
                 w.probs,
             ) else {
@@ -291,18 +293,17 @@ fn substatement<'j, 'a>(
     path: &Path<'_>,
     w: &mut Walk<'_>,
 ) -> Option<ObjectInfo<'j, 'a>> {
-    if let Some(members) = v.as_object() {
-        for (k, _) in members {
-            if SUBSTATEMENT_FORBIDDEN.contains(k) {
-                w.probs.add(
-                    "xapi.substatement.property",
-                    &path.key(k),
-                    format!("a SubStatement must not have `{k}` (not allowed: id, stored, version, authority)"),
-                );
-            }
+    let members = check::object(v, path, "a SubStatement", &SUBSTATEMENT_KEYS, XAPI, w.probs)?;
+    for (k, _) in members {
+        if SUBSTATEMENT_FORBIDDEN.contains(k) {
+            w.probs.add(
+                "xapi.substatement.property",
+                &path.key(k),
+                format!("a SubStatement must not have `{k}` (not allowed: id, stored, version, authority)"),
+            );
         }
     }
-    let body = statement_body(v, path, true, w)?;
+    let body = statement_body(members, path, true, w)?;
     Some(ObjectInfo {
         object: EventObject {
             id: body.object.object.id.clone(),
