@@ -575,57 +575,49 @@ mod tests {
         assert!(!is_uuid("fd41c918-b88b-4b20-a0a5-a4c32391aaa00"));
     }
 
-    /// Each list's names are found, and nothing else: not the names of the
-    /// other lists, nor a name with one byte changed or its case changed.
-    #[test]
-    fn keys_hold_exactly_their_names() {
-        let lists: [&[&str]; 4] = [
-            &[
-                "id",
-                "actor",
-                "verb",
-                "object",
-                "result",
-                "context",
-                "timestamp",
-            ],
-            &[
-                "objectType",
-                "name",
-                "mbox",
-                "mbox_sha1sum",
-                "openid",
-                "account",
-            ],
-            // Names that share a slot: `type` and `action`, `target` and
-            // `profile`.
-            &["type", "action", "target", "profile", "id"],
-            &["a", "b", "ab", "ba", "abc", "cba", ""],
-        ];
-        let all: Vec<&str> = lists.iter().flat_map(|l| l.iter().copied()).collect();
-        for (i, list) in lists.iter().enumerate() {
-            let keys = Keys::new(list);
-            for name in &all {
-                assert_eq!(
-                    keys.contains(name),
-                    list.contains(name),
-                    "list {i}: {name:?}"
-                );
-                let mut upper = name.to_ascii_uppercase();
-                if upper != *name {
-                    assert!(!keys.contains(&upper), "list {i}: {upper:?}");
-                }
-                if let Some(last) = upper.pop() {
-                    let mut near = name[..name.len() - 1].to_string();
-                    near.push(if last == 'Q' { 'r' } else { 'q' });
-                    assert!(
-                        !keys.contains(&near) || list.contains(&near.as_str()),
-                        "{near:?}"
-                    );
-                }
+    /// Whether `keys` holds exactly `list`: every name of it, and none of
+    /// `probes` nor of the names with their case or last byte changed.
+    fn holds_exactly(keys: &Keys, list: &[&str], probes: &[&str]) {
+        for name in list.iter().chain(probes) {
+            assert_eq!(keys.contains(name), list.contains(name), "{name:?}");
+            let upper = name.to_ascii_uppercase();
+            let mut near = name.to_string();
+            if let Some(last) = near.pop() {
+                near.push(if last == 'q' { 'r' } else { 'q' });
+            }
+            for other in [upper, near] {
+                let expected = list.contains(&other.as_str());
+                assert_eq!(keys.contains(&other), expected, "{other:?} (from {name:?})");
             }
         }
-        assert_eq!(Keys::new(lists[2]).names(), lists[2]);
+    }
+
+    /// Names that share a slot (`type` and `action`, `target` and
+    /// `profile`) are told apart, as are the empty and one-byte names.
+    #[test]
+    fn keys_with_shared_slots_hold_exactly_their_names() {
+        let list = ["type", "action", "target", "profile", "id", "", "a", "ab"];
+        let keys = Keys::new(&["type", "action", "target", "profile", "id", "", "a", "ab"]);
+        assert!(keys.slots.contains(&Keys::SHARED));
+        assert_eq!(keys.names(), list);
+        holds_exactly(&keys, &list, &["ba", "b", "actor", "typo", "profil"]);
+    }
+
+    proptest::proptest! {
+        /// Lists of up to 60 names in 64 slots: many share one.
+        #[test]
+        fn keys_hold_exactly_their_names(
+            names in proptest::collection::hash_set("[a-zA-Z_@]{0,18}", 1..60),
+            probes in proptest::collection::vec("[a-zA-Z_@]{0,18}", 0..30),
+        ) {
+            let list: Vec<&'static str> = names
+                .into_iter()
+                .map(|n| &*Box::leak(n.into_boxed_str()))
+                .collect();
+            let keys = Keys::new(Box::leak(list.clone().into_boxed_slice()));
+            let probes: Vec<&str> = probes.iter().map(String::as_str).collect();
+            holds_exactly(&keys, &list, &probes);
+        }
     }
 
     #[test]

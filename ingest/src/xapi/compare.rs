@@ -8,7 +8,7 @@
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::json::{Json, same_key};
+use crate::json::{Json, ends, same_key};
 use crate::time::{TimeRules, parse_duration_ms, parse_timestamp};
 
 const IGNORED_TOP: &[&str] = &[
@@ -62,26 +62,13 @@ fn chain(seed: u64, value: u64) -> u64 {
 }
 
 /// A property name's hash: names of 4 to 16 bytes (nearly all) as their
-/// first and last 4 or 8 bytes chained with the length, which covers every
-/// byte, in a few instructions inline; others with xxh3.
+/// [`ends`] chained with the length, which covers every byte, in a few
+/// instructions inline; others with xxh3.
 #[inline(always)]
 fn name_hash(k: &str) -> u64 {
-    let b = k.as_bytes();
-    let n = b.len();
-    let word = |at: usize| {
-        b.get(at..at + 8)
-            .and_then(|w| <[u8; 8]>::try_from(w).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    let half = |at: usize| {
-        b.get(at..at + 4)
-            .and_then(|w| <[u8; 4]>::try_from(w).ok())
-            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
-    };
-    match n {
-        4..=8 => chain(chain(NAME ^ (n as u64) << 8, half(0)), half(n - 4)),
-        9..=16 => chain(chain(NAME ^ (n as u64) << 8, word(0)), word(n - 8)),
-        _ => xxh3_64_with_seed(b, STR),
+    match ends(k.as_bytes()) {
+        Some((first, last)) => chain(chain(NAME ^ (k.len() as u64) << 8, first), last),
+        None => xxh3_64_with_seed(k.as_bytes(), STR),
     }
 }
 

@@ -257,12 +257,22 @@ pub(crate) fn context<'j, 'a>(
     if let Some(ca) = get(members, "contextActivities") {
         context_activities(ca, &path.key("contextActivities"), &mut info, w);
     }
-    for (key, keys, object_type) in [
-        ("contextAgents", &CONTEXT_AGENT_KEYS, "contextAgent"),
-        ("contextGroups", &CONTEXT_GROUP_KEYS, "contextGroup"),
+    for (key, keys, inner, object_type) in [
+        (
+            "contextAgents",
+            &CONTEXT_AGENT_KEYS,
+            "agent",
+            "contextAgent",
+        ),
+        (
+            "contextGroups",
+            &CONTEXT_GROUP_KEYS,
+            "group",
+            "contextGroup",
+        ),
     ] {
         if let Some(list) = get(members, key) {
-            context_agents(list, &path.key(key), keys, object_type, w);
+            context_agents(list, &path.key(key), keys, inner, object_type, w);
         }
     }
     Some(info)
@@ -317,9 +327,15 @@ fn context_activities(
 }
 
 /// `contextAgents` or `contextGroups`: `keys` are the properties of their
-/// items, the second of which (`agent` or `group`) is the item's actor.
-fn context_agents(v: &Json<'_>, path: &Path<'_>, keys: &Keys, object_type: &str, w: &mut Walk<'_>) {
-    let inner = keys.names()[1];
+/// items, among them `inner` (`agent` or `group`), the item's actor.
+fn context_agents(
+    v: &Json<'_>,
+    path: &Path<'_>,
+    keys: &Keys,
+    inner: &str,
+    object_type: &str,
+    w: &mut Walk<'_>,
+) {
     let Some(items) = check::array(v, path, XAPI, w.probs) else {
         return;
     };
