@@ -151,6 +151,20 @@ fn enrich_settings_are_checked() {
 }
 
 #[test]
+fn the_lake_commit_interval_fits_in_the_drain_timeout() {
+    let f = file("[sink.lake]\ncommit_interval_ms = 6000\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(msg.contains("sink.lake.commit_interval_ms"), "{msg}");
+    assert!(msg.contains("drain_timeout_ms (10000 ms)"), "{msg}");
+    assert!(msg.contains(&f.path().display().to_string()), "{msg}");
+    let raised = env(&[("LAP__KAFKA__CONSUMER__DRAIN_TIMEOUT_MS", "12000")]);
+    let cfg = load_from(Some(f.path()), raised).unwrap();
+    assert_eq!(cfg.sink.lake.commit_interval_ms, 6000);
+    let cfg = load_from(None, env(&[("LAP__SINK__LAKE__COMMIT_INTERVAL_MS", "0")])).unwrap();
+    assert_eq!(cfg.sink.lake.commit_interval_ms, 0);
+}
+
+#[test]
 fn every_readme_config_example_is_valid() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();

@@ -5,7 +5,8 @@
 //! indicator rows and one for event rows, and all write independently: a
 //! fast store does not wait for a slow one, event rows do not wait behind
 //! a large indicator upsert, and a writer that falls behind catches up
-//! with one commit for what queued up.
+//! with one commit for what queued up. A store with a commit interval (the
+//! lake) is written at most once per interval, with what arrived meanwhile.
 //!
 //! A failed write is retried with exponential backoff for as long as it
 //! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and,
@@ -134,7 +135,10 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     /// teachers' dashboards read) does not wait for a slow one (the lake's
     /// commits), and a statement's row does not wait while a provisional
     /// emission's thousands of learner rows are upserted. A writer that
-    /// falls behind writes what queued up in one commit. A batch is
+    /// falls behind writes what queued up in one commit, and one whose
+    /// store has a [`Store::commit_interval`] waits for it to pass since
+    /// its last write, gathering what arrives (the stop ends the wait,
+    /// so nothing waits past the drain). A batch is
     /// acknowledged once every writer holds it, in order; once
     /// [`Sink::max_waiting`] messages wait, reading pauses.
     pub async fn run<S: Source>(
@@ -286,7 +290,8 @@ fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) -> usize {
 }
 
 /// A store writer: takes the jobs in order, writes together what queued
-/// up meanwhile, and reports the last batch its store now holds (a batch
+/// up meanwhile (and, for a store with a commit interval, what arrives
+/// until the interval since its last write has passed), and reports the last batch its store now holds (a batch
 /// with nothing for it is held at once). Returns the store when the queue
 /// closes, or when `stop` ends an outage.
 async fn write_loop<St: Store>(
@@ -296,11 +301,12 @@ async fn write_loop<St: Store>(
     done: mpsc::UnboundedSender<(usize, u64)>,
     retry: Retry,
 ) -> St {
+    let interval = store.commit_interval();
+    let mut next_write = tokio::time::Instant::now();
     while let Some(first) = jobs.recv().await {
         let mut parts = vec![first];
-        while let Ok(more) = jobs.try_recv() {
-            parts.push(more);
-        }
+        gather(&mut jobs, &mut parts, next_write).await;
+        next_write = tokio::time::Instant::now() + interval;
         let upto = parts.last().map_or(0, |j| j.seq);
         let merged;
         let rows = if let [one] = parts.as_slice() {
@@ -326,6 +332,31 @@ async fn write_loop<St: Store>(
         let _ = done.send((index, upto));
     }
     store
+}
+
+/// Adds to `parts` every job queued, and those that arrive until `until`
+/// (a store's commit interval). The queue closing ends the wait: the sink
+/// is stopping and writes what it holds at once.
+async fn gather(
+    jobs: &mut mpsc::UnboundedReceiver<Job>,
+    parts: &mut Vec<Job>,
+    until: tokio::time::Instant,
+) {
+    let wait = tokio::time::sleep_until(until);
+    tokio::pin!(wait);
+    loop {
+        while let Ok(more) = jobs.try_recv() {
+            parts.push(more);
+        }
+        tokio::select! {
+            biased;
+            _ = &mut wait => return,
+            more = jobs.recv() => match more {
+                Some(job) => parts.push(job),
+                None => return,
+            },
+        }
+    }
 }
 
 /// The store a writer task gave back, if it is one to keep; its panic goes

@@ -28,6 +28,14 @@ pub trait Store: Send {
     fn handle(&self) -> Self
     where
         Self: Sized;
+
+    /// Shortest time from the start of one write through a handle to the
+    /// start of the next; the sink writes what arrives meanwhile in one
+    /// go. For a store whose commit costs about the same whatever its size
+    /// (Delta Lake), so that many small batches do not each pay for one.
+    fn commit_interval(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// What a successful write changed.
@@ -110,6 +118,13 @@ impl Store for AnyStore {
         match self {
             AnyStore::Postgres(s) => AnyStore::Postgres(Box::new(s.handle())),
             AnyStore::Delta(s) => AnyStore::Delta(Box::new(s.handle())),
+        }
+    }
+
+    fn commit_interval(&self) -> Duration {
+        match self {
+            AnyStore::Postgres(s) => s.commit_interval(),
+            AnyStore::Delta(s) => s.commit_interval(),
         }
     }
 }

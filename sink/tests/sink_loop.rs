@@ -652,3 +652,93 @@ async fn a_store_writer_that_panics_fails_the_sink() {
         .expect("the sink went on running without its store");
     assert!(ended.unwrap_err().is_panic());
 }
+
+/// A store with a commit interval (as the lake has) that records the
+/// event ids of each write.
+#[derive(Clone)]
+struct IntervalStore {
+    interval: Duration,
+    writes: Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+}
+
+impl IntervalStore {
+    fn new(interval: Duration) -> Self {
+        IntervalStore {
+            interval,
+            writes: Arc::default(),
+        }
+    }
+
+    fn writes(&self) -> Vec<Vec<String>> {
+        self.writes.lock().unwrap().clone()
+    }
+}
+
+impl Store for IntervalStore {
+    fn name(&self) -> &'static str {
+        "interval"
+    }
+
+    async fn write(&mut self, rows: &Rows) -> Result<Written, StoreError> {
+        if !rows.events.is_empty() {
+            let ids = rows.events.iter().map(|e| e.event_id.clone()).collect();
+            self.writes.lock().unwrap().push(ids);
+        }
+        Ok(Written {
+            events_inserted: rows.events.len() as u64,
+            ..Written::default()
+        })
+    }
+
+    fn handle(&self) -> Self {
+        self.clone()
+    }
+
+    fn commit_interval(&self) -> Duration {
+        self.interval
+    }
+}
+
+/// A store with a commit interval (here an hour) writes the first batch
+/// at once and then nothing until the interval has passed, while a store
+/// without one (as PostgreSQL) is written batch by batch meanwhile. The
+/// stop ends the wait: the batches held are written in one write, and
+/// every message is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_interval_gathers_batches_into_one_write() {
+    let broker = broker();
+    let lake = IntervalStore::new(Duration::from_secs(3600));
+    let postgres = IntervalStore::new(Duration::ZERO);
+    let stores = vec![lake.clone(), postgres.clone()];
+    let (mut sink, _) = new_sink(&broker, stores, &Health::default());
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    let run = spawn_run(sink, &broker, 1, &stop);
+    let ids: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
+    for id in &ids {
+        let e = encode(&event(id, "p1", 0.5)).unwrap();
+        produce(&broker, ENRICHED, Some(e)).await;
+        wait_until("the store without an interval has it", || {
+            postgres.writes().concat().contains(id)
+        })
+        .await;
+        if id == "e0" {
+            wait_until("the first batch is in the lake", || {
+                !lake.writes().is_empty()
+            })
+            .await;
+        }
+    }
+    // Every batch has been read and queued for both stores.
+    assert_eq!(postgres.writes().concat(), ids);
+    assert_eq!(lake.writes(), [&ids[..1]], "written within the interval");
+    assert!(!committed_everything(&broker, ENRICHED));
+    stop.cancel();
+    let ended = tokio::time::timeout(Duration::from_secs(30), run).await;
+    ended
+        .expect("the stop waited for the interval")
+        .unwrap()
+        .unwrap();
+    assert_eq!(lake.writes(), [&ids[..1], &ids[1..]]);
+    assert!(committed_everything(&broker, ENRICHED));
+}

@@ -293,6 +293,20 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
             return Err(invalid(key, "must be at least 1".into()));
         }
     }
+    let (interval, drain) = (
+        cfg.sink.lake.commit_interval_ms,
+        k.consumer.drain_timeout_ms,
+    );
+    if interval > drain / 2 {
+        return Err(invalid(
+            "sink.lake.commit_interval_ms",
+            format!(
+                "{interval} ms is more than half of kafka.consumer.drain_timeout_ms ({drain} ms): \
+                 a revoked partition's rows may wait this long for the lake's next commit, \
+                 and the drain must end within its timeout; lower the interval or raise the timeout"
+            ),
+        ));
+    }
     one_of("log.format", &cfg.log.format, &["auto", "human", "json"])?;
     validate_ingest(cfg, &invalid)?;
     validate_enrich(cfg, &invalid)?;

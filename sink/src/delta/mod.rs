@@ -53,6 +53,8 @@ pub struct DeltaStore {
     open: HashMap<&'static str, DeltaTable>,
     /// Stored keys of the events table's recent partitions.
     event_keys: append::EventKeys,
+    /// See [`DeltaStore::commit_interval`].
+    interval: Duration,
 }
 
 impl DeltaStore {
@@ -62,7 +64,15 @@ impl DeltaStore {
             lake: lake.into(),
             open: HashMap::new(),
             event_keys: append::EventKeys::default(),
+            interval: Duration::ZERO,
         }
+    }
+
+    /// Commits at most once per `interval` per writer, taking what arrived
+    /// meanwhile in one commit (`sink.lake.commit_interval_ms`).
+    pub fn with_commit_interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
     }
 
     /// The table, creating it with its schema and partition column when
@@ -138,7 +148,11 @@ impl Store for DeltaStore {
     }
 
     fn handle(&self) -> Self {
-        DeltaStore::new(self.lake.clone())
+        DeltaStore::new(self.lake.clone()).with_commit_interval(self.interval)
+    }
+
+    fn commit_interval(&self) -> Duration {
+        self.interval
     }
 }
 
