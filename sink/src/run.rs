@@ -137,8 +137,8 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     /// emission's thousands of learner rows are upserted. A writer that
     /// falls behind writes what queued up in one commit, and one whose
     /// store has a [`Store::commit_interval`] waits for it to pass since
-    /// its last write, gathering what arrives (the stop ends the wait,
-    /// so nothing waits past the drain). A batch is
+    /// its last write, gathering what arrives (a stop ends the wait at
+    /// once). A batch is
     /// acknowledged once every writer holds it, in order; once
     /// [`Sink::max_waiting`] messages wait, reading pauses.
     pub async fn run<S: Source>(
@@ -291,8 +291,9 @@ fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) -> usize {
 
 /// A store writer: takes the jobs in order, writes together what queued
 /// up meanwhile (and, for a store with a commit interval, what arrives
-/// until the interval since its last write has passed), and reports the last batch its store now holds (a batch
-/// with nothing for it is held at once). Returns the store when the queue
+/// until the interval since its last write has passed), and reports the
+/// last batch its store now holds (a batch with nothing for it is held at
+/// once). Returns the store when the queue
 /// closes, or when `stop` ends an outage.
 async fn write_loop<St: Store>(
     index: usize,

@@ -53,7 +53,7 @@ pub struct DeltaStore {
     open: HashMap<&'static str, DeltaTable>,
     /// Stored keys of the events table's recent partitions.
     event_keys: append::EventKeys,
-    /// See [`DeltaStore::commit_interval`].
+    /// See [`DeltaStore::with_commit_interval`].
     interval: Duration,
 }
 
