@@ -20,6 +20,16 @@ pub enum SourceStandard {
     Caliper,
 }
 
+impl SourceStandard {
+    /// The schema symbol (`xapi`, `caliper`), as stored in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStandard::Xapi => "xapi",
+            SourceStandard::Caliper => "caliper",
+        }
+    }
+}
+
 /// Which inverse functional identifier identifies an actor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -6,7 +6,8 @@
 //! fast store does not wait for a slow one, event rows do not wait behind
 //! a large indicator upsert, and a writer that falls behind catches up
 //! with one commit for what queued up. A store with a commit interval (the
-//! lake) is written at most once per interval, with what arrived meanwhile.
+//! lake) is written at most once per interval, with what arrived meanwhile,
+//! unless reading has paused for the writers: then waiting would only idle.
 //!
 //! A failed write is retried with exponential backoff for as long as it
 //! takes: the sink reports not-ready (`/readyz`, `lap_sink_store_down`) and,
@@ -27,7 +28,7 @@ use lap_runtime::config::SinkConfig;
 use lap_runtime::health::Health;
 use lap_runtime::transport::{Batch, CloseReport, OutRecord, RecordSink, Source, TransportError};
 use lap_schemas::{CodecError, DeadLetter, Origin, Problem, encode};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -138,9 +139,9 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
     /// falls behind writes what queued up in one commit, and one whose
     /// store has a [`Store::commit_interval`] waits for it to pass since
     /// its last write, gathering what arrives (a stop ends the wait at
-    /// once). A batch is
-    /// acknowledged once every writer holds it, in order; once
-    /// [`Sink::max_waiting`] messages wait, reading pauses.
+    /// once, and so does reading pausing). A batch is acknowledged once
+    /// every writer holds it, in order; once [`Sink::max_waiting`]
+    /// messages wait, reading pauses.
     pub async fn run<S: Source>(
         &mut self,
         mut source: S,
@@ -148,6 +149,9 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
         grace: Duration,
     ) -> Result<CloseReport, SinkError> {
         let (done_tx, mut done) = mpsc::unbounded_channel();
+        // True while reading waits for the writers (a backlog): no writer
+        // then waits for its interval.
+        let (paused_tx, paused) = watch::channel(false);
         let mut queues = Vec::new();
         let mut writers = FuturesUnordered::new();
         for store in std::mem::take(&mut self.stores) {
@@ -157,7 +161,13 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
             // `Rows::split` orders them); only the first handle is kept.
             for (handle, keep) in [(store, true), (events, false)] {
                 let (tx, rx) = mpsc::unbounded_channel();
-                let writer = write_loop(queues.len(), handle, rx, done_tx.clone(), retry.clone());
+                let writer = write_loop(
+                    queues.len(),
+                    handle,
+                    (rx, paused.clone()),
+                    done_tx.clone(),
+                    retry.clone(),
+                );
                 queues.push(tx);
                 writers.push(tokio::spawn(
                     async move { Some(writer.await).filter(|_| keep) },
@@ -205,6 +215,10 @@ impl<St: Store + 'static, K: RecordSink> Sink<St, K> {
                     waiting_messages -= acknowledge(&mut waiting, &held);
                 }
             }
+            paused_tx.send_if_modified(|p| {
+                let now = waiting_messages >= self.max_waiting;
+                std::mem::replace(p, now) != now
+            });
         }
         // The writers finish what is queued (or give up once stopped during
         // an outage: those batches stay unacknowledged).
@@ -291,14 +305,14 @@ fn acknowledge(waiting: &mut VecDeque<Waiting>, held: &[u64]) -> usize {
 
 /// A store writer: takes the jobs in order, writes together what queued
 /// up meanwhile (and, for a store with a commit interval, what arrives
-/// until the interval since its last write has passed), and reports the
-/// last batch its store now holds (a batch with nothing for it is held at
-/// once). Returns the store when the queue
-/// closes, or when `stop` ends an outage.
+/// until the interval since its last write has passed or reading pauses),
+/// and reports the last batch its store now holds (a batch with nothing
+/// for it is held at once). Returns the store when the queue closes, or
+/// when `stop` ends an outage.
 async fn write_loop<St: Store>(
     index: usize,
     mut store: St,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
+    (mut jobs, mut paused): (mpsc::UnboundedReceiver<Job>, watch::Receiver<bool>),
     done: mpsc::UnboundedSender<(usize, u64)>,
     retry: Retry,
 ) -> St {
@@ -306,7 +320,7 @@ async fn write_loop<St: Store>(
     let mut next_write = tokio::time::Instant::now();
     while let Some(first) = jobs.recv().await {
         let mut parts = vec![first];
-        gather(&mut jobs, &mut parts, next_write).await;
+        gather(&mut jobs, &mut paused, &mut parts, next_write).await;
         next_write = tokio::time::Instant::now() + interval;
         let upto = parts.last().map_or(0, |j| j.seq);
         let merged;
@@ -314,7 +328,8 @@ async fn write_loop<St: Store>(
             one.rows.as_ref()
         } else {
             let superseded;
-            (merged, superseded) = Rows::merge(parts.iter().map(|j| j.rows.as_ref()));
+            (merged, superseded) =
+                Rows::merge(std::mem::take(&mut parts).into_iter().map(|j| j.rows));
             retry
                 .metrics
                 .rows
@@ -336,10 +351,13 @@ async fn write_loop<St: Store>(
 }
 
 /// Adds to `parts` every job queued, and those that arrive until `until`
-/// (a store's commit interval). The queue closing ends the wait: the sink
-/// is stopping and writes what it holds at once.
+/// (a store's commit interval). The queue closing ends the wait (the sink
+/// is stopping and writes what it holds at once), and so does reading
+/// pausing for the writers: in a backlog nothing more would arrive, and
+/// the batches are large anyway.
 async fn gather(
     jobs: &mut mpsc::UnboundedReceiver<Job>,
+    paused: &mut watch::Receiver<bool>,
     parts: &mut Vec<Job>,
     until: tokio::time::Instant,
 ) {
@@ -349,12 +367,18 @@ async fn gather(
         while let Ok(more) = jobs.try_recv() {
             parts.push(more);
         }
+        if *paused.borrow_and_update() {
+            return;
+        }
         tokio::select! {
             biased;
             _ = &mut wait => return,
             more = jobs.recv() => match more {
                 Some(job) => parts.push(job),
                 None => return,
+            },
+            changed = paused.changed() => if changed.is_err() {
+                return;
             },
         }
     }

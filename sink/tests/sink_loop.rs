@@ -475,7 +475,7 @@ fn merged_batches_keep_the_highest_revision_and_the_first_copy() {
         ],
         vec![event("e1", "p1", 0.9), event("e2", "p2", 0.1)],
     );
-    let (merged, dropped) = Rows::merge([&a, &b]);
+    let (merged, dropped) = Rows::merge([Arc::new(a), Arc::new(b)]);
     assert_eq!(dropped, 3, "p1's revision 1, p2's revision 1, e1's copy");
     let weekly: Vec<(&str, i64)> = merged.indicators["learner_weekly"]
         .iter()
@@ -740,5 +740,38 @@ async fn a_commit_interval_gathers_batches_into_one_write() {
         .unwrap()
         .unwrap();
     assert_eq!(lake.writes(), [&ids[..1], &ids[1..]]);
+    assert!(committed_everything(&broker, ENRICHED));
+}
+
+/// In a backlog the interval does not hold a write: once
+/// `max_waiting` messages wait for the stores, reading pauses, and a
+/// writer waiting for its interval writes what it holds at once, so the
+/// backlog drains without a stop down to what no longer pauses reading
+/// (an hour's interval would otherwise hold every batch after the first
+/// write).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_read_ends_the_interval_wait() {
+    let broker = broker();
+    let lake = IntervalStore::new(Duration::from_secs(3600));
+    let (sink, _) = new_sink(&broker, vec![lake.clone()], &Health::default());
+    let mut sink = sink.max_waiting(3);
+    let ids: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
+    for id in &ids {
+        let e = encode(&event(id, "p1", 0.5)).unwrap();
+        produce(&broker, ENRICHED, Some(e)).await;
+    }
+    let stop = CancellationToken::new();
+    assert!(sink.prepare(&stop).await);
+    let run = spawn_run(sink, &broker, 1, &stop);
+    // Reading goes on while fewer than three wait: at most two are left
+    // for the interval (or the stop).
+    wait_until("the backlog is in the lake", || {
+        lake.writes().concat().len() >= ids.len() - 2
+    })
+    .await;
+    assert!(ids.starts_with(&lake.writes().concat()));
+    stop.cancel();
+    run.await.unwrap().unwrap();
+    assert_eq!(lake.writes().concat(), ids);
     assert!(committed_everything(&broker, ENRICHED));
 }
