@@ -290,6 +290,10 @@ async fn throughput(school: &Options, postgres: bool) {
     println!("lake write time by table: {}", write_times(&sink, "delta"));
     let client = connect(&p.pg_url).await;
     if postgres {
+        println!(
+            "PostgreSQL write time by table: {}",
+            write_times(&sink, "postgres")
+        );
         let sql = format!("SELECT count(*) FROM {}.events", p.schema);
         let pg: i64 = client.query_one(&sql, &[]).await.expect("count").get(0);
         println!("PostgreSQL events table: {pg} rows (lake {total:.0})");

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{Db, class_row, event, flagged, indicator_row, rows};
+use common::{DAY, Db, MONDAY, class_row, event, flagged, indicator_row, rows};
+use lap_schemas::{Action, EnrichedEvent, Role, SourceStandard};
 use lap_sink::rows::Rows;
 use lap_sink::store::{Store, StoreError};
 
@@ -138,6 +139,66 @@ async fn rows_without_a_class_have_their_own_key() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert_eq!(got, [(None, 2), (Some("class-1".into()), 1)]);
+}
+
+/// Every column read back holds what the record says, for an event with
+/// every optional field set (distinct values, so two columns swapped in
+/// the write show) and one with none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_column_holds_what_the_record_says() {
+    let Some(db) = Db::new().await else { return };
+    let full = EnrichedEvent {
+        source: SourceStandard::Caliper,
+        spec_version: "1.2".into(),
+        role: Role::Teacher,
+        course_id: Some("course-\"7\"".into()),
+        term_id: Some("term-1".into()),
+        subject_codes: vec!["MATH".into(), "SCI".into()],
+        grades: vec!["07".into()],
+        action: Action::Submitted,
+        object_type: Some("AssignableDigitalResource".into()),
+        object_name: Some("Brüche, Übung 3".into()),
+        score_raw: Some(7.5),
+        score_min: Some(1.5),
+        score_max: Some(9.5),
+        success: Some(false),
+        response_value: Some(3.25),
+        response_text: Some("it's 'quoted'".into()),
+        registration: Some("reg-1".into()),
+        session_id: Some("session-1".into()),
+        due_time: Some(MONDAY + 5 * DAY + 1),
+        voids: Some("e-voided".into()),
+        ..event("e-full", "p1", 0.25)
+    };
+    let bare = EnrichedEvent {
+        school_id: None,
+        class_id: None,
+        subject_codes: vec![],
+        objective_ids: vec![],
+        score_scaled: None,
+        completion: None,
+        duration_ms: None,
+        ..event("e-bare", "p2", 0.0)
+    };
+    let batch = rows(vec![], vec![full.clone(), bare.clone()]);
+    assert_eq!(db.store().write(&batch).await.unwrap().events_inserted, 2);
+    for e in [full, bare] {
+        let stored: String = db
+            .client
+            .query_one(
+                "SELECT (to_jsonb(e) || jsonb_build_object(
+                        'event_time', (extract(epoch FROM event_time) * 1000000)::bigint,
+                        'stored_time', (extract(epoch FROM stored_time) * 1000000)::bigint,
+                        'due_time', (extract(epoch FROM due_time) * 1000000)::bigint))::text
+                 FROM events e WHERE event_id = $1",
+                &[&e.event_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(stored, serde_json::to_value(&e).unwrap(), "{}", e.event_id);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

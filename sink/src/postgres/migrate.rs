@@ -38,6 +38,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_erasures.sql",
         sql: include_str!("../../migrations/0003_erasures.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_events_byte_order.sql",
+        sql: include_str!("../../migrations/0004_events_byte_order.sql"),
+    },
 ];
 
 const STORE: &str = "postgres";

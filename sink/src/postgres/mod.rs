@@ -2,15 +2,17 @@
 //!
 //! Each batch is one transaction: per indicator table one
 //! `INSERT … SELECT FROM json_to_recordset($1) ON CONFLICT … DO UPDATE …
-//! WHERE excluded.revision > t.revision`, and one insert of the event rows
-//! that ignores ids already stored. A whole batch travels as one JSON
-//! parameter, so a thousand rows cost one round trip, and the statements are
-//! fixed text, prepared once per connection. The parameter is read as `json`,
-//! not `jsonb`: each document is read once, so building `jsonb`'s binary
-//! form first only cost time (the server's event inserts took 29 % less). A lost connection is
-//! re-opened on the next write; the migrations run on every (re)connect and
-//! find nothing to do after the first.
+//! WHERE excluded.revision > t.revision`, and for the event rows a binary
+//! `COPY` into a staging table and one insert from it that ignores ids
+//! already stored (see [`events`]). A whole batch costs a few round trips,
+//! not one per row, and the statements are fixed text, prepared once per
+//! connection. Indicator batches are read as `json`, not `jsonb`: each
+//! document is read once, so building `jsonb`'s binary form first only
+//! cost time. A lost connection is re-opened on the next write; the
+//! migrations run on every (re)connect and find nothing to do after the
+//! first.
 
+mod events;
 mod migrate;
 mod purge;
 mod tls;
@@ -45,35 +47,51 @@ pub struct PgStore {
     tls: Option<MakeRustlsConnect>,
 }
 
-/// An open connection and the statements prepared on it, by table.
+/// An open connection and the statements prepared on it.
 struct Connection {
     client: Client,
-    statements: HashMap<&'static str, Statement>,
+    /// The `COPY` of event rows into this connection's staging table.
+    copy_events: Statement,
+    /// The insert of the staged event rows into `events`.
+    insert_events: Statement,
+    /// Each indicator table's upsert, prepared on first use.
+    upserts: HashMap<&'static str, Statement>,
 }
 
 impl Connection {
-    /// The prepared statement writing `table`, preparing it on first use.
-    async fn statement(&mut self, table: &'static str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.statements.get(table) {
+    /// Creates the event staging table on a freshly migrated `client` and
+    /// prepares the event statements.
+    async fn open(client: Client) -> Result<Self, StoreError> {
+        let action = "create the event staging table";
+        client
+            .batch_execute(events::CREATE_STAGING)
+            .await
+            .map_err(failed(action.into()))?;
+        let copy_events = prepare(&client, &events::copy_statement(), action).await?;
+        let insert_events = prepare(&client, events::INSERT_STAGED, action).await?;
+        Ok(Connection {
+            client,
+            copy_events,
+            insert_events,
+            upserts: HashMap::new(),
+        })
+    }
+
+    /// The prepared upsert of indicator `table`, preparing it on first use.
+    async fn upsert(&mut self, table: &'static str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.upserts.get(table) {
             return Ok(s.clone());
         }
-        let sql = if table == "events" {
-            INSERT_EVENTS.to_string()
-        } else {
-            upsert_indicators(table)
-        };
-        let statement = self
-            .client
-            .prepare(&sql)
-            .await
-            .map_err(|e| StoreError::Write {
-                store: STORE,
-                action: format!("prepare the write of {table}"),
-                reason: describe(&e),
-            })?;
-        self.statements.insert(table, statement.clone());
+        let action = format!("prepare the write of {table}");
+        let statement = prepare(&self.client, &upsert_indicators(table), &action).await?;
+        self.upserts.insert(table, statement.clone());
         Ok(statement)
     }
+}
+
+/// Prepares `sql`; a failure is a write error during `action`.
+async fn prepare(client: &Client, sql: &str, action: &str) -> Result<Statement, StoreError> {
+    client.prepare(sql).await.map_err(failed(action.into()))
 }
 
 impl PgStore {
@@ -129,10 +147,7 @@ impl PgStore {
         }
         let conn = match self.conn.take() {
             Some(c) => c,
-            None => Connection {
-                client: self.connect().await?,
-                statements: HashMap::new(),
-            },
+            None => Connection::open(self.connect().await?).await?,
         };
         Ok(self.conn.insert(conn))
     }
@@ -199,9 +214,8 @@ impl PgStore {
         }
         let mut statements = Vec::new();
         for table in rows.indicators.keys() {
-            statements.push(conn.statement(table).await?);
+            statements.push(conn.upsert(table).await?);
         }
-        let insert_events = conn.statement("events").await?;
         let tx = conn
             .client
             .transaction()
@@ -223,14 +237,12 @@ impl PgStore {
             written.indicators_changed.insert(table, changed);
         }
         if !rows.events.is_empty() {
-            let json = serde_json::to_string(&rows.events).map_err(|e| StoreError::Write {
-                store: STORE,
-                action: "insert into events".into(),
-                reason: e.to_string(),
-            })?;
             let started = Instant::now();
+            events::stage(&tx, &conn.copy_events, &rows.events)
+                .await
+                .map_err(failed("copy into the events staging table".into()))?;
             written.events_inserted = tx
-                .execute(&insert_events, &[&json])
+                .execute(&conn.insert_events, &[])
                 .await
                 .map_err(failed("insert into events".into()))?;
             written.took.insert("events", started.elapsed());
@@ -267,28 +279,6 @@ fn upsert_indicators(table: &str) -> String {
          WHERE excluded.revision > t.revision"
     )
 }
-
-const INSERT_EVENTS: &str = "INSERT INTO events (tenant, event_id, source, spec_version,
-        event_time, stored_time, person_key, role, school_id, class_id, course_id, term_id,
-        subject_codes, grades, action, verb, object_id, object_type, object_name, score_scaled,
-        score_raw, score_min, score_max, success, completion, duration_ms, response_value,
-        response_text, registration, session_id, objective_ids, due_time, voids)
-    SELECT r.tenant, r.event_id, r.source, r.spec_version, micros_to_timestamptz(r.event_time),
-        micros_to_timestamptz(r.stored_time), r.person_key, r.role, r.school_id, r.class_id,
-        r.course_id, r.term_id, r.subject_codes, r.grades, r.action, r.verb, r.object_id,
-        r.object_type, r.object_name, r.score_scaled, r.score_raw, r.score_min, r.score_max,
-        r.success, r.completion, r.duration_ms, r.response_value, r.response_text,
-        r.registration, r.session_id, r.objective_ids, micros_to_timestamptz(r.due_time), r.voids
-    FROM json_to_recordset($1::text::json) AS r(tenant text, event_id text, source text,
-        spec_version text, event_time bigint, stored_time bigint, person_key text, role text,
-        school_id text, class_id text, course_id text, term_id text, subject_codes text[],
-        grades text[], action text, verb text, object_id text, object_type text,
-        object_name text, score_scaled double precision, score_raw double precision,
-        score_min double precision, score_max double precision, success boolean,
-        completion boolean, duration_ms bigint, response_value double precision,
-        response_text text, registration text, session_id text, objective_ids text[],
-        due_time bigint, voids text)
-    ON CONFLICT (tenant, event_id) DO NOTHING";
 
 /// Maps a client error during `action` to a write error.
 fn failed(action: String) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
