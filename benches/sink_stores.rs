@@ -205,7 +205,7 @@ async fn query_large_lake() {
     let mut events = learning::events(10_000, 10, total.div_ceil(100_000)).take(total);
     let mut written = 0;
     loop {
-        let chunk: Vec<_> = events.by_ref().take(500_000).collect();
+        let chunk: Vec<_> = events.by_ref().take(500_000).map(Arc::new).collect();
         if chunk.is_empty() {
             break;
         }

@@ -16,7 +16,6 @@ use hashbrown::HashTable;
 
 use lap_runtime::transport::Message;
 use lap_schemas::{EnrichedEvent, IndicatorRow, decode};
-use serde::Serialize;
 
 /// The indicator tables aggregate writes (`<grain>_<window>`): one store
 /// table each. A row naming another table is dead-lettered, not guessed at.
@@ -42,8 +41,12 @@ pub struct Rows {
     /// Indicator rows per table (a name from [`INDICATOR_TABLES`]), one per
     /// key (`window_start`, `entity_id`, `class_id`): the highest revision.
     pub indicators: BTreeMap<&'static str, Vec<IndicatorRow>>,
-    /// Event-level rows, one per (`tenant`, `event_id`).
-    pub events: Vec<EnrichedEvent>,
+    /// Event-level rows, one per (`tenant`, `event_id`). Shared, not
+    /// owned: every store's event writer holds the same rows, and a writer
+    /// merging several batches while another still holds them would
+    /// otherwise copy every string of every event (5 % of the sink's CPU
+    /// in a backlog, by `perf`).
+    pub events: Vec<Arc<EnrichedEvent>>,
 }
 
 impl Rows {
@@ -75,7 +78,8 @@ impl Rows {
     /// [`decode_batch`] does within a batch), so a store that fell behind
     /// writes what queued up in one commit. Also returns how many rows a
     /// later or higher revision made unnecessary. A part no other writer
-    /// holds any more gives up its rows instead of copying them. Room for
+    /// holds any more gives up its rows instead of copying them (event
+    /// rows are only pointed to again either way). Room for
     /// every row is made up front: grown push by push, the kept events
     /// were copied from buffer to buffer, and the kernel zeroed each fresh
     /// one (6 % of the sink's CPU in a backlog, by `perf`).
@@ -155,7 +159,7 @@ impl Keyed for (&'static str, IndicatorRow) {
 }
 
 /// An event: one per tenant and event id.
-impl Keyed for EnrichedEvent {
+impl Keyed for Arc<EnrichedEvent> {
     type Key<'a> = (&'a str, &'a str);
     fn key(&self) -> Self::Key<'_> {
         (&self.tenant, &self.event_id)
@@ -167,7 +171,7 @@ impl Keyed for EnrichedEvent {
 struct Keeper {
     indicators: Vec<(&'static str, IndicatorRow)>,
     indicator_index: Index,
-    events: Vec<EnrichedEvent>,
+    events: Vec<Arc<EnrichedEvent>>,
     event_index: Index,
     dropped: usize,
 }
@@ -197,7 +201,7 @@ impl Keeper {
         }
     }
 
-    fn event(&mut self, e: EnrichedEvent) {
+    fn event(&mut self, e: Arc<EnrichedEvent>) {
         match self.event_index.find_or_add(&self.events, &e) {
             Some(_) => self.dropped += 1,
             None => self.events.push(e),
@@ -281,7 +285,7 @@ pub fn decode_batch<'a>(batch: &'a [Message], topics: &SinkTopics) -> Decoded<'a
             }
         } else if *m.topic == *topics.enriched {
             match event(payload) {
-                Ok(e) => keep.event(e),
+                Ok(e) => keep.event(Arc::new(e)),
                 Err(failure) => out.rejected.push(reject("avro/EnrichedEvent", failure)),
             }
         } else {
@@ -331,21 +335,31 @@ fn event(payload: &[u8]) -> Result<EnrichedEvent, Failure> {
             format!("not an EnrichedEvent ({e}); only lap-enrich should write this topic"),
         )
     })?;
-    storable(&e)?;
+    if crate::postgres::holds_nul(&e) {
+        return Err(nul_character());
+    }
     Ok(e)
 }
 
 /// Text with U+0000 cannot be stored in PostgreSQL `text` or `jsonb`; such
 /// a row would block every later write, so it is dead-lettered up front.
-fn storable<T: Serialize>(row: &T) -> Result<(), Failure> {
+/// Indicator rows are checked in the JSON PostgreSQL reads them from
+/// (fewer rows, nested maps); event rows, most of the volume, by walking
+/// the text they are copied with ([`crate::postgres::holds_nul`]): their
+/// JSON was made only for this check, 6 % of the sink's CPU.
+fn storable(row: &IndicatorRow) -> Result<(), Failure> {
     let json = serde_json::to_string(row)
         .map_err(|e| ("sink.encode", format!("row cannot be written as JSON: {e}")))?;
     if json.contains("\\u0000") {
-        return Err((
-            "sink.nul_character",
-            "a text field holds the NUL character (U+0000), which PostgreSQL cannot store; fix the producer"
-                .into(),
-        ));
+        return Err(nul_character());
     }
     Ok(())
+}
+
+fn nul_character() -> Failure {
+    (
+        "sink.nul_character",
+        "a text field holds the NUL character (U+0000), which PostgreSQL cannot store; fix the producer"
+            .into(),
+    )
 }

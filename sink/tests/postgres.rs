@@ -79,6 +79,39 @@ async fn a_replayed_batch_changes_nothing() {
     assert_eq!(e.get::<_, f64>(6), 0.5);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_stored_and_new_events_inserts_the_new_ones() {
+    let Some(db) = Db::new().await else { return };
+    let mut store = db.store();
+    let first = rows(vec![], vec![event("e1", "p1", 0.5)]);
+    assert_eq!(store.write(&first).await.unwrap().events_inserted, 1);
+    // The plain insert fails on e1's key; the insert that skips stored ids
+    // takes over in the same transaction, which also holds an upsert.
+    let mut stored = event("e1", "p1", 0.5);
+    stored.score_scaled = Some(0.9); // a replay brings the stored version back
+    let mixed = rows(
+        vec![indicator_row("p1", 0, 1, 0.5)],
+        vec![stored, event("e2", "p2", 0.75), event("e3", "p3", 0.25)],
+    );
+    let written = store.write(&mixed).await.unwrap();
+    assert_eq!(written.events_inserted, 2);
+    assert_eq!(written.indicators_changed.get("learner_weekly"), Some(&1));
+    let held: Vec<(String, f64)> = db
+        .client
+        .query(
+            "SELECT event_id, score_scaled FROM events ORDER BY event_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let held: Vec<(&str, f64)> = held.iter().map(|(id, s)| (id.as_str(), *s)).collect();
+    assert_eq!(held, [("e1", 0.5), ("e2", 0.75), ("e3", 0.25)]);
+    assert_eq!(db.count("learner_weekly").await, 1);
+}
+
 async fn score(db: &Db) -> (i64, f64) {
     let r = db
         .client

@@ -85,7 +85,7 @@ pub fn event_schema() -> SchemaRef {
 }
 
 /// An event column: its field, and how to build it from a batch's events.
-type EventColumn = (fn() -> Field, fn(&[EnrichedEvent]) -> ArrayRef);
+type EventColumn = (fn() -> Field, fn(&[Arc<EnrichedEvent>]) -> ArrayRef);
 
 /// Every event column after the partition column, in schema order. Built
 /// with Arrow's builders straight from the records: the serde route the
@@ -211,22 +211,24 @@ fn number(name: &str) -> Field {
 }
 
 fn strs<'e>(
-    rows: &'e [EnrichedEvent],
+    rows: &'e [Arc<EnrichedEvent>],
     value: impl Fn(&'e EnrichedEvent) -> Option<&'e str>,
 ) -> ArrayRef {
-    Arc::new(StringArray::from_iter(rows.iter().map(value)))
+    Arc::new(StringArray::from_iter(rows.iter().map(|e| value(e))))
 }
 
-fn times(rows: &[EnrichedEvent], value: impl Fn(&EnrichedEvent) -> Option<i64>) -> ArrayRef {
-    Arc::new(TimestampMicrosecondArray::from_iter(rows.iter().map(value)).with_timezone("UTC"))
+fn times(rows: &[Arc<EnrichedEvent>], value: impl Fn(&EnrichedEvent) -> Option<i64>) -> ArrayRef {
+    Arc::new(
+        TimestampMicrosecondArray::from_iter(rows.iter().map(|e| value(e))).with_timezone("UTC"),
+    )
 }
 
-fn numbers(rows: &[EnrichedEvent], value: impl Fn(&EnrichedEvent) -> Option<f64>) -> ArrayRef {
-    Arc::new(Float64Array::from_iter(rows.iter().map(value)))
+fn numbers(rows: &[Arc<EnrichedEvent>], value: impl Fn(&EnrichedEvent) -> Option<f64>) -> ArrayRef {
+    Arc::new(Float64Array::from_iter(rows.iter().map(|e| value(e))))
 }
 
 /// A `list<string>` column whose element field matches [`text_list`]'s.
-fn lists(rows: &[EnrichedEvent], value: impl Fn(&EnrichedEvent) -> &[String]) -> ArrayRef {
+fn lists(rows: &[Arc<EnrichedEvent>], value: impl Fn(&EnrichedEvent) -> &[String]) -> ArrayRef {
     let element = Field::new("element", DataType::Utf8, true);
     let mut column = ListBuilder::new(StringBuilder::new()).with_field(element);
     for e in rows {
@@ -245,7 +247,7 @@ pub fn indicator_batch(rows: &[IndicatorRow]) -> Result<RecordBatch, ArrowError>
 }
 
 /// Events as one batch of [`event_schema`].
-pub fn event_batch(events: &[EnrichedEvent]) -> Result<RecordBatch, ArrowError> {
+pub fn event_batch(events: &[Arc<EnrichedEvent>]) -> Result<RecordBatch, ArrowError> {
     let dates = events.iter().map(|e| Some(local_date(e.event_time, "UTC")));
     let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter(dates))];
     columns.extend(EVENT_COLUMNS.iter().map(|(_, build)| build(events)));
@@ -390,7 +392,8 @@ mod tests {
         let events = events();
         let dates = events.iter().map(|e| local_date(e.event_time, "UTC"));
         let through_serde = batch(event_schema(), &events, dates.collect()).unwrap();
-        let built = event_batch(&events).unwrap();
+        let shared: Vec<_> = events.iter().cloned().map(Arc::new).collect();
+        let built = event_batch(&shared).unwrap();
         assert_eq!(built, through_serde);
         assert!(built.columns().iter().any(|c| c.null_count() > 0));
     }

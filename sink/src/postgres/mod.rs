@@ -26,6 +26,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
+pub use events::holds_nul;
 pub use migrate::{MIGRATIONS, Migration, migrate};
 
 use crate::rows::Rows;
@@ -52,8 +53,8 @@ struct Connection {
     client: Client,
     /// The `COPY` of event rows into this connection's staging table.
     copy_events: Statement,
-    /// The insert of the staged event rows into `events`.
-    insert_events: Statement,
+    /// The inserts of the staged event rows into `events`.
+    insert_events: events::Inserts,
     /// Each indicator table's upsert, prepared on first use.
     upserts: HashMap<&'static str, Statement>,
 }
@@ -68,7 +69,10 @@ impl Connection {
             .await
             .map_err(failed(action.into()))?;
         let copy_events = prepare(&client, &events::copy_statement(), action).await?;
-        let insert_events = prepare(&client, events::INSERT_STAGED, action).await?;
+        let insert_events = events::Inserts {
+            all: prepare(&client, events::INSERT_STAGED, action).await?,
+            new: prepare(&client, events::INSERT_STAGED_NEW, action).await?,
+        };
         Ok(Connection {
             client,
             copy_events,
@@ -216,7 +220,7 @@ impl PgStore {
         for table in rows.indicators.keys() {
             statements.push(conn.upsert(table).await?);
         }
-        let tx = conn
+        let mut tx = conn
             .client
             .transaction()
             .await
@@ -241,8 +245,7 @@ impl PgStore {
             events::stage(&tx, &conn.copy_events, &rows.events)
                 .await
                 .map_err(failed("copy into the events staging table".into()))?;
-            written.events_inserted = tx
-                .execute(&conn.insert_events, &[])
+            written.events_inserted = events::insert(&mut tx, &conn.insert_events)
                 .await
                 .map_err(failed("insert into events".into()))?;
             written.took.insert("events", started.elapsed());

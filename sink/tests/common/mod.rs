@@ -124,7 +124,7 @@ pub fn rows(indicators: Vec<IndicatorRow>, events: Vec<EnrichedEvent>) -> Rows {
             .unwrap();
         r.indicators.entry(table).or_default().push(row);
     }
-    r.events = events;
+    r.events = events.into_iter().map(Arc::new).collect();
     r
 }
 
