@@ -7,11 +7,12 @@
 //!   loop that runs one over any transport.
 //! - [`config`]: layered configuration (defaults, TOML file, `LAP__*` env).
 //! - [`metrics`], [`health`], [`server`]: Prometheus metrics and probes.
-//! - [`service`], [`shutdown`], [`telemetry`]: what every service binary
-//!   does around its stage.
+//! - [`service`], [`shutdown`], [`telemetry`], [`memory`]: what every
+//!   service binary does around its stage.
 
 pub mod config;
 pub mod health;
+pub mod memory;
 pub mod metrics;
 pub mod server;
 pub mod service;

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{self, Config, ConfigError};
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::stage::{Operator, RunOptions, RunReport, StageError, run};
 use crate::transport::kafka::{KafkaSink, KafkaSource};
-use crate::{server, shutdown, telemetry};
+use crate::{memory, server, shutdown, telemetry};
 
 /// Command-line arguments shared by every service binary.
 #[derive(Debug, Parser)]
@@ -61,11 +61,21 @@ pub struct Service {
 }
 
 impl Service {
-    /// Parses the process arguments and starts everything but the stage.
+    /// Turns transparent huge pages off (see [`memory`]), parses the process
+    /// arguments and starts everything but the stage.
     pub async fn start(name: &'static str) -> Result<Service, ServiceError> {
+        let huge_pages = memory::avoid_huge_pages();
         let args = ServiceArgs::parse();
         let config = config::load(args.config.as_deref())?;
         telemetry::init(&config.log);
+        match huge_pages {
+            Ok(pages) => info!(service = name, ?pages, "transparent huge pages"),
+            Err(e) => warn!(
+                service = name,
+                error = %e,
+                "could not turn transparent huge pages off; the heap uses the kernel's setting"
+            ),
+        }
         let metrics = Metrics::new(name);
         let health = Health::default();
         let addr = config.service.metrics_addr;

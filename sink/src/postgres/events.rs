@@ -1,22 +1,25 @@
-//! Event rows into PostgreSQL: a binary `COPY` into a staging table, then
-//! one `INSERT … SELECT` into `events` that leaves ids already stored alone.
+//! Event rows into PostgreSQL: one binary `COPY` straight into `events`,
+//! and only when that meets an id stored already, a `COPY` into a staging
+//! table and an `INSERT … SELECT` that leaves the stored ids alone.
 //!
 //! Why not one `INSERT` of a JSON document, as the indicator tables do:
 //! event rows are most of the volume, and the server spent more time
 //! parsing the JSON than inserting (20,000 events: 286 of ~480 ms), while
-//! binary `COPY` hands it values it stores as they are. `COPY` alone cannot
-//! skip rows already stored (a replay after a restart), hence the staging
-//! table: a temporary one per connection, so neither WAL-logged nor shared,
-//! emptied at each commit. It is created `LIKE events` after the
-//! migrations, so `SELECT *` lines up with `events` column by column.
+//! binary `COPY` hands it values it stores as they are.
 //!
-//! The insert first tries without `ON CONFLICT`, inside a savepoint: a
-//! speculative insertion costs the server a fifth of the insert's time
-//! for every row (400,000 events in batches of 20,000: 10.3-10.8 s with
-//! `ON CONFLICT DO NOTHING`, 8.1 s without), while a stored id only comes
-//! with a replay (a restart, a rebalance). Then the attempt fails on the
-//! key, is rolled back to the savepoint, and the insert that skips stored
-//! ids runs instead.
+//! `COPY` cannot skip rows already stored, and a stored id only comes with
+//! a replay (a restart, a rebalance). So the `COPY` into `events` runs in
+//! a savepoint: when it fails on the key it is rolled back, and the batch
+//! is copied again into this connection's staging table (temporary, so
+//! neither WAL-logged nor shared, emptied at each commit, created
+//! `LIKE events` after the migrations so `SELECT *` lines up column by
+//! column), from which `INSERT … ON CONFLICT (tenant, event_id) DO
+//! NOTHING` moves the new ids. Measured in `psql`, 400,000 events in
+//! batches of 20,000 with the migrations' indexes: the staging route took
+//! 10.3-10.8 s with `ON CONFLICT` on every batch and 8.1 s without (a
+//! speculative insertion costs the server for every row, conflicting or
+//! not) on one machine; on another, 3.6-4.1 s through the staging table
+//! against 3.4-3.6 s straight into `events`.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -26,61 +29,80 @@ use lap_schemas::records::EnrichedEvent;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{IsNull, ToSql, Type};
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{Client, Statement, Transaction};
 
-/// Creates this connection's staging table (run after the migrations).
-pub(super) const CREATE_STAGING: &str =
-    "CREATE TEMP TABLE lap_events_in (LIKE events) ON COMMIT DELETE ROWS";
+/// The staging table of one connection, for batches that replay stored ids.
+const STAGING: &str = "pg_temp.lap_events_in";
 
-/// Moves the staged rows into `events`, failing on an id stored already.
-pub(super) const INSERT_STAGED: &str = "INSERT INTO events SELECT * FROM pg_temp.lap_events_in";
-
-/// Moves the staged rows into `events`, leaving ids already stored alone.
-pub(super) const INSERT_STAGED_NEW: &str = "INSERT INTO events SELECT * FROM pg_temp.lap_events_in
-    ON CONFLICT (tenant, event_id) DO NOTHING";
-
-/// The two ways [`insert`] moves the staged rows (prepared statements of
-/// [`INSERT_STAGED`] and [`INSERT_STAGED_NEW`]).
-pub(super) struct Inserts {
-    /// Every staged row, failing on a stored id.
-    pub all: Statement,
-    /// The staged rows whose ids are not stored yet.
-    pub new: Statement,
+/// The statements [`write`] runs, prepared once per connection.
+pub(super) struct Statements {
+    /// `COPY` of a batch straight into `events`.
+    copy: Statement,
+    /// `COPY` of a batch into the staging table.
+    stage: Statement,
+    /// Moves the staged rows whose ids are not stored yet into `events`.
+    insert_new: Statement,
 }
 
-/// Moves the staged rows into `events` (see the module's comment: the
-/// plain insert in a savepoint, the one that skips stored ids when that
-/// fails on the key); returns the number of rows inserted.
-pub(super) async fn insert(
+impl Statements {
+    /// Creates the staging table on a freshly migrated `client` and
+    /// prepares the statements.
+    pub(super) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        client
+            .batch_execute(&format!(
+                "CREATE TEMP TABLE {} (LIKE events) ON COMMIT DELETE ROWS",
+                STAGING.trim_start_matches("pg_temp.")
+            ))
+            .await?;
+        Ok(Statements {
+            copy: client.prepare(&copy_statement("events")).await?,
+            stage: client.prepare(&copy_statement(STAGING)).await?,
+            insert_new: client
+                .prepare(&format!(
+                    "INSERT INTO events SELECT * FROM {STAGING}
+                     ON CONFLICT (tenant, event_id) DO NOTHING"
+                ))
+                .await?,
+        })
+    }
+}
+
+/// Writes `events` into `events` within `tx` (see the module's comment:
+/// straight in, in a savepoint; through the staging table, skipping
+/// stored ids, when that fails on the key); returns the number of rows
+/// inserted.
+pub(super) async fn write(
     tx: &mut Transaction<'_>,
-    inserts: &Inserts,
+    statements: &Statements,
+    events: &[Arc<EnrichedEvent>],
 ) -> Result<u64, tokio_postgres::Error> {
     let attempt = tx.savepoint("lap_events_all").await?;
-    match attempt.execute(&inserts.all, &[]).await {
+    match copy(&attempt, &statements.copy, events).await {
         Ok(inserted) => {
             attempt.commit().await?;
             Ok(inserted)
         }
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             attempt.rollback().await?;
-            tx.execute(&inserts.new, &[]).await
+            copy(tx, &statements.stage, events).await?;
+            tx.execute(&statements.insert_new, &[]).await
         }
         Err(e) => Err(e),
     }
 }
 
-/// The `COPY` of every column this build writes into the staging table.
-pub(super) fn copy_statement() -> String {
+/// The `COPY` of every column this build writes into `table`.
+fn copy_statement(table: &str) -> String {
     let names: Vec<&str> = COLUMNS.iter().map(|(name, _, _)| *name).collect();
     format!(
-        "COPY pg_temp.lap_events_in ({}) FROM STDIN (FORMAT binary)",
+        "COPY {table} ({}) FROM STDIN (FORMAT binary)",
         names.join(", ")
     )
 }
 
-/// Streams `events` into the staging table through `copy` (a prepared
-/// [`copy_statement`]); returns the number of rows staged.
-pub(super) async fn stage(
+/// Streams `events` through `copy` (a prepared [`copy_statement`]);
+/// returns the number of rows copied.
+async fn copy(
     tx: &Transaction<'_>,
     copy: &Statement,
     events: &[Arc<EnrichedEvent>],
@@ -98,7 +120,7 @@ pub(super) async fn stage(
 /// True when a text value `event` would be copied with holds U+0000,
 /// which PostgreSQL refuses in `text`: such an event must be dead-lettered
 /// before it reaches a write, or it would fail every retry of its batch.
-/// Walks exactly the values [`stage`] sends.
+/// Walks exactly the values [`copy`] sends.
 pub fn holds_nul(event: &EnrichedEvent) -> bool {
     COLUMNS.iter().any(|(_, _, value)| match value(event) {
         Value::Text(text) => text.is_some_and(|t| t.contains('\0')),

@@ -3,8 +3,8 @@
 //! Each batch is one transaction: per indicator table one
 //! `INSERT … SELECT FROM json_to_recordset($1) ON CONFLICT … DO UPDATE …
 //! WHERE excluded.revision > t.revision`, and for the event rows a binary
-//! `COPY` into a staging table and one insert from it that ignores ids
-//! already stored (see [`events`]). A whole batch costs a few round trips,
+//! `COPY` into `events`, through a staging table that skips ids already
+//! stored when a replay brings them back (see [`events`]). A whole batch costs a few round trips,
 //! not one per row, and the statements are fixed text, prepared once per
 //! connection. Indicator batches are read as `json`, not `jsonb`: each
 //! document is read once, so building `jsonb`'s binary form first only
@@ -51,10 +51,8 @@ pub struct PgStore {
 /// An open connection and the statements prepared on it.
 struct Connection {
     client: Client,
-    /// The `COPY` of event rows into this connection's staging table.
-    copy_events: Statement,
-    /// The inserts of the staged event rows into `events`.
-    insert_events: events::Inserts,
+    /// The statements that write event rows.
+    events: events::Statements,
     /// Each indicator table's upsert, prepared on first use.
     upserts: HashMap<&'static str, Statement>,
 }
@@ -63,20 +61,12 @@ impl Connection {
     /// Creates the event staging table on a freshly migrated `client` and
     /// prepares the event statements.
     async fn open(client: Client) -> Result<Self, StoreError> {
-        let action = "create the event staging table";
-        client
-            .batch_execute(events::CREATE_STAGING)
+        let events = events::Statements::prepare(&client)
             .await
-            .map_err(failed(action.into()))?;
-        let copy_events = prepare(&client, &events::copy_statement(), action).await?;
-        let insert_events = events::Inserts {
-            all: prepare(&client, events::INSERT_STAGED, action).await?,
-            new: prepare(&client, events::INSERT_STAGED_NEW, action).await?,
-        };
+            .map_err(failed("prepare the writes of event rows".into()))?;
         Ok(Connection {
             client,
-            copy_events,
-            insert_events,
+            events,
             upserts: HashMap::new(),
         })
     }
@@ -242,12 +232,9 @@ impl PgStore {
         }
         if !rows.events.is_empty() {
             let started = Instant::now();
-            events::stage(&tx, &conn.copy_events, &rows.events)
+            written.events_inserted = events::write(&mut tx, &conn.events, &rows.events)
                 .await
-                .map_err(failed("copy into the events staging table".into()))?;
-            written.events_inserted = events::insert(&mut tx, &conn.insert_events)
-                .await
-                .map_err(failed("insert into events".into()))?;
+                .map_err(failed("copy into events".into()))?;
             written.took.insert("events", started.elapsed());
         }
         tx.commit().await.map_err(failed("commit".into()))?;
