@@ -5,15 +5,15 @@
 //! - **Throughput**: a generated school's activity (`LAP_BENCH_COHORTS`
 //!   forms of 25, default 16, 6 subjects, 8 weeks) is loaded into the raw
 //!   topics first; then the services start and drain it. The figures are
-//!   event rows committed (with PostgreSQL: to both stores) per second
-//!   from the services being ready to the last row, and between 10 % and
-//!   90 % of the final count, beside the whole run from the first
-//!   service's start. Once into the lake alone, once into the lake and
-//!   PostgreSQL. The services start one after another, so ingest and
-//!   enrich drain the raw topics while the later ones start; with
-//!   `LAP_BENCH_LOAD=live` the services start first and the activity is
-//!   loaded once they are ready, so all four stages work at once and the
-//!   figure from ready includes the loading.
+//!   event rows committed (with both stores: held by both) per second from
+//!   the services being ready to the last row, and between 10 % and 90 %
+//!   of the final count, beside the whole run from the first service's
+//!   start. Once into the lake alone, once into the lake and PostgreSQL
+//!   (into PostgreSQL alone with `LAP_BENCH_LAKE=off`). The services start
+//!   one after another, so ingest and enrich drain the raw topics while
+//!   the later ones start; with `LAP_BENCH_LOAD=live` the services start
+//!   first and the activity is loaded once they are ready, so all four
+//!   stages work at once and the figure from ready includes the loading.
 //! - **Latency**: activity produced at `LAP_BENCH_RATE` events/s (default
 //!   5,000) for `LAP_BENCH_SECONDS` (default 60); every 20th xAPI
 //!   statement whose id is sent once is timed from the moment it is handed
@@ -210,13 +210,16 @@ async fn load(p: &Pipeline, lines: &[Line]) {
 /// (or the other way round with `LAP_BENCH_LOAD=live`), then follows the
 /// stored event rows until the pipeline has drained.
 async fn throughput(school: &Options, postgres: bool) {
-    let stores = if postgres {
-        "lake + PostgreSQL"
-    } else {
-        "lake"
+    // `LAP_BENCH_LAKE=off` leaves the lake out only where PostgreSQL is on.
+    let lake = !postgres || lake_on();
+    let stores = match (lake, postgres) {
+        (true, true) => "lake + PostgreSQL",
+        (true, false) => "lake",
+        (false, _) => "PostgreSQL",
     };
     println!("\n== throughput into the {stores}");
     let settings = Settings {
+        lake,
         postgres,
         ..BENCH_SETTINGS
     };
@@ -239,8 +242,8 @@ async fn throughput(school: &Options, postgres: bool) {
     if live {
         load(&p, &lines).await;
     }
-    // Event rows stored: with PostgreSQL, those both stores hold (the
-    // lesser count), so the drain ends when the slower store has them all.
+    // Event rows stored: with both stores, those both hold (the lesser
+    // count), so the drain ends when the slower store has them all.
     let rows_of = |text: &str| {
         let stored = |store: &str| {
             metric(
@@ -249,13 +252,12 @@ async fn throughput(school: &Options, postgres: bool) {
                 &[("store", store), ("table", "events")],
             )
         };
-        if postgres {
-            stored("delta")
-                .zip(stored("postgres"))
-                .map(|(lake, pg)| lake.min(pg))
-        } else {
-            stored("delta")
-        }
+        [("delta", lake), ("postgres", postgres)]
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(store, _)| stored(store))
+            .reduce(|a, b| a.zip(b).map(|(a, b)| a.min(b)))
+            .flatten()
     };
     let mut samples: Vec<(f64, f64)> = Vec::new();
     let mut last_change = (0.0, 0.0);
@@ -303,23 +305,25 @@ async fn throughput(school: &Options, postgres: bool) {
     );
     println!("CPU used: {cpu}");
     let sink = p.metrics(3).await;
-    let lake = [("store", "delta")];
-    let sum = |name: &str, labels: &[(&str, &str)]| metric(&sink, name, labels).unwrap_or(0.0);
-    let rows_written = sum(
-        "lap_sink_rows_total",
-        &[("store", "delta"), ("outcome", "written")],
-    );
-    let (commits, seconds) = (
-        sum("lap_sink_write_duration_seconds_count", &lake),
-        sum("lap_sink_write_duration_seconds_sum", &lake),
-    );
-    println!(
-        "sink: {commits:.0} lake writes taking {seconds:.1} s in all ({:.0} ms each), \
-         {:.0} indicator rows written besides the events",
-        1000.0 * seconds / commits.max(1.0),
-        rows_written - total
-    );
-    println!("lake write time by table: {}", write_times(&sink, "delta"));
+    if lake {
+        let delta = [("store", "delta")];
+        let sum = |name: &str, labels: &[(&str, &str)]| metric(&sink, name, labels).unwrap_or(0.0);
+        let rows_written = sum(
+            "lap_sink_rows_total",
+            &[("store", "delta"), ("outcome", "written")],
+        );
+        let (commits, seconds) = (
+            sum("lap_sink_write_duration_seconds_count", &delta),
+            sum("lap_sink_write_duration_seconds_sum", &delta),
+        );
+        println!(
+            "sink: {commits:.0} lake writes taking {seconds:.1} s in all ({:.0} ms each), \
+             {:.0} indicator rows written besides the events",
+            1000.0 * seconds / commits.max(1.0),
+            rows_written - total
+        );
+        println!("lake write time by table: {}", write_times(&sink, "delta"));
+    }
     let client = connect(&p.pg_url).await;
     if postgres {
         println!(
@@ -328,9 +332,14 @@ async fn throughput(school: &Options, postgres: bool) {
         );
         let sql = format!("SELECT count(*) FROM {}.events", p.schema);
         let pg: i64 = client.query_one(&sql, &[]).await.expect("count").get(0);
-        println!("PostgreSQL events table: {pg} rows (lake {total:.0})");
+        println!("PostgreSQL events table: {pg} rows (counted by the sink: {total:.0})");
     }
     drop_schema(&client, &p).await;
+}
+
+/// False when `LAP_BENCH_LAKE=off` asks to leave the lake out.
+fn lake_on() -> bool {
+    std::env::var("LAP_BENCH_LAKE").as_deref() != Ok("off")
 }
 
 /// Removes the benchmark's PostgreSQL schema and what it holds.
@@ -358,7 +367,7 @@ async fn latency(school: &Options) {
         school.cohorts_per_school, school.days
     );
     let settings = Settings {
-        lake: std::env::var("LAP_BENCH_LAKE").as_deref() != Ok("off"),
+        lake: lake_on(),
         ..BENCH_SETTINGS
     };
     let p = Pipeline::start(school, settings)

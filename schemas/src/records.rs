@@ -389,6 +389,16 @@ pub enum WindowKind {
     Weekly,
 }
 
+impl WindowKind {
+    /// The schema symbol (`daily`, `weekly`), as stored in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowKind::Daily => "daily",
+            WindowKind::Weekly => "weekly",
+        }
+    }
+}
+
 /// What an indicator row describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -399,6 +409,17 @@ pub enum EntityKind {
     Class,
     /// A school.
     School,
+}
+
+impl EntityKind {
+    /// The schema symbol (`learner`, `class`, `school`), as stored in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Learner => "learner",
+            EntityKind::Class => "class",
+            EntityKind::School => "school",
+        }
+    }
 }
 
 /// An early-warning flag with the numbers behind it.

@@ -311,3 +311,13 @@ fn role_labels_are_the_serialised_symbols() {
         assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
     }
 }
+
+#[test]
+fn window_and_entity_kinds_store_their_serialised_symbols() {
+    for k in [WindowKind::Daily, WindowKind::Weekly] {
+        assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+    }
+    for k in [EntityKind::Learner, EntityKind::Class, EntityKind::School] {
+        assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+    }
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{DAY, Db, MONDAY, class_row, event, flagged, indicator_row, rows};
-use lap_schemas::{Action, EnrichedEvent, Role, SourceStandard};
+use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, SourceStandard, WindowKind};
 use lap_sink::rows::Rows;
 use lap_sink::store::{Store, StoreError};
 
@@ -216,22 +216,64 @@ async fn every_event_column_holds_what_the_record_says() {
     let batch = rows(vec![], vec![full.clone(), bare.clone()]);
     assert_eq!(db.store().write(&batch).await.unwrap().events_inserted, 2);
     for e in [full, bare] {
-        let stored: String = db
-            .client
-            .query_one(
-                "SELECT (to_jsonb(e) || jsonb_build_object(
-                        'event_time', (extract(epoch FROM event_time) * 1000000)::bigint,
-                        'stored_time', (extract(epoch FROM stored_time) * 1000000)::bigint,
-                        'due_time', (extract(epoch FROM due_time) * 1000000)::bigint))::text
-                 FROM events e WHERE event_id = $1",
-                &[&e.event_id],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        let times = ["event_time", "stored_time", "due_time"];
+        let stored = stored_json(&db, "events", "event_id", &e.event_id, &times).await;
         assert_eq!(stored, serde_json::to_value(&e).unwrap(), "{}", e.event_id);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_indicator_column_holds_what_the_row_says() {
+    let Some(db) = Db::new().await else { return };
+    let learner = IndicatorRow {
+        table_name: "learner_daily".into(),
+        window_kind: WindowKind::Daily,
+        window_end: MONDAY + DAY,
+        time_zone: "Europe/Berlin".into(),
+        school_id: Some("school-\"7\"".into()),
+        is_final: true,
+        emitted_time: MONDAY + 2 * DAY + 17,
+        ..flagged(indicator_row("p-ü", 0, 3, 0.25), "low_engagement")
+    };
+    let class = IndicatorRow {
+        suppressed: true,
+        contributors: 4,
+        school_id: None,
+        ..class_row("class-'9'", 1, 5, None)
+    };
+    let batch = rows(vec![learner.clone(), class.clone()], vec![]);
+    let written = db.store().write(&batch).await.unwrap();
+    assert_eq!(written.indicators_changed.get("learner_daily"), Some(&1));
+    assert_eq!(written.indicators_changed.get("class_weekly"), Some(&1));
+    for row in [learner, class] {
+        let mut expected = serde_json::to_value(&row).unwrap();
+        expected.as_object_mut().unwrap().remove("table_name");
+        let times = ["window_start", "window_end", "emitted_time"];
+        let stored = stored_json(&db, &row.table_name, "entity_id", &row.entity_id, &times).await;
+        assert_eq!(stored, expected, "{}", row.table_name);
+    }
+}
+
+/// The row of `table` whose `key_column` is `key`, as JSON, with the
+/// timestamp columns `times` as µs since the epoch, as the records carry
+/// them.
+async fn stored_json(
+    db: &Db,
+    table: &str,
+    key_column: &str,
+    key: &str,
+    times: &[&str],
+) -> serde_json::Value {
+    let micros: Vec<String> = times
+        .iter()
+        .map(|c| format!("'{c}', (extract(epoch FROM {c}) * 1000000)::bigint"))
+        .collect();
+    let sql = format!(
+        "SELECT (to_jsonb(r) || jsonb_build_object({}))::text FROM {table} r WHERE {key_column} = $1",
+        micros.join(", ")
+    );
+    let text: String = db.client.query_one(&sql, &[&key]).await.unwrap().get(0);
+    serde_json::from_str(&text).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

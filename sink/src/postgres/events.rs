@@ -2,11 +2,6 @@
 //! and only when that meets an id stored already, a `COPY` into a staging
 //! table and an `INSERT … SELECT` that leaves the stored ids alone.
 //!
-//! Why not one `INSERT` of a JSON document, as the indicator tables do:
-//! event rows are most of the volume, and the server spent more time
-//! parsing the JSON than inserting (20,000 events: 286 of ~480 ms), while
-//! binary `COPY` hands it values it stores as they are.
-//!
 //! `COPY` cannot skip rows already stored, and a stored id only comes with
 //! a replay (a restart, a rebalance). So the `COPY` into `events` runs in
 //! a savepoint: when it fails on the key it is rolled back, and the batch
@@ -21,15 +16,14 @@
 //! not) on one machine; on another, 3.6-4.1 s through the staging table
 //! against 3.4-3.6 s straight into `events`.
 
-use std::error::Error;
 use std::sync::Arc;
 
-use bytes::{BufMut, BytesMut};
 use lap_schemas::records::EnrichedEvent;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Statement, Transaction};
+
+use super::copy::{self, Column, Value};
 
 /// The staging table of one connection, for batches that replay stored ids.
 const STAGING: &str = "pg_temp.lap_events_in";
@@ -55,8 +49,8 @@ impl Statements {
             ))
             .await?;
         Ok(Statements {
-            copy: client.prepare(&copy_statement("events")).await?,
-            stage: client.prepare(&copy_statement(STAGING)).await?,
+            copy: client.prepare(&copy::statement("events", &COLUMNS)).await?,
+            stage: client.prepare(&copy::statement(STAGING, &COLUMNS)).await?,
             insert_new: client
                 .prepare(&format!(
                     "INSERT INTO events SELECT * FROM {STAGING}
@@ -77,68 +71,51 @@ pub(super) async fn write(
     events: &[Arc<EnrichedEvent>],
 ) -> Result<u64, tokio_postgres::Error> {
     let attempt = tx.savepoint("lap_events_all").await?;
-    match copy(&attempt, &statements.copy, events).await {
+    match copy::rows(
+        &attempt,
+        &statements.copy,
+        &COLUMNS,
+        events.iter().map(Arc::as_ref),
+    )
+    .await
+    {
         Ok(inserted) => {
             attempt.commit().await?;
             Ok(inserted)
         }
         Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             attempt.rollback().await?;
-            copy(tx, &statements.stage, events).await?;
+            copy::rows(
+                tx,
+                &statements.stage,
+                &COLUMNS,
+                events.iter().map(Arc::as_ref),
+            )
+            .await?;
             tx.execute(&statements.insert_new, &[]).await
         }
         Err(e) => Err(e),
     }
 }
 
-/// The `COPY` of every column this build writes into `table`.
-fn copy_statement(table: &str) -> String {
-    let names: Vec<&str> = COLUMNS.iter().map(|(name, _, _)| *name).collect();
-    format!(
-        "COPY {table} ({}) FROM STDIN (FORMAT binary)",
-        names.join(", ")
-    )
-}
-
-/// Streams `events` through `copy` (a prepared [`copy_statement`]);
-/// returns the number of rows copied.
-async fn copy(
-    tx: &Transaction<'_>,
-    copy: &Statement,
-    events: &[Arc<EnrichedEvent>],
-) -> Result<u64, tokio_postgres::Error> {
-    let types: Vec<Type> = COLUMNS.iter().map(|(_, ty, _)| ty.clone()).collect();
-    let writer = BinaryCopyInWriter::new(tx.copy_in(copy).await?, &types);
-    let mut writer = std::pin::pin!(writer);
-    for e in events {
-        let values: [Value<'_>; COLUMNS.len()] = std::array::from_fn(|i| (COLUMNS[i].2)(e));
-        writer.as_mut().write_raw(values.iter()).await?;
-    }
-    writer.finish().await
-}
-
 /// True when a text value `event` would be copied with holds U+0000,
 /// which PostgreSQL refuses in `text`: such an event must be dead-lettered
 /// before it reaches a write, or it would fail every retry of its batch.
-/// Walks exactly the values [`copy`] sends.
+/// Walks exactly the values [`write`] sends.
 pub fn holds_nul(event: &EnrichedEvent) -> bool {
     COLUMNS.iter().any(|(_, _, value)| match value(event) {
         Value::Text(text) => text.is_some_and(|t| t.contains('\0')),
         Value::Texts(texts) => texts.iter().any(|t| t.contains('\0')),
-        Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Micros(_) => false,
+        // JSON escapes U+0000, and `jsonb` refuses the escape.
+        Value::Json(json) => json.as_ref().is_ok_and(|t| t.contains("\\u0000")),
+        Value::Int(_) | Value::Int4(_) | Value::Float(_) | Value::Bool(_) | Value::Micros(_) => {
+            false
+        }
     })
 }
 
-/// A column: its name in `events`, its type there, and how to read it from
-/// an event.
-type Column = (
-    &'static str,
-    Type,
-    for<'a> fn(&'a EnrichedEvent) -> Value<'a>,
-);
-
 /// Every column of `events`, with how each event fills it.
-const COLUMNS: [Column; 33] = [
+const COLUMNS: [Column<EnrichedEvent>; 33] = [
     ("tenant", Type::TEXT, |e| Value::Text(Some(&e.tenant))),
     ("event_id", Type::TEXT, |e| Value::Text(Some(&e.event_id))),
     ("source", Type::TEXT, |e| {
@@ -209,64 +186,6 @@ const COLUMNS: [Column; 33] = [
     ("due_time", Type::TIMESTAMPTZ, |e| Value::Micros(e.due_time)),
     ("voids", Type::TEXT, |e| Value::Text(e.voids.as_deref())),
 ];
-
-/// One field of an event, as COPY sends it. Each variant encodes through
-/// the client's own checked encoding, so a variant in a column of another
-/// type is an error, not bytes the server misreads.
-#[derive(Debug)]
-enum Value<'a> {
-    Text(Option<&'a str>),
-    Texts(&'a [String]),
-    Int(Option<i64>),
-    Float(Option<f64>),
-    Bool(Option<bool>),
-    /// µs since the Unix epoch, sent as a `timestamptz`.
-    Micros(Option<i64>),
-}
-
-/// µs from the Unix epoch to PostgreSQL's (2000-01-01 UTC), the origin of
-/// its binary timestamps.
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-
-impl ToSql for Value<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        self.to_sql_checked(ty, out)
-    }
-
-    fn accepts(_: &Type) -> bool {
-        // Checked per variant in `to_sql_checked`.
-        true
-    }
-
-    fn to_sql_checked(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match *self {
-            Value::Text(v) => v.to_sql_checked(ty, out),
-            Value::Texts(v) => v.to_sql_checked(ty, out),
-            Value::Int(v) => v.to_sql_checked(ty, out),
-            Value::Float(v) => v.to_sql_checked(ty, out),
-            Value::Bool(v) => v.to_sql_checked(ty, out),
-            Value::Micros(None) => Ok(IsNull::Yes),
-            Value::Micros(Some(_)) if *ty != Type::TIMESTAMPTZ => {
-                Err(format!("a timestamp cannot be sent as {ty}").into())
-            }
-            Value::Micros(Some(micros)) => {
-                let since_2000 = micros
-                    .checked_sub(PG_EPOCH_MICROS)
-                    .ok_or_else(|| format!("timestamp {micros} µs is out of range"))?;
-                out.put_i64(since_2000);
-                Ok(IsNull::No)
-            }
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,28 +1,28 @@
 //! PostgreSQL as an analytics store.
 //!
-//! Each batch is one transaction: per indicator table one
-//! `INSERT … SELECT FROM json_to_recordset($1) ON CONFLICT … DO UPDATE …
-//! WHERE excluded.revision > t.revision`, and for the event rows a binary
-//! `COPY` into `events`, through a staging table that skips ids already
-//! stored when a replay brings them back (see [`events`]). A whole batch costs a few round trips,
-//! not one per row, and the statements are fixed text, prepared once per
-//! connection. Indicator batches are read as `json`, not `jsonb`: each
-//! document is read once, so building `jsonb`'s binary form first only
-//! cost time. A lost connection is re-opened on the next write; the
+//! Each batch is one transaction. Rows go by binary `COPY` (see [`copy`]):
+//! per indicator table into a staging table, then one `INSERT … SELECT
+//! … ON CONFLICT … DO UPDATE … WHERE excluded.revision > t.revision` (see
+//! [`indicators`]); the event rows straight into `events`, through a
+//! staging table that skips ids already stored when a replay brings them
+//! back (see [`events`]). A whole batch costs a few round trips, not one
+//! per row, and the statements are fixed text, prepared once per
+//! connection. A lost connection is re-opened on the next write; the
 //! migrations run on every (re)connect and find nothing to do after the
 //! first.
 
+mod copy;
 mod events;
+mod indicators;
 mod migrate;
 mod purge;
 mod tls;
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use lap_runtime::config::{PostgresConfig, Secret};
 use tokio_postgres::config::SslMode;
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tracing::{info, warn};
 
@@ -54,7 +54,7 @@ struct Connection {
     /// The statements that write event rows.
     events: events::Statements,
     /// Each indicator table's upsert, prepared on first use.
-    upserts: HashMap<&'static str, Statement>,
+    upserts: indicators::Upserts,
 }
 
 impl Connection {
@@ -67,25 +67,9 @@ impl Connection {
         Ok(Connection {
             client,
             events,
-            upserts: HashMap::new(),
+            upserts: indicators::Upserts::default(),
         })
     }
-
-    /// The prepared upsert of indicator `table`, preparing it on first use.
-    async fn upsert(&mut self, table: &'static str) -> Result<Statement, StoreError> {
-        if let Some(s) = self.upserts.get(table) {
-            return Ok(s.clone());
-        }
-        let action = format!("prepare the write of {table}");
-        let statement = prepare(&self.client, &upsert_indicators(table), &action).await?;
-        self.upserts.insert(table, statement.clone());
-        Ok(statement)
-    }
-}
-
-/// Prepares `sql`; a failure is a write error during `action`.
-async fn prepare(client: &Client, sql: &str, action: &str) -> Result<Statement, StoreError> {
-    client.prepare(sql).await.map_err(failed(action.into()))
 }
 
 impl PgStore {
@@ -206,27 +190,27 @@ impl PgStore {
         if rows.is_empty() {
             return Ok(written);
         }
-        let mut statements = Vec::new();
+        let mut upserts = Vec::new();
         for table in rows.indicators.keys() {
-            statements.push(conn.upsert(table).await?);
+            let action = format!("prepare the write of {table}");
+            upserts.push(
+                conn.upserts
+                    .get(&conn.client, table)
+                    .await
+                    .map_err(failed(action))?,
+            );
         }
         let mut tx = conn
             .client
             .transaction()
             .await
             .map_err(failed("begin".into()))?;
-        for ((table, batch), statement) in rows.indicators.iter().zip(statements) {
-            let action = format!("upsert into {table}");
-            let json = serde_json::to_string(batch).map_err(|e| StoreError::Write {
-                store: STORE,
-                action: action.clone(),
-                reason: e.to_string(),
-            })?;
+        for ((table, batch), upsert) in rows.indicators.iter().zip(upserts) {
             let started = Instant::now();
-            let changed = tx
-                .execute(&statement, &[&json])
+            let changed = upsert
+                .write(&tx, batch)
                 .await
-                .map_err(failed(action))?;
+                .map_err(failed(format!("upsert into {table}")))?;
             written.took.insert(table, started.elapsed());
             written.indicators_changed.insert(table, changed);
         }
@@ -240,34 +224,6 @@ impl PgStore {
         tx.commit().await.map_err(failed("commit".into()))?;
         Ok(written)
     }
-}
-
-/// The upsert of one indicator table (`table` is one of
-/// [`crate::rows::INDICATOR_TABLES`], never user text).
-fn upsert_indicators(table: &str) -> String {
-    const COLUMNS: &str = "window_start, window_end, window_kind, time_zone, entity_kind, \
-        entity_id, class_id, school_id, revision, is_final, emitted_time, contributors, \
-        suppressed, indicators, flags";
-    format!(
-        "INSERT INTO {table} AS t ({COLUMNS})
-         SELECT micros_to_timestamptz(r.window_start), micros_to_timestamptz(r.window_end),
-                r.window_kind, r.time_zone, r.entity_kind, r.entity_id, r.class_id, r.school_id,
-                r.revision, r.is_final, micros_to_timestamptz(r.emitted_time), r.contributors,
-                r.suppressed, r.indicators, r.flags
-         FROM json_to_recordset($1::text::json) AS r(
-                window_start bigint, window_end bigint, window_kind text, time_zone text,
-                entity_kind text, entity_id text, class_id text, school_id text, revision bigint,
-                is_final boolean, emitted_time bigint, contributors integer, suppressed boolean,
-                indicators jsonb, flags jsonb)
-         ON CONFLICT (window_start, entity_id, (coalesce(class_id, ''))) DO UPDATE SET
-                window_end = excluded.window_end, window_kind = excluded.window_kind,
-                time_zone = excluded.time_zone, entity_kind = excluded.entity_kind,
-                school_id = excluded.school_id, revision = excluded.revision,
-                is_final = excluded.is_final, emitted_time = excluded.emitted_time,
-                contributors = excluded.contributors, suppressed = excluded.suppressed,
-                indicators = excluded.indicators, flags = excluded.flags
-         WHERE excluded.revision > t.revision"
-    )
 }
 
 /// Maps a client error during `action` to a write error.
