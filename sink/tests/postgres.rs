@@ -7,6 +7,7 @@ use common::{DAY, Db, MONDAY, class_row, event, flagged, indicator_row, rows};
 use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, SourceStandard, WindowKind};
 use lap_sink::rows::Rows;
 use lap_sink::store::{Store, StoreError};
+use tokio_postgres::types::FromSql;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_batch_changes_nothing() {
@@ -96,17 +97,11 @@ async fn a_batch_of_stored_and_new_events_inserts_the_new_ones() {
     let written = store.write(&mixed).await.unwrap();
     assert_eq!(written.events_inserted, 2);
     assert_eq!(written.indicators_changed.get("learner_weekly"), Some(&1));
-    let held: Vec<(String, f64)> = db
-        .client
-        .query(
-            "SELECT event_id, score_scaled FROM events ORDER BY event_id",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let held: Vec<(String, f64)> = pairs(
+        &db,
+        "SELECT event_id, score_scaled FROM events ORDER BY event_id",
+    )
+    .await;
     let held: Vec<(&str, f64)> = held.iter().map(|(id, s)| (id.as_str(), *s)).collect();
     assert_eq!(held, [("e1", 0.5), ("e2", 0.75), ("e3", 0.25)]);
     assert_eq!(db.count("learner_weekly").await, 1);
@@ -160,17 +155,11 @@ async fn rows_without_a_class_have_their_own_key() {
     no_class.revision = 2;
     no_class.indicators.insert("mean_score".into(), Some(0.2));
     store.write(&rows(vec![no_class], vec![])).await.unwrap();
-    let got: Vec<(Option<String>, i64)> = db
-        .client
-        .query(
-            "SELECT class_id, revision FROM learner_weekly ORDER BY class_id NULLS FIRST",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let got: Vec<(Option<String>, i64)> = pairs(
+        &db,
+        "SELECT class_id, revision FROM learner_weekly ORDER BY class_id NULLS FIRST",
+    )
+    .await;
     assert_eq!(got, [(None, 2), (Some("class-1".into()), 1)]);
 }
 
@@ -252,6 +241,16 @@ async fn every_indicator_column_holds_what_the_row_says() {
         let stored = stored_json(&db, &row.table_name, "entity_id", &row.entity_id, &times).await;
         assert_eq!(stored, expected, "{}", row.table_name);
     }
+}
+
+/// The two columns of every row `sql` returns.
+async fn pairs<A, B>(db: &Db, sql: &str) -> Vec<(A, B)>
+where
+    A: for<'a> FromSql<'a>,
+    B: for<'a> FromSql<'a>,
+{
+    let rows = db.client.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
 }
 
 /// The row of `table` whose `key_column` is `key`, as JSON, with the

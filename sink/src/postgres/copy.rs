@@ -11,11 +11,24 @@ use std::error::Error;
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, ToSql, Type};
-use tokio_postgres::{Statement, Transaction};
+use tokio_postgres::{Client, Statement, Transaction};
 
 /// A column: its name in the table, its type there, and how to read it
 /// from a record `R`.
 pub(super) type Column<R> = (&'static str, Type, for<'a> fn(&'a R) -> Value<'a>);
+
+/// Creates this connection's staging table for `table` (migrated
+/// already) and returns its name: temporary, so neither WAL-logged nor
+/// shared, emptied at each commit, and `LIKE table`, so `SELECT *` from it
+/// lines up with `table` column by column.
+pub(super) async fn staging(client: &Client, table: &str) -> Result<String, tokio_postgres::Error> {
+    client
+        .batch_execute(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS lap_{table}_in (LIKE {table}) ON COMMIT DELETE ROWS"
+        ))
+        .await?;
+    Ok(format!("pg_temp.lap_{table}_in"))
+}
 
 /// The `COPY` of `columns` into `table`.
 pub(super) fn statement<R>(table: &str, columns: &[Column<R>]) -> String {

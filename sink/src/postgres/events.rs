@@ -5,16 +5,14 @@
 //! `COPY` cannot skip rows already stored, and a stored id only comes with
 //! a replay (a restart, a rebalance). So the `COPY` into `events` runs in
 //! a savepoint: when it fails on the key it is rolled back, and the batch
-//! is copied again into this connection's staging table (temporary, so
-//! neither WAL-logged nor shared, emptied at each commit, created
-//! `LIKE events` after the migrations so `SELECT *` lines up column by
-//! column), from which `INSERT … ON CONFLICT (tenant, event_id) DO
-//! NOTHING` moves the new ids. Measured in `psql`, 400,000 events in
-//! batches of 20,000 with the migrations' indexes: the staging route took
-//! 10.3-10.8 s with `ON CONFLICT` on every batch and 8.1 s without (a
-//! speculative insertion costs the server for every row, conflicting or
-//! not) on one machine; on another, 3.6-4.1 s through the staging table
-//! against 3.4-3.6 s straight into `events`.
+//! is copied again into this connection's staging table (see
+//! [`copy::staging`]), from which `INSERT … ON CONFLICT (tenant,
+//! event_id) DO NOTHING` moves the new ids. Measured in `psql`, 400,000
+//! events in batches of 20,000 with the migrations' indexes: the staging
+//! route took 10.3-10.8 s with `ON CONFLICT` on every batch and 8.1 s
+//! without (a speculative insertion costs the server for every row,
+//! conflicting or not) on one machine; on another, 3.6-4.1 s through the
+//! staging table against 3.4-3.6 s straight into `events`.
 
 use std::sync::Arc;
 
@@ -24,9 +22,6 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Statement, Transaction};
 
 use super::copy::{self, Column, Value};
-
-/// The staging table of one connection, for batches that replay stored ids.
-const STAGING: &str = "pg_temp.lap_events_in";
 
 /// The statements [`write`] runs, prepared once per connection.
 pub(super) struct Statements {
@@ -42,18 +37,13 @@ impl Statements {
     /// Creates the staging table on a freshly migrated `client` and
     /// prepares the statements.
     pub(super) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
-        client
-            .batch_execute(&format!(
-                "CREATE TEMP TABLE {} (LIKE events) ON COMMIT DELETE ROWS",
-                STAGING.trim_start_matches("pg_temp.")
-            ))
-            .await?;
+        let staging = copy::staging(client, "events").await?;
         Ok(Statements {
             copy: client.prepare(&copy::statement("events", &COLUMNS)).await?,
-            stage: client.prepare(&copy::statement(STAGING, &COLUMNS)).await?,
+            stage: client.prepare(&copy::statement(&staging, &COLUMNS)).await?,
             insert_new: client
                 .prepare(&format!(
-                    "INSERT INTO events SELECT * FROM {STAGING}
+                    "INSERT INTO events SELECT * FROM {staging}
                      ON CONFLICT (tenant, event_id) DO NOTHING"
                 ))
                 .await?,

@@ -7,9 +7,7 @@
 //! document, then each `indicators` and `flags` value again into `jsonb`).
 //! In `psql`, 96,000 `learner_daily` rows in batches of 16,000 took 1.5 s
 //! that way and 0.9 s by binary `COPY` into a staging table and the same
-//! upsert from it. The staging tables are temporary (neither WAL-logged
-//! nor shared), emptied at each commit, and created `LIKE` their table
-//! after the migrations, so `SELECT *` lines up column by column.
+//! upsert from it (staging tables: see [`copy::staging`]).
 
 use std::collections::HashMap;
 
@@ -41,12 +39,7 @@ impl Upserts {
         if let Some(u) = self.0.get(table) {
             return Ok(u.clone());
         }
-        client
-            .batch_execute(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS lap_{table}_in (LIKE {table}) ON COMMIT DELETE ROWS"
-            ))
-            .await?;
-        let staging = format!("pg_temp.lap_{table}_in");
+        let staging = copy::staging(client, table).await?;
         let u = Upsert {
             copy: client.prepare(&copy::statement(&staging, &COLUMNS)).await?,
             upsert: client.prepare(&upsert(table, &staging)).await?,
