@@ -24,8 +24,7 @@ async fn main() -> anyhow::Result<()> {
     let mut stores = Vec::new();
     if cfg.sink.lake.enabled {
         let lake = Lake::new(&cfg.sink.lake.path, &cfg.sink.lake.storage_options)?;
-        let interval = Duration::from_millis(cfg.sink.lake.commit_interval_ms);
-        let store = DeltaStore::new(lake).with_commit_interval(interval);
+        let store = DeltaStore::new(lake).configured(&cfg.sink.lake);
         stores.push(AnyStore::Delta(Box::new(store)));
     }
     let pg = &cfg.sink.postgres;

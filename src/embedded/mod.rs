@@ -198,10 +198,7 @@ pub async fn run_pipeline(
             max: Duration::from_millis(cfg.sink.retry_max_ms),
         };
         let mut sink = Sink::new(
-            vec![
-                DeltaStore::new(inputs.lake.clone())
-                    .with_commit_interval(Duration::from_millis(cfg.sink.lake.commit_interval_ms)),
-            ],
+            vec![DeltaStore::new(inputs.lake.clone()).configured(&cfg.sink.lake)],
             broker.sink(),
             &t.dlq.name,
             topics.clone(),

@@ -12,7 +12,7 @@
 //! event is still inserted exactly once.
 //!
 //! The keys of the most recent date partitions are kept in memory
-//! ([`EventKeys`], up to [`CACHED_KEYS`] keys) for the table version they
+//! ([`EventKeys`], up to `sink.lake.cached_event_keys`) for the table version they
 //! describe, so an append to today's partition does not read back every
 //! key stored there today (a read that grew with the day and was the
 //! lake's largest cost at 5,000 events/s), nor one of a device that syncs
@@ -36,18 +36,6 @@ use xxhash_rust::xxh3::xxh3_128;
 
 use super::schema::EVENT_DATE;
 
-/// Most stored keys kept, over the newest date partitions: about 40-80 MB
-/// (16 bytes a key in a hash set at most 7/8 full). Nearly every append
-/// goes to today's partition, but offline devices sync days late, so a
-/// backlog's batches touch older days too, and each date not kept is read
-/// back from its files. Keeping this many keys instead of the four newest
-/// dates cut the lake's event write time from 19.2-24.9 s to 13.1-15.3 s
-/// while draining a backlog of 1.3 million events (README, End-to-end
-/// benchmark). The budget holds about six school days of a district of
-/// 20,000 learners (~340,000 events a day) and a school of 1,200
-/// learners' whole term.
-const CACHED_KEYS: usize = 2_000_000;
-
 /// The stored event keys of recent date partitions, valid at one table
 /// version. A key is the 128-bit hash of (`tenant`, `event_id`): 16 bytes
 /// a key, where the strings took ten times that, and two different events
@@ -56,21 +44,26 @@ const CACHED_KEYS: usize = 2_000_000;
 pub(super) struct EventKeys {
     version: Option<u64>,
     dates: BTreeMap<String, HashSet<u128>>,
-    /// Most keys kept ([`CACHED_KEYS`]; smaller in tests).
+    /// Most keys kept (`sink.lake.cached_event_keys`).
     budget: usize,
 }
 
-impl Default for EventKeys {
-    fn default() -> Self {
+impl EventKeys {
+    /// Nothing kept yet; at most `budget` keys will be.
+    pub(super) fn with_budget(budget: usize) -> Self {
         EventKeys {
             version: None,
             dates: BTreeMap::new(),
-            budget: CACHED_KEYS,
+            budget,
         }
     }
-}
 
-impl EventKeys {
+    /// Most keys kept.
+    #[cfg(test)]
+    pub(super) fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Forgets everything (the table moved on without us).
     fn reset(&mut self, version: Option<u64>) {
         self.version = version;
@@ -232,10 +225,7 @@ mod tests {
 
     #[test]
     fn trim_keeps_the_newest_dates_within_the_budget() {
-        let mut keys = EventKeys {
-            budget: 5,
-            ..EventKeys::default()
-        };
+        let mut keys = EventKeys::with_budget(5);
         for (date, n) in [("2026-09-01", 3), ("2026-09-02", 2), ("2026-09-07", 2)] {
             keys.dates.insert(date.into(), (0..n).collect());
         }

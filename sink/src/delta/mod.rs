@@ -31,6 +31,8 @@ use deltalake::{DeltaTable, DeltaTableError};
 
 pub use lake::{Lake, OBJECT_STORE_SCHEMES};
 
+use lap_runtime::config::LakeConfig;
+
 use crate::rows::{INDICATOR_TABLES, Rows};
 use crate::store::{Store, StoreError, Written};
 use schema::{
@@ -53,25 +55,34 @@ pub struct DeltaStore {
     open: HashMap<&'static str, DeltaTable>,
     /// Stored keys of the events table's recent partitions.
     event_keys: append::EventKeys,
-    /// See [`DeltaStore::with_commit_interval`].
-    interval: Duration,
+    /// See [`DeltaStore::configured`].
+    config: LakeConfig,
 }
 
 impl DeltaStore {
-    /// The store writing `lake` (a directory is created when missing).
+    /// The store writing `lake` (a directory is created when missing),
+    /// committing each batch at once and keeping the default number of
+    /// event keys.
     pub fn new(lake: impl Into<Lake>) -> Self {
+        let config = LakeConfig {
+            commit_interval_ms: 0,
+            ..LakeConfig::default()
+        };
         DeltaStore {
             lake: lake.into(),
             open: HashMap::new(),
-            event_keys: append::EventKeys::default(),
-            interval: Duration::ZERO,
+            event_keys: append::EventKeys::with_budget(config.cached_event_keys),
+            config,
         }
     }
 
-    /// Commits at most once per `interval` per writer, taking what arrived
-    /// meanwhile in one commit (`sink.lake.commit_interval_ms`).
-    pub fn with_commit_interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
+    /// Takes the `[sink.lake]` settings of how to write: commits at most
+    /// once per `commit_interval_ms` per writer, taking what arrived
+    /// meanwhile in one commit, and keeps up to `cached_event_keys` keys
+    /// of recent events. Where the lake is comes from [`DeltaStore::new`].
+    pub fn configured(mut self, config: &LakeConfig) -> Self {
+        self.event_keys = append::EventKeys::with_budget(config.cached_event_keys);
+        self.config = config.clone();
         self
     }
 
@@ -105,7 +116,8 @@ impl Store for DeltaStore {
         // lake time is its slowest table's rather than the sum of all.
         // Taken out for the events job to borrow (an early return loses
         // them: the next append reads the keys again).
-        let mut keys = std::mem::take(&mut self.event_keys);
+        let empty = append::EventKeys::with_budget(self.config.cached_event_keys);
+        let mut keys = std::mem::replace(&mut self.event_keys, empty);
         let mut jobs = Vec::new();
         for (name, batch) in &rows.indicators {
             let batch = indicator_batch(batch)
@@ -148,11 +160,11 @@ impl Store for DeltaStore {
     }
 
     fn handle(&self) -> Self {
-        DeltaStore::new(self.lake.clone()).with_commit_interval(self.interval)
+        DeltaStore::new(self.lake.clone()).configured(&self.config)
     }
 
     fn commit_interval(&self) -> Duration {
-        self.interval
+        Duration::from_millis(self.config.commit_interval_ms)
     }
 }
 
@@ -326,4 +338,29 @@ pub async fn query_context(lake: &Lake) -> Result<SessionContext, StoreError> {
             })?;
     }
     Ok(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_handle_keeps_the_lake_settings() {
+        let config = LakeConfig {
+            commit_interval_ms: 700,
+            cached_event_keys: 7,
+            ..LakeConfig::default()
+        };
+        let store = DeltaStore::new(Lake::local("lake")).configured(&config);
+        for store in [&store, &store.handle()] {
+            assert_eq!(store.commit_interval(), Duration::from_millis(700));
+            assert_eq!(store.event_keys.budget(), 7);
+        }
+        let plain = DeltaStore::new(Lake::local("lake"));
+        assert_eq!(plain.commit_interval(), Duration::ZERO);
+        assert_eq!(
+            plain.event_keys.budget(),
+            LakeConfig::default().cached_event_keys
+        );
+    }
 }
