@@ -19,7 +19,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::{TopicNames, client_config};
@@ -39,7 +39,8 @@ pub struct KafkaSource {
     rx: Option<mpsc::Receiver<Vec<Message>>>,
     tracker: Arc<OffsetTracker>,
     shared: Arc<Shared>,
-    thread: Option<std::thread::JoinHandle<Result<CloseReport, TransportError>>>,
+    /// The poll thread's closing report, sent before it drops the consumer.
+    done: Option<oneshot::Receiver<Result<CloseReport, TransportError>>>,
 }
 
 /// State shared between the source handle and its poll thread.
@@ -210,15 +211,16 @@ impl KafkaSource {
             drain: Duration::from_millis(cc.drain_timeout_ms),
             probe_topic: topics.first().map(|t| t.to_string()),
         };
-        let thread = std::thread::Builder::new()
+        let (report, done) = oneshot::channel();
+        std::thread::Builder::new()
             .name(format!("poll-{group}"))
-            .spawn(move || poll.run())
+            .spawn(move || poll.run(report))
             .map_err(|e| TransportError::Thread(e.to_string()))?;
         Ok(KafkaSource {
             rx: Some(rx),
             tracker,
             shared,
-            thread: Some(thread),
+            done: Some(done),
         })
     }
 }
@@ -236,12 +238,14 @@ impl Source for KafkaSource {
                 },
             })),
             None => {
-                let finished = self.thread.as_ref().is_none_or(|t| t.is_finished());
-                if finished && !self.shared.stop.load(Ordering::SeqCst) {
-                    // The thread ended on its own: surface why.
-                    if let Some(Err(e)) = self.thread.take().map(|t| t.join()) {
-                        return Err(TransportError::Thread(format!("{e:?}")));
-                    }
+                // The poll thread ended without being asked to: it panicked
+                // (it sends a report on every other way out).
+                let asked = self.shared.stop.load(Ordering::SeqCst);
+                if let (false, Some(done)) = (asked, self.done.as_mut())
+                    && let Err(oneshot::error::TryRecvError::Closed) = done.try_recv()
+                {
+                    self.done = None;
+                    return Err(TransportError::Thread("poll thread panicked".into()));
                 }
                 Ok(None)
             }
@@ -268,15 +272,12 @@ impl Source for KafkaSource {
                 self.tracker.abandon(&batch);
             }
         }
-        let thread = self.thread.take();
-        tokio::task::spawn_blocking(move || match thread {
-            Some(t) => t
-                .join()
+        match self.done.take() {
+            Some(done) => done
+                .await
                 .map_err(|_| TransportError::Thread("poll thread panicked".into()))?,
             None => Ok(CloseReport::default()),
-        })
-        .await
-        .map_err(|e| TransportError::Thread(e.to_string()))?
+        }
     }
 }
 
@@ -299,8 +300,11 @@ struct PollLoop {
     probe_topic: Option<String>,
 }
 
+/// Where the poll thread sends its closing report.
+type Report = oneshot::Sender<Result<CloseReport, TransportError>>;
+
 impl PollLoop {
-    fn run(self) -> Result<CloseReport, TransportError> {
+    fn run(self, report: Report) {
         let mut names = TopicNames::default();
         let mut last_probe: Option<Instant> = None;
         while !self.shared.stop.load(Ordering::SeqCst) {
@@ -316,7 +320,7 @@ impl PollLoop {
             }
             self.store_changed();
         }
-        self.finish()
+        self.finish(report)
     }
 
     fn fill_batch(&self, names: &mut TopicNames) -> Vec<Message> {
@@ -367,8 +371,9 @@ impl PollLoop {
         }
     }
 
-    /// Stop polling, wait for outstanding acknowledgements, commit, leave.
-    fn finish(self) -> Result<CloseReport, TransportError> {
+    /// Stop polling, wait for outstanding acknowledgements, commit, report,
+    /// leave.
+    fn finish(self, report: Report) {
         // Dropping the sender ends the stage's stream once it has drained the channel.
         drop(self.tx);
         let deadline = self
@@ -398,9 +403,10 @@ impl PollLoop {
                     let _ = self.consumer.poll(Duration::from_millis(100));
                 }
                 Err(e) => {
-                    return Err(TransportError::Commit(format!(
+                    let _ = report.send(Err(TransportError::Commit(format!(
                         "final commit failed ({e}); records after the last commit will be replayed"
-                    )));
+                    ))));
+                    return;
                 }
             }
         };
@@ -409,11 +415,16 @@ impl PollLoop {
             unacknowledged, "consumer closing: offsets of acknowledged messages committed"
         );
         self.consumer.unsubscribe();
-        drop(self.consumer);
-        Ok(CloseReport {
+        let _ = report.send(Ok(CloseReport {
             committed,
             unacknowledged,
-        })
+        }));
+        // Reported before the consumer is dropped: the drop runs
+        // librdkafka's group leave, which was seen to wait forever for an
+        // unassignment during a rebalance (noida-db, in the transport
+        // contract's rebalance test). The offsets are committed by now, so
+        // the closing stage goes on; only this thread may be left waiting.
+        drop(self.consumer);
     }
 }
 
