@@ -41,7 +41,16 @@ pub struct KafkaSource {
     shared: Arc<Shared>,
     /// The poll thread's closing report, sent before it drops the consumer.
     done: Option<oneshot::Receiver<Result<CloseReport, TransportError>>>,
+    /// The poll thread, joined after its report for at most [`LEAVE_WAIT`].
+    thread: Option<std::thread::JoinHandle<()>>,
 }
+
+/// How long closing waits, after the offsets are committed, for the
+/// consumer to leave its group (a few milliseconds when the coordinator
+/// answers): long enough that a stopping service's partitions go to the
+/// other members at once, bounded because librdkafka's leave was seen to
+/// wait forever for an unassignment during a rebalance.
+const LEAVE_WAIT: Duration = Duration::from_secs(10);
 
 /// State shared between the source handle and its poll thread.
 struct Shared {
@@ -212,7 +221,7 @@ impl KafkaSource {
             probe_topic: topics.first().map(|t| t.to_string()),
         };
         let (report, done) = oneshot::channel();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name(format!("poll-{group}"))
             .spawn(move || poll.run(report))
             .map_err(|e| TransportError::Thread(e.to_string()))?;
@@ -221,6 +230,7 @@ impl KafkaSource {
             tracker,
             shared,
             done: Some(done),
+            thread: Some(thread),
         })
     }
 }
@@ -272,12 +282,23 @@ impl Source for KafkaSource {
                 self.tracker.abandon(&batch);
             }
         }
-        match self.done.take() {
+        let report = match self.done.take() {
             Some(done) => done
                 .await
                 .map_err(|_| TransportError::Thread("poll thread panicked".into()))?,
             None => Ok(CloseReport::default()),
+        };
+        if let Some(thread) = self.thread.take() {
+            let left = tokio::task::spawn_blocking(move || thread.join());
+            if tokio::time::timeout(LEAVE_WAIT, left).await.is_err() {
+                warn!(
+                    wait_s = LEAVE_WAIT.as_secs(),
+                    "the consumer did not leave its group in time; closing anyway \
+                     (offsets are committed; the group reassigns its partitions after the session timeout)"
+                );
+            }
         }
+        report
     }
 }
 
@@ -423,7 +444,7 @@ impl PollLoop {
         // librdkafka's group leave, which was seen to wait forever for an
         // unassignment during a rebalance (noida-db, in the transport
         // contract's rebalance test). The offsets are committed by now, so
-        // the closing stage goes on; only this thread may be left waiting.
+        // closing waits for the leave only up to LEAVE_WAIT.
         drop(self.consumer);
     }
 }
