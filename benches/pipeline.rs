@@ -261,14 +261,24 @@ async fn throughput(school: &Options, postgres: bool) {
     };
     let mut samples: Vec<(f64, f64)> = Vec::new();
     let mut last_change = (0.0, 0.0);
+    // When each store's event rows and ingest's reads last changed: which
+    // part of the pipeline finished last.
+    let mut finished: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     let mut next_report = 0.0;
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = started.elapsed().as_secs_f64();
-        let rows = rows_of(&p.metrics(3).await).unwrap_or(0.0);
+        let sink = p.metrics(3).await;
+        let rows = rows_of(&sink).unwrap_or(0.0);
         samples.push((now, rows));
         if rows != last_change.1 {
             last_change = (now, rows);
+        }
+        for (part, store) in [("the lake", "delta"), ("PostgreSQL", "postgres")] {
+            let labels = [("store", store), ("table", "events")];
+            if let Some(n) = metric(&sink, "lap_sink_rows_total", &labels) {
+                note_change(&mut finished, part, now, n);
+            }
         }
         if now >= next_report {
             println!("  {now:5.1} s: {rows:>9.0} event rows in the {stores}");
@@ -278,6 +288,9 @@ async fn throughput(school: &Options, postgres: bool) {
         // (gen's unknown learners wait in enrich for their grace period).
         let ingest = p.metrics(0).await;
         let read = metric(&ingest, "lap_records_in_total", &[("stage", "ingest")]);
+        if let Some(n) = read {
+            note_change(&mut finished, "ingest's reads", now, n);
+        }
         if now - last_change.0 > 5.0 && rows > 0.0 && read == Some(lines.len() as f64) {
             break;
         }
@@ -304,6 +317,11 @@ async fn throughput(school: &Options, postgres: bool) {
         total / end
     );
     println!("CPU used: {cpu}");
+    let ends: Vec<String> = finished
+        .iter()
+        .map(|(part, (at, n))| format!("{part} {:.1} s ({n:.0})", at - ready))
+        .collect();
+    println!("last change after ready: {}", ends.join(", "));
     let sink = p.metrics(3).await;
     if lake {
         let delta = [("store", "delta")];
@@ -335,6 +353,14 @@ async fn throughput(school: &Options, postgres: bool) {
         println!("PostgreSQL events table: {pg} rows (counted by the sink: {total:.0})");
     }
     drop_schema(&client, &p).await;
+}
+
+/// Keeps in `finished` when the count of `part` last changed (and to what).
+fn note_change<'a>(finished: &mut BTreeMap<&'a str, (f64, f64)>, part: &'a str, now: f64, n: f64) {
+    let seen = finished.entry(part).or_insert((now, n));
+    if seen.1 != n {
+        *seen = (now, n);
+    }
 }
 
 /// False when `LAP_BENCH_LAKE=off` asks to leave the lake out.

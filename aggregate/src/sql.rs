@@ -20,10 +20,12 @@ use datafusion::arrow::array::{
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::reference::Reference;
-use crate::table::{Grain, class_grain, schema};
+use crate::table::{Grain, class_grain, schema, sort_order};
 
 /// The built-in indicator files, by name.
 pub const BUILT_IN: &[(&str, &str)] = &[
@@ -197,12 +199,29 @@ impl Queries {
     }
 
     fn register(&self, name: &str, batch: RecordBatch) -> Result<(), SqlError> {
+        self.register_sorted(name, batch, Vec::new())
+    }
+
+    /// Registers `batch` as table `name` whose rows are in `order` (empty:
+    /// no known order), so plans can leave out sorts it already satisfies.
+    fn register_sorted(
+        &self,
+        name: &str,
+        batch: RecordBatch,
+        order: Vec<SortExpr>,
+    ) -> Result<(), SqlError> {
         let err = |e: datafusion::error::DataFusionError| SqlError::Query {
             name: name.into(),
             message: e.to_string(),
         };
+        let mut table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(err)?;
+        if !order.is_empty() {
+            table = table.with_sort_order(vec![order]);
+        }
         self.ctx.deregister_table(name).map_err(err)?;
-        self.ctx.register_batch(name, batch).map_err(err)?;
+        self.ctx
+            .register_table(name, Arc::new(table))
+            .map_err(err)?;
         Ok(())
     }
 
@@ -214,7 +233,7 @@ impl Queries {
         })?;
         let mut rows: HashMap<RowKey, BTreeMap<String, Option<f64>>> = HashMap::new();
         for (grain, table) in [(Grain::Learner, learner.clone()), (Grain::Class, class)] {
-            self.register("events", table)?;
+            self.register_sorted("events", table, sort_order())?;
             for file in &self.files {
                 let batches = self.execute(file)?;
                 for b in &batches {
@@ -463,4 +482,42 @@ fn questionnaire_batch(r: &Reference) -> RecordBatch {
         ],
     )
     .expect("questionnaire columns match their schema")
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::physical_plan::displayable;
+
+    use super::*;
+
+    /// The physical plan of built-in query `name` over a registered table.
+    fn plan(q: &Queries, name: &str) -> String {
+        let file = q.files.iter().find(|f| f.name == name).expect("query");
+        let query = async {
+            let df = q.ctx.sql(&file.sql).await?;
+            df.create_physical_plan().await
+        };
+        let rt = q.rt.as_ref().expect("runtime");
+        let plan = rt.block_on(query).expect("plan");
+        displayable(plan.as_ref()).indent(true).to_string()
+    }
+
+    #[test]
+    fn activity_reads_the_events_in_their_declared_order_without_sorting() {
+        let names: Vec<String> = BUILT_IN.iter().map(|(n, _)| n.to_string()).collect();
+        let settings = Settings {
+            session_gap_cap_ms: 600_000,
+        };
+        let q = Queries::new(load(None, &names).unwrap(), &Reference::default(), settings)
+            .expect("queries");
+        let events = || RecordBatch::new_empty(schema());
+        // `run` leaves its last `events` table registered.
+        q.run(&events()).unwrap();
+        let sorted = plan(&q, "activity");
+        assert!(sorted.contains("BoundedWindowAggExec"), "{sorted}");
+        assert!(!sorted.contains("SortExec"), "{sorted}");
+        // Without the declared order the same query sorts: what the order saves.
+        q.register("events", events()).unwrap();
+        assert!(plan(&q, "activity").contains("SortExec"));
+    }
 }

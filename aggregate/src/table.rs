@@ -18,6 +18,8 @@ use datafusion::arrow::compute::{filter_record_batch, is_not_null};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::logical_expr::SortExpr;
+use datafusion::prelude::col;
 
 use crate::store::{ClassDay, ClassKey, Ev, FastSet, Store};
 use crate::window::{Calendar, Window};
@@ -78,8 +80,8 @@ pub struct TableInfo {
     pub schools: HashMap<Arc<str>, Arc<str>>,
 }
 
-/// Builds the learner-grain table for the selected windows; derive the
-/// class grain with [`class_grain`].
+/// Builds the learner-grain table for the selected windows, its rows in
+/// [`sort_order`]; derive the class grain with [`class_grain`].
 pub fn learner_table(
     store: &Store,
     cal: &Calendar,
@@ -87,9 +89,9 @@ pub fn learner_table(
 ) -> Result<(RecordBatch, TableInfo), ArrowError> {
     let mut b = Builders::default();
     let mut info = TableInfo::default();
+    let mut rows: Vec<Row<'_>> = Vec::new();
     for &(window, classes) in selection {
         let (start, end) = (cal.start(window), cal.end(window));
-        let mut groups: Vec<(&ClassKey, &ClassDay, &Ev)> = Vec::new();
         for day in window.days() {
             let Some(state) = store.day(day) else {
                 continue;
@@ -98,34 +100,62 @@ pub fn learner_table(
                 if classes.is_some_and(|set| !set.contains(class)) {
                     continue;
                 }
-                groups.extend(
+                rows.extend(
                     slot.events
                         .iter()
                         .filter(|e| !e.removed)
-                        .map(|e| (class, slot, e)),
+                        .map(|e| (start, end, class, slot, e)),
                 );
             }
         }
-        groups.sort_by(|a, b| {
-            (a.0, &a.2.person, a.2.time, a.2.key).cmp(&(b.0, &b.2.person, b.2.time, b.2.key))
-        });
-        let mut last: Option<(&ClassKey, &Arc<str>)> = None;
-        for (class, slot, e) in groups {
-            if let (Some(c), Some(school)) = (class, &slot.school) {
-                info.schools
-                    .entry(c.clone())
-                    .or_insert_with(|| school.clone());
-            }
-            if let Some(c) = class
-                && last != Some((class, &e.person))
-            {
-                *info.contributors.entry((start, c.clone())).or_default() += 1;
-            }
-            last = Some((class, &e.person));
-            b.push(start, end, class, slot, e);
+    }
+    rows.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+    let mut last: Option<(i64, &ClassKey, &Arc<str>)> = None;
+    for (start, end, class, slot, e) in rows {
+        if let (Some(c), Some(school)) = (class, &slot.school) {
+            info.schools
+                .entry(c.clone())
+                .or_insert_with(|| school.clone());
         }
+        if let Some(c) = class
+            && last != Some((start, class, &e.person))
+        {
+            *info.contributors.entry((start, c.clone())).or_default() += 1;
+        }
+        last = Some((start, class, &e.person));
+        b.push(start, end, class, slot, e);
     }
     Ok((b.finish()?, info))
+}
+
+/// A row of [`learner_table`] before it is built: window start and end,
+/// class, the class's day, the event.
+type Row<'a> = (i64, i64, &'a ClassKey, &'a ClassDay, &'a Ev);
+
+/// What [`learner_table`] orders rows by: [`sort_order`]'s columns as the
+/// table stores them (`event_hash` is the key's low 64 bits, signed).
+fn order_key<'a>(r: &Row<'a>) -> (i64, &'a ClassKey, &'a Arc<str>, i64, i64) {
+    (r.0, r.2, &r.4.person, r.4.time, r.4.key as i64)
+}
+
+/// The order of the rows of a table from [`learner_table`], and of its
+/// [`class_grain`]: window, class (rows without one first), entity,
+/// learner, time, event hash. Declared to DataFusion with the table, so a
+/// query whose window function partitions and orders by these columns
+/// (`activity`'s `LEAD … OVER (PARTITION BY window_start, class_id,
+/// entity, person_key ORDER BY event_time, event_hash)`) reads the rows as
+/// they are instead of sorting them again on every emission. In the class
+/// grain `entity` is the class id, so the order holds there too.
+pub fn sort_order() -> Vec<SortExpr> {
+    let asc = |name: &str, nulls_first: bool| col(name).sort(true, nulls_first);
+    vec![
+        asc("window_start", false),
+        asc("class_id", true),
+        asc("entity", false),
+        asc("person_key", false),
+        asc("event_time", false),
+        asc("event_hash", false),
+    ]
 }
 
 /// The class grain of a learner-grain table: rows with a class, `entity`
