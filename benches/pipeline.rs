@@ -8,8 +8,10 @@
 //!   event rows committed (with both stores: held by both) per second from
 //!   the services being ready to the last row, and between 10 % and 90 %
 //!   of the final count, beside the whole run from the first service's
-//!   start. Once into the lake alone, once into the lake and PostgreSQL
-//!   (into PostgreSQL alone with `LAP_BENCH_LAKE=off`). The services start
+//!   start, and when ingest's reads and each store's event rows last
+//!   changed (which part finished last). Once into the lake alone, once
+//!   into the lake and PostgreSQL (into PostgreSQL alone with
+//!   `LAP_BENCH_LAKE=off`). The services start
 //!   one after another, so ingest and enrich drain the raw topics while
 //!   the later ones start; with `LAP_BENCH_LOAD=live` the services start
 //!   first and the activity is loaded once they are ready, so all four

@@ -35,7 +35,7 @@ fn in_declared_order(batch: &RecordBatch) -> bool {
         .values()
         .iter()
         .enumerate()
-        .all(|(i, &at)| at as usize == i)
+        .all(|(position, &row)| row as usize == position)
 }
 
 #[test]
