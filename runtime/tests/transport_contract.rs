@@ -106,11 +106,14 @@ async fn produce<H: Harness>(
     let topic: Arc<str> = Arc::from(topic);
     let mut pending = Vec::new();
     for i in range.clone() {
-        let rec = OutRecord::new(
+        let mut rec = OutRecord::new(
             topic.clone(),
             Some(Bytes::from(format!("key-{}", i % 37))),
             Bytes::from(format!("evt-{i}")),
         );
+        if i % 5 == 0 {
+            rec.headers = vec![("n".into(), Bytes::from(i.to_string()))];
+        }
         pending.push((i, sink.send(rec).await.expect("enqueue")));
     }
     let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
@@ -168,6 +171,15 @@ async fn all_delivered<H: Harness>(h: H) {
     let mut src = h.source(&group, &topic);
     let mut seen = BTreeSet::new();
     consume_until(&mut src, |batch| {
+        for m in batch {
+            // Every fifth record carries a header, the others none.
+            let i: usize = payload(m)["evt-".len()..].parse().expect("index");
+            let expected = (i % 5 == 0).then(|| i.to_string());
+            let header = m
+                .header("n")
+                .map(|h| String::from_utf8_lossy(h).into_owned());
+            assert_eq!(header, expected, "headers of evt-{i}");
+        }
         seen.extend(batch.iter().map(payload));
         (batch.to_vec(), seen.len() >= expected.len())
     })
@@ -334,7 +346,7 @@ macro_rules! contract {
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn all_messages_delivered_and_committed() {
+            async fn all_messages_delivered_with_their_headers_and_committed() {
                 if let Some(h) = $make {
                     all_delivered(h).await;
                 }

@@ -12,6 +12,8 @@ mod table;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -91,17 +93,12 @@ impl KafkaSink {
 
 impl RecordSink for KafkaSink {
     async fn send(&self, record: OutRecord) -> Result<Pending, TransportError> {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (k, v) in &record.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: Some(v.as_ref()),
-            });
-        }
         let mut backoff = Duration::from_millis(1);
         loop {
-            let mut fr: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(&record.topic).headers(headers.clone());
+            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&record.topic);
+            if let Some(headers) = owned_headers(&record.headers) {
+                fr = fr.headers(headers);
+            }
             if let Some(k) = &record.key {
                 fr = fr.key(k.as_ref());
             }
@@ -140,6 +137,25 @@ impl RecordSink for KafkaSink {
                 reason: format!("flush: {e}"),
             })
     }
+}
+
+/// librdkafka's copy of a record's headers, or `None` for a record without
+/// any (most records): each list is a C allocation per attempt, which a
+/// record without headers needs neither of.
+fn owned_headers(headers: &[(String, Bytes)]) -> Option<OwnedHeaders> {
+    if headers.is_empty() {
+        return None;
+    }
+    let owned = headers.iter().fold(
+        OwnedHeaders::new_with_capacity(headers.len()),
+        |owned, (k, v)| {
+            owned.insert(Header {
+                key: k,
+                value: Some(v.as_ref()),
+            })
+        },
+    );
+    Some(owned)
 }
 
 /// Interns topic names so messages share one allocation per topic.
