@@ -111,7 +111,7 @@ async fn produce<H: Harness>(
             Some(Bytes::from(format!("key-{}", i % 37))),
             Bytes::from(format!("evt-{i}")),
         );
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             rec.headers = vec![("n".into(), Bytes::from(i.to_string()))];
         }
         pending.push((i, sink.send(rec).await.expect("enqueue")));
@@ -174,7 +174,7 @@ async fn all_delivered<H: Harness>(h: H) {
         for m in batch {
             // Every fifth record carries a header, the others none.
             let i: usize = payload(m)["evt-".len()..].parse().expect("index");
-            let expected = (i % 5 == 0).then(|| i.to_string());
+            let expected = i.is_multiple_of(5).then(|| i.to_string());
             let header = m
                 .header("n")
                 .map(|h| String::from_utf8_lossy(h).into_owned());
