@@ -241,6 +241,10 @@ async fn throughput(school: &Options, postgres: bool) {
     p.launch_all().await;
     let ready = started.elapsed().as_secs_f64();
     println!("services ready after {ready:.1} s");
+    // The machine's busy core-seconds and the services' CPU at ready and
+    // at the last new row: whose CPU the drain took.
+    let cpu_now = |p: &Pipeline| (busy_core_seconds(), services_cpu(p));
+    let at_ready = cpu_now(&p);
     if live {
         load(&p, &lines).await;
     }
@@ -263,6 +267,7 @@ async fn throughput(school: &Options, postgres: bool) {
     };
     let mut samples: Vec<(f64, f64)> = Vec::new();
     let mut last_change = (0.0, 0.0);
+    let mut at_last_change = at_ready;
     // When each store's event rows and ingest's reads last changed: which
     // part of the pipeline finished last.
     let mut finished: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
@@ -275,6 +280,7 @@ async fn throughput(school: &Options, postgres: bool) {
         samples.push((now, rows));
         if rows != last_change.1 {
             last_change = (now, rows);
+            at_last_change = cpu_now(&p);
         }
         for (part, store) in [("the lake", "delta"), ("PostgreSQL", "postgres")] {
             let labels = [("store", store), ("table", "events")];
@@ -319,6 +325,7 @@ async fn throughput(school: &Options, postgres: bool) {
         total / end
     );
     println!("CPU used: {cpu}");
+    println!("{}", cpu_shares(at_ready, at_last_change, total));
     let ends: Vec<String> = finished
         .iter()
         .map(|(part, (at, n))| format!("{part} {:.1} s ({n:.0})", at - ready))
@@ -524,6 +531,47 @@ fn cpu_line(p: &Pipeline) -> String {
         .map(|i| format!("{} {:.1} s", SERVICES[i], p.cpu_seconds(i)))
         .collect();
     cpu.join(", ")
+}
+
+/// Core-seconds the whole machine has spent busy since boot: user, nice,
+/// system, irq and softirq of `/proc/stat` (not idle, iowait, steal, nor
+/// guest, which user already counts; USER_HZ = 100 on Linux).
+fn busy_core_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("cpu "))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let busy: f64 = [0, 1, 2, 5, 6].iter().filter_map(|&i| ticks.get(i)).sum();
+    busy / 100.0
+}
+
+/// CPU seconds the four services have used so far, together.
+fn services_cpu(p: &Pipeline) -> f64 {
+    (0..SERVICES.len()).map(|i| p.cpu_seconds(i)).sum()
+}
+
+/// Whose CPU a drain of `events` took between two (machine busy, services)
+/// readings: lap's four services, per event and as the rate two cores
+/// would sustain if they ran nothing else, against what everything else on
+/// the machine took meanwhile (PostgreSQL, the broker, this loader), which
+/// in production runs on machines of its own.
+fn cpu_shares(from: (f64, f64), to: (f64, f64), events: f64) -> String {
+    let (busy, services) = (to.0 - from.0, to.1 - from.1);
+    let micros = 1e6 * services / events.max(1.0);
+    format!(
+        "CPU from ready to the last row: the machine busy {busy:.1} core-s; lap's services \
+         {services:.1} ({micros:.1} µs per event, {:.0} events/s on two cores of their own), \
+         everything else (PostgreSQL, broker, loader) {:.1}",
+        2e6 / micros.max(f64::MIN_POSITIVE),
+        busy - services
+    )
 }
 
 /// Prints the latencies of the statements sent in each 10 s window: a
