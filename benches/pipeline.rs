@@ -558,18 +558,19 @@ fn services_cpu(p: &Pipeline) -> f64 {
 }
 
 /// Whose CPU a drain of `events` took between two (machine busy, services)
-/// readings: lap's four services, per event and as the rate two cores
-/// would sustain if they ran nothing else, against what everything else on
-/// the machine took meanwhile (PostgreSQL, the broker, this loader), which
-/// in production runs on machines of its own.
+/// readings: lap's four services, per event and as the rate this
+/// machine's cores would sustain if they ran nothing else, against what
+/// everything else on the machine took meanwhile (PostgreSQL, the broker,
+/// this loader), which in production runs on machines of its own.
 fn cpu_shares(from: (f64, f64), to: (f64, f64), events: f64) -> String {
     let (busy, services) = (to.0 - from.0, to.1 - from.1);
     let micros = 1e6 * services / events.max(1.0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!(
         "CPU from ready to the last row: the machine busy {busy:.1} core-s; lap's services \
-         {services:.1} ({micros:.1} µs per event, {:.0} events/s on two cores of their own), \
+         {services:.1} ({micros:.1} µs per event, {:.0} events/s on {cores} cores of their own), \
          everything else (PostgreSQL, broker, loader) {:.1}",
-        2e6 / micros.max(f64::MIN_POSITIVE),
+        cores as f64 * 1e6 / micros.max(f64::MIN_POSITIVE),
         busy - services
     )
 }
