@@ -1,7 +1,8 @@
-//! The transport-free aggregate: admits events into window state, emits
-//! open windows provisionally, finalises weeks once the watermark passes
-//! their end plus the allowed lateness, and says which input messages that
-//! releases and what to checkpoint.
+//! The transport-free aggregate: admits events into their partition's
+//! [`Task`], emits open windows provisionally, finalises a task's weeks
+//! once its own partition's watermark passes their end plus the allowed
+//! lateness, and says which input messages that releases and what to write
+//! to the task's changelog.
 //!
 //! **Finalisation is per ISO week**: a week's seven daily windows and the
 //! weekly window become final together, at the week's end + allowed
@@ -9,28 +10,30 @@
 //! and "late" has one meaning: the event's week is final. Daily rows are
 //! provisional until then (refreshed every provisional interval).
 //!
-//! **Restarts**: counted events stay unacknowledged until their week is
-//! final, so after a crash they are replayed from the committed offsets.
-//! What finalisation changed (history, and the watermark it reached per
-//! partition) is checkpointed after the final rows are durable; a replayed
-//! event of a week final under its partition's checkpointed watermark was
-//! already counted (or sent to the late topic) and is skipped.
+//! **Partitions move**: [`Engine::restore`] and [`Engine::assign`] build a
+//! task from its changelog when its partition is assigned,
+//! [`Engine::revoke`] drops it. Counted events stay unacknowledged until
+//! their week is final, so the new owner (or the same instance after a
+//! crash) reads them again from the committed offset; what finalisation
+//! changed is written to the changelog once the final rows are durable.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, LazyLock};
 
 use lap_runtime::config::{AggregateConfig, FlagConfig};
 use lap_runtime::transport::{MessageId, TopicPartition};
-use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, WindowKind};
+use lap_schemas::{EnrichedEvent, IndicatorRow, WindowKind};
 
+use crate::changelog::Restored;
 use crate::finish::{RowContext, finish};
 use crate::history::History;
+use crate::revision::{Revisions, next_epoch};
 use crate::sql::{Computed, Queries, SqlError};
-use crate::store::{ClassKey, FastSet, Inserted, Store};
+use crate::store::{ClassKey, FastSet, Store};
 use crate::table::{TableInfo, learner_table};
-use crate::unchanged::Unchanged;
-use crate::watermark::Watermarks;
-use crate::window::{Calendar, Day, Window};
+use crate::task::Task;
+use crate::watermark::{Watermark, instant};
+use crate::window::{Calendar, Window};
 
 /// Runs the queries over one chunk's events; `None` when it has none.
 fn compute(
@@ -57,20 +60,22 @@ type Selected = Vec<(Window, Option<FastSet<ClassKey>>)>;
 enum Step {
     /// Plans the provisional rows of every window with new events.
     Provisional { now_ms: i64 },
-    /// Plans the final rows of every week that closes at or before `wm`.
-    Finalise { wm: i64, now_ms: i64 },
-    /// Computes and finishes the rows of one chunk of classes.
+    /// Plans the final rows of every task's weeks that close at or before
+    /// its watermark at input time `input_ms` (every week when `None`).
+    Finalise { input_ms: Option<i64>, now_ms: i64 },
+    /// Computes and finishes the rows of one chunk of a task's classes.
     Chunk {
+        task: TopicPartition,
         kind: WindowKind,
         selection: Selected,
         is_final: bool,
         now_ms: i64,
     },
     /// Drops a finalised week's state; its held messages become releasable.
-    DropWeek(Window),
-    /// Ends a finalisation: hands out the released messages and the
-    /// checkpoint of what it changed.
-    Checkpoint,
+    DropWeek(TopicPartition, Window),
+    /// Ends a task's finalisation: hands out the released messages and the
+    /// changelog records of what it changed.
+    Checkpoint(TopicPartition),
 }
 
 /// Failures of the aggregate itself (never caused by one bad event).
@@ -156,6 +161,25 @@ impl Admitted {
     }
 }
 
+/// A changelog record: the partition (the task's input partition number),
+/// key and value.
+pub type ChangelogRecord = (i32, String, String);
+
+/// A partition taken on by [`Engine::assign`].
+#[derive(Debug)]
+pub struct Assigned {
+    /// The changelog record fencing earlier owners.
+    pub record: ChangelogRecord,
+    /// The task's epoch.
+    pub epoch: i64,
+    /// Changelog records read.
+    pub records: u64,
+    /// Of them, written by owners that had already lost the partition.
+    pub stale: u64,
+    /// Of them, not understood.
+    pub unknown: u64,
+}
+
 /// What one emission produced.
 #[derive(Debug, Default)]
 pub struct Emission {
@@ -164,8 +188,8 @@ pub struct Emission {
     pub rows: Vec<IndicatorRow>,
     /// Held messages whose weeks are now final.
     pub released: Vec<MessageId>,
-    /// State-topic records (key, JSON) to write once the rows are durable.
-    pub checkpoint: Vec<(String, String)>,
+    /// Changelog records to write once the rows are durable.
+    pub checkpoint: Vec<ChangelogRecord>,
     /// Provisional rows not handed out because they equal the last row
     /// sent for their key (see [`crate::unchanged`]).
     pub unchanged: usize,
@@ -181,13 +205,13 @@ fn collected(
     Ok(emission)
 }
 
-/// Watermark partition of events admitted without a message (backfill).
+/// The task of events admitted without a message (a batch run).
 static LOCAL: LazyLock<TopicPartition> = LazyLock::new(|| TopicPartition {
     topic: Arc::from("local"),
-    partition: 0,
+    partition: -1,
 });
 
-/// Window state, watermarks, history and the indicator queries.
+/// The indicator queries and the tasks of the partitions this instance owns.
 #[derive(Debug)]
 pub struct Engine {
     cal: Calendar,
@@ -196,43 +220,27 @@ pub struct Engine {
     /// A second session for batch work: with it, two chunks of an emission
     /// run their SQL at once, one per core (see [`Engine::with_helper`]).
     helper: Option<Queries>,
-    store: Store,
-    watermarks: Watermarks,
-    history: History,
-    /// Watermark each partition's weeks were final under before a restart.
-    floors: HashMap<TopicPartition, i64>,
-    /// Highest watermark finalisation ran at.
-    final_wm: i64,
-    revision: i64,
-    /// Week end + lateness by week start day, cached.
-    closes: HashMap<Day, i64>,
+    tasks: BTreeMap<TopicPartition, Task>,
+    /// Changelogs being read back, by partition.
+    restoring: HashMap<TopicPartition, Restored>,
+    /// Revisions of a batch run, from its start; `None` in a stream.
+    batch: Option<Revisions>,
     /// The emission in progress, one chunk per [`Engine::step`].
     steps: VecDeque<Step>,
-    /// What the finalisation in progress has released and emitted so far.
-    finalised: (Vec<MessageId>, usize),
-    /// What the open windows' provisional rows last said.
-    unchanged: Unchanged,
 }
 
 impl Engine {
-    /// An empty engine.
+    /// An engine owning no partition yet.
     pub fn new(cal: Calendar, opts: EngineOptions, queries: Queries) -> Engine {
-        let keep = (opts.flags.falling_windows.max(opts.flags.inactive_days) as usize + 1).max(2);
         Engine {
-            watermarks: Watermarks::new(opts.bound_us, opts.idle_ms),
-            history: History::new(keep),
             cal,
             opts,
             queries,
             helper: None,
-            store: Store::default(),
-            floors: HashMap::new(),
-            final_wm: i64::MIN,
-            revision: 0,
-            closes: HashMap::new(),
+            tasks: BTreeMap::new(),
+            restoring: HashMap::new(),
+            batch: None,
             steps: VecDeque::new(),
-            finalised: (Vec::new(), 0),
-            unchanged: Unchanged::default(),
         }
     }
 
@@ -249,46 +257,95 @@ impl Engine {
         &self.queries
     }
 
-    /// Events in window state.
+    /// Events in window state, over every task.
     pub fn events_in_state(&self) -> usize {
-        self.store.len()
+        self.tasks.values().map(|t| t.store.len()).sum()
     }
 
-    /// The instance watermark at input time `input_ms` (see
-    /// [`Watermarks`]), if any event was seen.
-    pub fn watermark(&self, input_ms: i64) -> Option<i64> {
-        self.watermarks.instance(input_ms)
+    /// The partitions this engine holds a task for.
+    pub fn partitions(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.tasks.keys()
     }
 
-    /// Applies one state-topic record at start; false when the key is unknown.
-    pub fn restore(&mut self, key: &str, value: &str) -> bool {
-        if let Some(tp) = key.strip_prefix("wm:") {
-            let (Ok((topic, partition)), Ok(wm)) = (
-                serde_json::from_str::<(String, i32)>(tp),
-                value.parse::<i64>(),
-            ) else {
-                return false;
-            };
-            let tp = TopicPartition {
-                topic: Arc::from(topic),
-                partition,
-            };
-            let floor = self.floors.entry(tp).or_insert(wm);
-            *floor = (*floor).max(wm);
-            return true;
+    /// The watermark of `tp`'s task at input time `input_ms`, if it has
+    /// read an event.
+    pub fn watermark(&self, tp: &TopicPartition, input_ms: i64) -> Option<i64> {
+        self.tasks.get(tp)?.watermark.at(input_ms)
+    }
+
+    /// Windows kept per learner and class day in history.
+    fn keep(&self) -> usize {
+        let f = &self.opts.flags;
+        (f.falling_windows.max(f.inactive_days) as usize + 1).max(2)
+    }
+
+    fn new_watermark(&self) -> Watermark {
+        Watermark::new(self.opts.bound_us, self.opts.idle_ms)
+    }
+
+    /// Applies the next record of `tp`'s changelog while `tp` is being
+    /// assigned (see [`crate::changelog`]).
+    pub fn restore(&mut self, tp: &TopicPartition, key: &str, value: Option<&str>) {
+        let keep = self.keep();
+        self.restoring
+            .entry(tp.clone())
+            .or_insert_with(|| Restored::new(History::new(keep)))
+            .apply(key, value);
+    }
+
+    /// Takes `tp` on with what its changelog held, in an epoch above every
+    /// earlier owner's (wall clock `now_ms`). The returned record fences
+    /// them: it must be durable before the task emits anything.
+    pub fn assign(&mut self, tp: &TopicPartition, now_ms: i64) -> Assigned {
+        let keep = self.keep();
+        let restored = self
+            .restoring
+            .remove(tp)
+            .unwrap_or_else(|| Restored::new(History::new(keep)));
+        let epoch = next_epoch(restored.epoch, now_ms);
+        let assigned = Assigned {
+            record: (tp.partition, String::new(), String::new()),
+            epoch,
+            records: restored.records,
+            stale: restored.stale,
+            unknown: restored.unknown,
+        };
+        let task = Task::new(restored, Revisions::stream(epoch), self.new_watermark());
+        let (key, value) = task.task_record();
+        self.tasks.insert(tp.clone(), task);
+        Assigned {
+            record: (tp.partition, key, value),
+            ..assigned
         }
-        self.history.restore(key, value)
     }
 
-    fn closes(&mut self, week: Window) -> i64 {
-        let (cal, lateness) = (&self.cal, self.opts.lateness_us);
-        *self
-            .closes
-            .entry(week.first)
-            .or_insert_with(|| cal.end(week).saturating_add(lateness))
+    /// Drops `tp`'s task: its open windows, its held messages (which its
+    /// next owner reads again) and its history (in the changelog).
+    pub fn revoke(&mut self, tp: &TopicPartition) {
+        self.tasks.remove(tp);
+        self.restoring.remove(tp);
     }
 
-    /// Admits one event read from `from` (`None` in a backfill) at input
+    /// The task of `tp`, created without a changelog when the transport
+    /// never announced the partition (a batch run, or a test feeding
+    /// messages by hand).
+    fn task_mut(&mut self, tp: &TopicPartition, now_ms: i64) -> &mut Task {
+        if !self.tasks.contains_key(tp) {
+            let keep = self.keep();
+            let revisions = self
+                .batch
+                .unwrap_or_else(|| Revisions::stream(next_epoch(0, now_ms)));
+            let task = Task::new(
+                Restored::new(History::new(keep)),
+                revisions,
+                self.new_watermark(),
+            );
+            self.tasks.insert(tp.clone(), task);
+        }
+        self.tasks.get_mut(tp).expect("inserted above")
+    }
+
+    /// Admits one event read from `from` (`None` in a batch run) at input
     /// time `input_ms`: the stage's clock of time spent ready for input,
     /// which partition idleness is measured in.
     pub fn admit(
@@ -297,39 +354,10 @@ impl Engine {
         from: Option<&MessageId>,
         input_ms: i64,
     ) -> Admitted {
-        let tp = from.map_or(&*LOCAL, |m| &m.tp);
-        self.watermarks.observe(tp, e.event_time, input_ms);
-        if e.role != Role::Learner {
-            return Admitted::NotLearner;
-        }
-        let day = self.cal.day_of(e.event_time);
-        let closes = self.closes(Window::of(WindowKind::Weekly, day));
-        if self.floors.get(tp).is_some_and(|f| closes <= *f) {
-            return Admitted::AlreadyFinal;
-        }
-        if closes <= self.final_wm {
-            return Admitted::Late;
-        }
-        let (admitted, held_on) = match (&e.action, &e.voids) {
-            (Action::Voided, Some(target)) => (
-                Admitted::Voiding,
-                self.store.void(target, day).unwrap_or(day),
-            ),
-            _ => match self.store.insert(day, e) {
-                Inserted::Added => (Admitted::Counted, day),
-                Inserted::Duplicate => return Admitted::Duplicate,
-                Inserted::AlreadyVoided => return Admitted::AlreadyVoided,
-            },
-        };
-        if let Some(m) = from {
-            self.store.day_mut(held_on).held.push(m.clone());
-        }
-        admitted
-    }
-
-    fn next_revision(&mut self, now_us: i64) -> i64 {
-        self.revision = (self.revision + 1).max(now_us);
-        self.revision
+        let tp = from.map_or(&*LOCAL, |m| &m.tp).clone();
+        let (lateness, cal) = (self.opts.lateness_us, self.cal.clone());
+        self.task_mut(&tp, crate::revision::now_ms())
+            .admit(&cal, lateness, e, from, input_ms)
     }
 
     /// True while an emission begun with a `begin_*` method has steps left.
@@ -342,27 +370,37 @@ impl Engine {
     /// [`EngineOptions::chunk_events`]), handing that chunk's rows to `out`.
     /// The service hands them to the producer before it calls again, so
     /// only one chunk's rows are ever in memory. The messages a
-    /// finalisation releases and its checkpoint come with the call that
-    /// ends it; otherwise the
-    /// returned [`Emission`] is empty. Nothing else may touch the engine
-    /// until [`Engine::emitting`] is false.
+    /// finalisation releases and its changelog records come with the call
+    /// that ends a task's finalisation; otherwise the returned
+    /// [`Emission`] is empty. Nothing else may touch the engine until
+    /// [`Engine::emitting`] is false.
     pub fn step(&mut self, out: &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError> {
         let mut done = Emission::default();
         while let Some(step) = self.steps.pop_front() {
             match step {
                 Step::Provisional { now_ms } => self.plan_provisional(now_ms),
-                Step::Finalise { wm, now_ms } => self.plan_finalise(wm, now_ms),
-                Step::DropWeek(week) => {
-                    self.finalised.0.extend(self.store.drop_week(week));
-                    self.closes.remove(&week.first);
-                    self.unchanged.forget_until(self.cal.end(week));
+                Step::Finalise { input_ms, now_ms } => self.plan_finalise(input_ms, now_ms),
+                Step::DropWeek(tp, week) => {
+                    if let Some(task) = self.tasks.get_mut(&tp) {
+                        task.finalised.0.extend(task.store.drop_week(week));
+                        task.forget_week(week);
+                        task.unchanged.forget_until(self.cal.end(week));
+                    }
                 }
-                Step::Checkpoint => {
-                    let em = self.checkpoint();
-                    done.released.extend(em.released);
-                    done.checkpoint.extend(em.checkpoint);
+                Step::Checkpoint(tp) => {
+                    if let Some(task) = self.tasks.get_mut(&tp) {
+                        let (released, rows) = std::mem::take(&mut task.finalised);
+                        let changed = rows > 0 || !released.is_empty();
+                        done.released.extend(released);
+                        if changed && tp != *LOCAL {
+                            let records = task.checkpoint().into_iter();
+                            done.checkpoint
+                                .extend(records.map(|(k, v)| (tp.partition, k, v)));
+                        }
+                    }
                 }
                 Step::Chunk {
+                    task,
                     kind,
                     selection,
                     is_final,
@@ -371,16 +409,18 @@ impl Engine {
                     let mut chunks = vec![selection];
                     if self.helper.is_some()
                         && let Some(Step::Chunk {
+                            task: t,
                             kind: k,
                             is_final: f,
                             ..
                         }) = self.steps.front()
-                        && (*k, *f) == (kind, is_final)
+                        && (t, *k, *f) == (&task, kind, is_final)
                         && let Some(Step::Chunk { selection, .. }) = self.steps.pop_front()
                     {
                         chunks.push(selection);
                     }
-                    done.unchanged = self.run_chunks(kind, &chunks, is_final, now_ms, out)?;
+                    done.unchanged =
+                        self.run_chunks(&task, kind, &chunks, is_final, now_ms, out)?;
                     return Ok(done);
                 }
             }
@@ -388,18 +428,23 @@ impl Engine {
         Ok(done)
     }
 
-    /// Computes `chunks` (the second one on the helper session, at the same
-    /// time) and finishes their rows in order, leaving out provisional rows
-    /// that repeat the last ones sent; returns how many it left out.
+    /// Computes `chunks` of `tp`'s task (the second one on the helper
+    /// session, at the same time) and finishes their rows in order, leaving
+    /// out provisional rows that repeat the last ones sent; returns how
+    /// many it left out.
     fn run_chunks(
         &mut self,
+        tp: &TopicPartition,
         kind: WindowKind,
         chunks: &[Selected],
         is_final: bool,
         now_ms: i64,
         out: &mut dyn FnMut(IndicatorRow),
     ) -> Result<usize, EngineError> {
-        let (store, cal, queries) = (&self.store, &self.cal, &self.queries);
+        let Some(task) = self.tasks.get_mut(tp) else {
+            return Ok(0);
+        };
+        let (store, cal, queries) = (&task.store, &self.cal, &self.queries);
         let computed = match (&self.helper, chunks) {
             (Some(helper), [first, second]) => std::thread::scope(|s| {
                 let other = s.spawn(|| compute(store, cal, helper, second));
@@ -414,12 +459,27 @@ impl Engine {
         let mut repeats = 0;
         for (chunk, done) in chunks.iter().zip(computed) {
             if let Some((computed, info)) = done? {
-                let finished = self.finish_chunk(kind, chunk, computed, &info, is_final, now_ms);
+                let ends: HashMap<i64, i64> = chunk
+                    .iter()
+                    .map(|(w, _)| (self.cal.start(*w), self.cal.end(*w)))
+                    .collect();
+                let now_us = now_ms.saturating_mul(1000);
+                let ctx = RowContext {
+                    kind,
+                    ends: &ends,
+                    time_zone: self.cal.name(),
+                    revision: task.revisions.take(),
+                    emitted: now_us,
+                    is_final,
+                    min_group_size: self.opts.min_group_size,
+                    flags: &self.opts.flags,
+                };
+                let finished = finish(&ctx, computed, &info, &mut task.history);
                 if is_final {
-                    self.finalised.1 += finished.len();
+                    task.finalised.1 += finished.len();
                 }
                 for row in finished {
-                    if self.unchanged.is_repeat(&row) {
+                    if task.unchanged.is_repeat(&row) {
                         repeats += 1;
                     } else {
                         out(row);
@@ -430,20 +490,25 @@ impl Engine {
         Ok(repeats)
     }
 
-    /// Queues a step for every chunk of `selection` (one window kind) in
-    /// `planned`, in order.
+    /// Queues a step for every chunk of `selection` (one window kind of
+    /// `tp`'s task) in `planned`, in order.
     fn plan_rows(
         &self,
         planned: &mut Vec<Step>,
+        tp: &TopicPartition,
         kind: WindowKind,
         selection: &[(Window, Option<FastSet<ClassKey>>)],
         is_final: bool,
         now_ms: i64,
     ) {
+        let Some(task) = self.tasks.get(tp) else {
+            return;
+        };
         planned.extend(
-            self.chunks(selection)
+            chunks(&task.store, selection, self.opts.chunk_events)
                 .into_iter()
                 .map(|selection| Step::Chunk {
+                    task: tp.clone(),
                     kind,
                     selection,
                     is_final,
@@ -471,78 +536,6 @@ impl Engine {
         Ok(all)
     }
 
-    /// Splits `selection` into selections of whole classes with about
-    /// `chunk_events` events each. Every query groups by class, so the
-    /// rows do not depend on the split.
-    fn chunks(&self, selection: &[(Window, Option<FastSet<ClassKey>>)]) -> Vec<Selected> {
-        let mut per_class: BTreeMap<&ClassKey, usize> = BTreeMap::new();
-        for (window, classes) in selection {
-            for state in window.days().filter_map(|d| self.store.day(d)) {
-                for (class, slot) in &state.classes {
-                    if classes.as_ref().is_none_or(|set| set.contains(class)) {
-                        *per_class.entry(class).or_default() += slot.events.len();
-                    }
-                }
-            }
-        }
-        let mut groups: Vec<FastSet<ClassKey>> = vec![FastSet::default()];
-        let mut size = 0;
-        for (class, n) in per_class {
-            if size > 0 && size + n > self.opts.chunk_events {
-                groups.push(FastSet::default());
-                size = 0;
-            }
-            groups.last_mut().expect("one group").insert(class.clone());
-            size += n;
-        }
-        if groups.len() == 1 {
-            return vec![selection.to_vec()];
-        }
-        groups
-            .iter()
-            .map(|group| {
-                selection
-                    .iter()
-                    .map(|(w, classes)| {
-                        let part = match classes {
-                            Some(set) => set.intersection(group).cloned().collect(),
-                            None => group.clone(),
-                        };
-                        (*w, Some(part))
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// Finishes the computed values of one chunk into rows.
-    fn finish_chunk(
-        &mut self,
-        kind: WindowKind,
-        selection: &[(Window, Option<FastSet<ClassKey>>)],
-        computed: Vec<Computed>,
-        info: &TableInfo,
-        is_final: bool,
-        now_ms: i64,
-    ) -> Vec<IndicatorRow> {
-        let ends: HashMap<i64, i64> = selection
-            .iter()
-            .map(|(w, _)| (self.cal.start(*w), self.cal.end(*w)))
-            .collect();
-        let now_us = now_ms.saturating_mul(1000);
-        let ctx = RowContext {
-            kind,
-            ends: &ends,
-            time_zone: self.cal.name(),
-            revision: self.next_revision(now_us),
-            emitted: now_us,
-            is_final,
-            min_group_size: self.opts.min_group_size,
-            flags: &self.opts.flags,
-        };
-        finish(&ctx, computed, info, &mut self.history)
-    }
-
     /// Emits every open window with events since the last call, provisionally.
     pub fn provisional(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
         collected(|out| self.provisional_into(now_ms, out))
@@ -565,43 +558,48 @@ impl Engine {
     }
 
     fn plan_provisional(&mut self, now_ms: i64) {
-        let mut daily = Vec::new();
-        let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
-        for (day, state) in self.store.days() {
-            if state.dirty.is_empty() {
-                continue;
-            }
-            daily.push((
-                Window::of(WindowKind::Daily, day),
-                Some(state.dirty.clone()),
-            ));
-            weekly
-                .entry(Window::of(WindowKind::Weekly, day))
-                .or_default()
-                .extend(state.dirty.iter().cloned());
-        }
-        self.store.clear_dirty();
-        let weekly: Vec<_> = weekly.into_iter().map(|(w, c)| (w, Some(c))).collect();
         let mut planned = Vec::new();
-        self.plan_rows(&mut planned, WindowKind::Daily, &daily, false, now_ms);
-        self.plan_rows(&mut planned, WindowKind::Weekly, &weekly, false, now_ms);
+        let tps: Vec<TopicPartition> = self.tasks.keys().cloned().collect();
+        for tp in &tps {
+            let task = self.tasks.get_mut(tp).expect("listed above");
+            let mut daily = Vec::new();
+            let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
+            for (day, state) in task.store.days() {
+                if state.dirty.is_empty() {
+                    continue;
+                }
+                daily.push((
+                    Window::of(WindowKind::Daily, day),
+                    Some(state.dirty.clone()),
+                ));
+                weekly
+                    .entry(Window::of(WindowKind::Weekly, day))
+                    .or_default()
+                    .extend(state.dirty.iter().cloned());
+            }
+            task.store.clear_dirty();
+            let weekly: Vec<_> = weekly.into_iter().map(|(w, c)| (w, Some(c))).collect();
+            self.plan_rows(&mut planned, tp, WindowKind::Daily, &daily, false, now_ms);
+            self.plan_rows(&mut planned, tp, WindowKind::Weekly, &weekly, false, now_ms);
+        }
         self.run_next(planned);
     }
 
-    /// Finalises the weeks the watermark at `now_ms` has passed, input
-    /// time and wall clock being the same (tests, a single batch).
+    /// Finalises the weeks each task's watermark at `now_ms` has passed,
+    /// input time and wall clock being the same (tests, a single batch).
     pub fn finalise_due(&mut self, now_ms: i64) -> Result<Emission, EngineError> {
         self.begin_finalise_due(now_ms, now_ms);
         collected(|out| self.drain(out))
     }
 
-    /// Begins finalising the weeks the watermark at input time `input_ms`
-    /// has passed, to be run with [`Engine::step`]; `now_ms` (wall clock)
-    /// stamps the rows. Returns that watermark, if there is one yet.
-    pub fn begin_finalise_due(&mut self, input_ms: i64, now_ms: i64) -> Option<i64> {
-        let wm = self.watermarks.instance(input_ms)?;
-        self.steps.push_back(Step::Finalise { wm, now_ms });
-        Some(wm)
+    /// Begins finalising the weeks each task's watermark at input time
+    /// `input_ms` has passed, to be run with [`Engine::step`]; `now_ms`
+    /// (wall clock) stamps the rows.
+    pub fn begin_finalise_due(&mut self, input_ms: i64, now_ms: i64) {
+        self.steps.push_back(Step::Finalise {
+            input_ms: Some(input_ms),
+            now_ms,
+        });
     }
 
     /// Finalises every open week (the input has ended, or a backfill).
@@ -622,76 +620,125 @@ impl Engine {
     /// Begins [`Engine::finalise_all`], to be run with [`Engine::step`].
     pub fn begin_finalise_all(&mut self, now_ms: i64) {
         self.steps.push_back(Step::Finalise {
-            wm: i64::MAX,
+            input_ms: None,
             now_ms,
         });
     }
 
-    fn plan_finalise(&mut self, wm: i64, now_ms: i64) {
-        self.final_wm = self.final_wm.max(wm);
-        let weeks: BTreeSet<Window> = self
-            .store
-            .days()
-            .map(|(d, _)| Window::of(WindowKind::Weekly, d))
-            .collect();
+    fn plan_finalise(&mut self, input_ms: Option<i64>, now_ms: i64) {
         let mut planned = Vec::new();
-        for week in weeks {
-            if self.closes(week) > self.final_wm {
-                break;
-            }
-            tracing::info!(
-                week = %week.first,
-                watermark = %crate::watermark::instant(self.final_wm),
-                partitions = %self.watermarks.describe(),
-                "week final"
-            );
-            let days: Vec<_> = week
+        let tps: Vec<TopicPartition> = self.tasks.keys().cloned().collect();
+        for tp in &tps {
+            let (cal, lateness) = (self.cal.clone(), self.opts.lateness_us);
+            let task = self.tasks.get_mut(tp).expect("listed above");
+            let wm = match input_ms {
+                None => i64::MAX,
+                Some(t) => match task.watermark.at(t) {
+                    Some(wm) => wm,
+                    None => continue,
+                },
+            };
+            task.final_wm = task.final_wm.max(wm);
+            let weeks: BTreeSet<Window> = task
+                .store
                 .days()
-                .filter(|d| self.store.day(*d).is_some())
-                .map(|d| (Window::of(WindowKind::Daily, d), None))
+                .map(|(d, _)| Window::of(WindowKind::Weekly, d))
                 .collect();
-            self.plan_rows(&mut planned, WindowKind::Daily, &days, true, now_ms);
-            self.plan_rows(
-                &mut planned,
-                WindowKind::Weekly,
-                &[(week, None)],
-                true,
-                now_ms,
-            );
-            planned.push(Step::DropWeek(week));
+            let mut due = Vec::new();
+            for week in weeks {
+                if task.closes(&cal, lateness, week) > task.final_wm {
+                    break;
+                }
+                tracing::info!(
+                    partition = %format!("{}/{}", tp.topic, tp.partition),
+                    week = %week.first,
+                    watermark = %instant(task.final_wm),
+                    progress = %task.watermark.describe(input_ms.unwrap_or(0)),
+                    "week final"
+                );
+                let days: Vec<_> = week
+                    .days()
+                    .filter(|d| task.store.day(*d).is_some())
+                    .map(|d| (Window::of(WindowKind::Daily, d), None))
+                    .collect();
+                due.push((week, days));
+            }
+            for (week, days) in due {
+                self.plan_rows(&mut planned, tp, WindowKind::Daily, &days, true, now_ms);
+                self.plan_rows(
+                    &mut planned,
+                    tp,
+                    WindowKind::Weekly,
+                    &[(week, None)],
+                    true,
+                    now_ms,
+                );
+                planned.push(Step::DropWeek(tp.clone(), week));
+            }
+            planned.push(Step::Checkpoint(tp.clone()));
         }
-        planned.push(Step::Checkpoint);
         self.run_next(planned);
     }
 
-    /// The end of a finalisation: the messages it released and, when it
-    /// changed anything, the checkpoint (history and the watermark reached).
-    fn checkpoint(&mut self) -> Emission {
-        let (released, rows) = std::mem::take(&mut self.finalised);
-        let mut out = Emission {
-            released,
-            ..Emission::default()
-        };
-        if rows > 0 || !out.released.is_empty() {
-            out.checkpoint = self.history.take_changes();
-            let wm = self.final_wm.to_string();
-            for tp in self.watermarks.partitions() {
-                let key = serde_json::to_string(&(&*tp.topic, tp.partition)).expect("serialises");
-                out.checkpoint.push((format!("wm:{key}"), wm.clone()));
-            }
-        }
-        out
-    }
-
-    /// Backfill: admits `events` and finalises every week.
+    /// Backfill: admits `events` into one task whose revisions rank above
+    /// every stream's, and finalises every week.
     pub fn run_batch<'a>(
         &mut self,
         events: impl IntoIterator<Item = &'a EnrichedEvent>,
         now_ms: i64,
     ) -> Result<Emission, EngineError> {
+        self.batch = Some(Revisions::batch(now_ms.saturating_mul(1000)));
         for e in events {
             self.admit(e, None, now_ms);
         }
         self.finalise_all(now_ms)
     }
+}
+
+/// Splits `selection` into selections of whole classes with about
+/// `chunk_events` events each. Every query groups by class, so the rows
+/// do not depend on the split.
+fn chunks(
+    store: &Store,
+    selection: &[(Window, Option<FastSet<ClassKey>>)],
+    chunk_events: usize,
+) -> Vec<Selected> {
+    let mut per_class: BTreeMap<&ClassKey, usize> = BTreeMap::new();
+    for (window, classes) in selection {
+        for state in window.days().filter_map(|d| store.day(d)) {
+            for (class, slot) in &state.classes {
+                if classes.as_ref().is_none_or(|set| set.contains(class)) {
+                    *per_class.entry(class).or_default() += slot.events.len();
+                }
+            }
+        }
+    }
+    let mut groups: Vec<FastSet<ClassKey>> = vec![FastSet::default()];
+    let mut size = 0;
+    for (class, n) in per_class {
+        if size > 0 && size + n > chunk_events {
+            groups.push(FastSet::default());
+            size = 0;
+        }
+        groups.last_mut().expect("one group").insert(class.clone());
+        size += n;
+    }
+    if groups.len() == 1 {
+        return vec![selection.to_vec()];
+    }
+    groups
+        .iter()
+        .map(|group| {
+            selection
+                .iter()
+                .map(|(w, classes)| {
+                    let part = match classes {
+                        Some(set) => set.intersection(group).cloned().collect(),
+                        None => group.clone(),
+                    };
+                    (*w, Some(part))
+                })
+                .collect()
+        })
+        .collect()
 }

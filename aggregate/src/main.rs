@@ -1,6 +1,8 @@
-//! `lap-aggregate`: the aggregate service. Restores its checkpoint and the
-//! curriculum/questionnaire from their topics (not ready until then), keeps
-//! following the roster topic, and turns `lap.enriched` into `lap.indicators`.
+//! `lap-aggregate`: the aggregate service. Reads the curriculum and
+//! questionnaire from the roster topic (not ready until then) and keeps
+//! following it, checks that its changelog topic is co-partitioned with
+//! its input, and turns `lap.enriched` into `lap.indicators`, restoring
+//! each assigned partition's task from the changelog before reading it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,10 +14,32 @@ use lap_aggregate::reference::Reference;
 use lap_aggregate::{Aggregate, AggregateTopics, SharedReference};
 use lap_runtime::service::Service;
 use lap_runtime::transport::Message;
-use lap_runtime::transport::kafka::TableReader;
+use lap_runtime::transport::kafka::{TableReader, partition_count};
 use lap_schemas::{RosterRecord, decode};
 use parking_lot::RwLock;
 use tracing::{info, warn};
+
+/// Fails unless the changelog topic has as many partitions as the input:
+/// a task's state lives in the changelog partition of its own number.
+fn check_co_partitioned(
+    cfg: &lap_runtime::config::KafkaConfig,
+    input: &str,
+    changelog: &str,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(30);
+    let (n_in, n_log) = (
+        partition_count(cfg, input, timeout)?,
+        partition_count(cfg, changelog, timeout)?,
+    );
+    if n_in != n_log {
+        anyhow::bail!(
+            "{changelog} has {n_log} partitions and {input} {n_in}: the changelog must have as \
+             many as the input (partition n keeps the state of input partition n); recreate \
+             {changelog} with {n_in} partitions (`lap topics create` with topics.aggregate_state.partitions = {n_in})"
+        );
+    }
+    Ok(())
+}
 
 /// mimalloc, as in the other services.
 #[global_allocator]
@@ -36,11 +60,10 @@ async fn main() -> anyhow::Result<()> {
     let svc = Service::start("aggregate").await?;
     let cfg = &svc.config;
     let tenant = cfg.enrich.tenant.clone();
-    svc.health.set_check(
-        "state",
-        false,
-        "restoring the checkpoint and reference data",
-    );
+    svc.health
+        .set_check("reference", false, "reading curriculum and questionnaire");
+    let state_topic = cfg.topics.aggregate_state.name.clone();
+    check_co_partitioned(&cfg.kafka, &cfg.topics.enriched.name, &state_topic)?;
 
     // Reference data: read the roster topic to its end, then follow it.
     let roster_topic = cfg.topics.roster.name.clone();
@@ -65,45 +88,11 @@ async fn main() -> anyhow::Result<()> {
         items = reference.items.len(),
         "reference data read"
     );
-    let mut engine = build_engine(&cfg.aggregate, &reference)
+    let engine = build_engine(&cfg.aggregate, &reference)
         .context("check the [aggregate] section of the config")?;
     let shared: SharedReference = Arc::new(RwLock::new((0, reference)));
-
-    // Checkpoint: history and the watermark each partition was final under.
-    let state_topic = cfg.topics.aggregate_state.name.clone();
-    let mut state = TableReader::open(&cfg.kafka, &state_topic, Duration::from_secs(30))
-        .with_context(|| format!("opening the checkpoint topic {state_topic}"))?;
-    let mut skipped = 0u64;
-    let n = state.catch_up(
-        |m| {
-            let key = m
-                .key
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            let value = m
-                .payload
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            if !engine.restore(&key, &value) {
-                skipped += 1;
-            }
-        },
-        |n, behind| {
-            info!(
-                records = n,
-                partitions_behind = behind,
-                "restoring the checkpoint"
-            )
-        },
-    )?;
-    if skipped > 0 {
-        warn!(skipped, "checkpoint records not understood were ignored");
-    }
-    info!(records = n, "checkpoint restored");
     svc.health
-        .set_check("state", true, format!("{n} checkpoint records restored"));
+        .set_check("reference", true, format!("{n} roster records read"));
 
     let (follow, stop) = (shared.clone(), svc.stop.clone());
     std::thread::Builder::new()

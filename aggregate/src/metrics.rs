@@ -1,7 +1,7 @@
 //! Aggregate's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{IntCounter, IntCounterVec, IntGauge};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 /// Counters and gauges of the aggregate stage.
 #[derive(Clone, Debug)]
@@ -14,8 +14,8 @@ pub struct AggregateMetrics {
     pub unchanged_rows: IntCounter,
     /// Events held in window state.
     pub state_events: IntGauge,
-    /// Instance watermark, seconds since the epoch.
-    pub watermark_seconds: IntGauge,
+    /// Each owned partition's watermark, seconds since the epoch.
+    pub watermark_seconds: IntGaugeVec,
     /// Enriched-topic records that are not `EnrichedEvent`s (dead-lettered).
     pub undecodable: IntCounter,
 }
@@ -46,9 +46,10 @@ impl AggregateMetrics {
                 "Provisional indicator rows not emitted because they equal the last row sent for their key.",
             ),
             state_events: gauge("lap_aggregate_state_events", "Events held in open windows."),
-            watermark_seconds: gauge(
+            watermark_seconds: metrics.gauge_vec(
                 "lap_aggregate_watermark_seconds",
-                "Instance event-time watermark (seconds since the epoch).",
+                "Event-time watermark of each input partition this instance owns (seconds since the epoch).",
+                &["partition"],
             ),
             undecodable,
         }

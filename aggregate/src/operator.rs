@@ -1,16 +1,20 @@
 //! The aggregate [`Operator`]: decodes enriched events, feeds the
 //! [`Engine`], and turns its emissions into records: indicator rows, late
-//! events (original bytes), dead letters, and the checkpoint, which is
-//! written only after the rows it describes are durable.
+//! events (original bytes), dead letters, and each task's changelog
+//! records, written to the state topic's partition of the task's number
+//! only after the rows they describe are durable. On assignment it reads a
+//! task back from its changelog and fences earlier owners; on revocation
+//! it drops the task.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use lap_runtime::stage::{Operator, Output, StageError};
-use lap_runtime::transport::{Message, OutRecord};
+use lap_runtime::transport::{Message, OutRecord, TopicPartition};
 use lap_schemas::{DeadLetter, EnrichedEvent, Origin, Problem, decode, encode};
 use parking_lot::RwLock;
+use tracing::{info, warn};
 
 use crate::engine::{Admitted, Engine};
 use crate::metrics::AggregateMetrics;
@@ -25,7 +29,7 @@ pub struct AggregateTopics {
     pub late: Arc<str>,
     /// Records that are not enriched events.
     pub dlq: Arc<str>,
-    /// The compacted checkpoint topic.
+    /// The compacted changelog topic, co-partitioned with the input.
     pub state: Arc<str>,
 }
 
@@ -113,12 +117,8 @@ impl Aggregate {
             self.metrics.rows.with_label_values(&[label]).inc_by(n);
         }
         self.metrics.unchanged_rows.inc_by(em.unchanged as u64);
-        for (key, value) in em.checkpoint {
-            out.emit_after_durable(OutRecord::new(
-                self.topics.state.clone(),
-                Some(Bytes::from(key)),
-                Bytes::from(value),
-            ));
+        for record in em.checkpoint {
+            out.emit_after_durable(self.changelog_record(record));
         }
         out.release(em.released);
         self.metrics
@@ -159,18 +159,43 @@ impl Aggregate {
         Ok(())
     }
 
-    /// Begins finalising the weeks the watermark has passed at the input
-    /// time of `out` (idleness is measured in it); `now_ms` stamps rows.
+    /// Begins finalising the weeks each task's watermark has passed at the
+    /// input time of `out` (idleness is measured in it); `now_ms` stamps rows.
     fn begin_finalise(&mut self, out: &Output, now_ms: i64) {
-        if let Some(wm) = self.engine.begin_finalise_due(input_ms(out), now_ms) {
-            self.metrics.watermark_seconds.set(wm / 1_000_000);
+        let input = input_ms(out);
+        for tp in self.engine.partitions() {
+            if let Some(wm) = self.engine.watermark(tp, input) {
+                self.metrics
+                    .watermark_seconds
+                    .with_label_values(&[&tp.partition.to_string()])
+                    .set(wm / 1_000_000);
+            }
         }
+        self.engine.begin_finalise_due(input, now_ms);
+    }
+
+    /// A changelog record as a message to the task's own partition.
+    fn changelog_record(
+        &self,
+        (partition, key, value): crate::engine::ChangelogRecord,
+    ) -> OutRecord {
+        OutRecord::new(
+            self.topics.state.clone(),
+            Some(Bytes::from(key)),
+            Bytes::from(value),
+        )
+        .to_partition(partition)
     }
 }
 
 /// The stage's input time, in the milliseconds the engine counts in.
 fn input_ms(out: &Output) -> i64 {
     out.input_time().as_millis() as i64
+}
+
+/// A changelog key or value as text; anything else is not lap's.
+fn utf8(bytes: Option<&[u8]>) -> Option<&str> {
+    bytes.and_then(|b| std::str::from_utf8(b).ok())
 }
 
 /// A dead letter's id: stable for a message, so a replay writes the same one.
@@ -243,5 +268,58 @@ impl Operator for Aggregate {
 
     fn resume(&mut self, out: &mut Output) -> Result<(), StageError> {
         self.step(out)
+    }
+
+    fn changelog(&self) -> Option<Arc<str>> {
+        Some(self.topics.state.clone())
+    }
+
+    fn restore(&mut self, tp: &TopicPartition, record: &Message) -> Result<(), StageError> {
+        self.engine.restore(
+            tp,
+            utf8(record.key.as_deref()).unwrap_or(""),
+            utf8(record.payload.as_deref()),
+        );
+        Ok(())
+    }
+
+    fn on_assign(
+        &mut self,
+        partitions: &[TopicPartition],
+        out: &mut Output,
+    ) -> Result<(), StageError> {
+        let now = millis(SystemTime::now());
+        for tp in partitions {
+            let assigned = self.engine.assign(tp, now);
+            info!(
+                partition = tp.partition,
+                epoch = assigned.epoch,
+                records = assigned.records,
+                stale = assigned.stale,
+                "task taken on"
+            );
+            if assigned.unknown > 0 {
+                warn!(
+                    partition = tp.partition,
+                    unknown = assigned.unknown,
+                    "changelog records not understood were ignored"
+                );
+            }
+            out.emit(self.changelog_record(assigned.record));
+        }
+        Ok(())
+    }
+
+    fn on_revoke(&mut self, partitions: &[TopicPartition]) {
+        for tp in partitions {
+            self.engine.revoke(tp);
+            self.metrics
+                .watermark_seconds
+                .with_label_values(&[&tp.partition.to_string()])
+                .set(0);
+        }
+        self.metrics
+            .state_events
+            .set(self.engine.events_in_state() as i64);
     }
 }

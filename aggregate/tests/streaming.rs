@@ -80,24 +80,22 @@ fn a_late_event_goes_late_leaves_the_final_row_alone_and_backfill_counts_it() {
     // Sunday + 2 days: the first week is final and its message released.
     let later = ev("e2", "p1", "2026-03-11 09:00", Viewed, "A");
     assert_eq!(engine.admit(&later, Some(&msg(0, 1)), 0), Admitted::Counted);
-    // One idle timeout (30 s) after the first event the watermark counts.
-    assert!(engine.finalise_due(29_999).unwrap().rows.is_empty());
-    let em = engine.finalise_due(30_000).unwrap();
+    let em = engine.finalise_due(0).unwrap();
     let first = row(&em.rows, "learner_weekly", "p1", day("2026-03-02"));
     close(value(first, "activity_events"), 1.0);
     assert_eq!(em.released, [msg(0, 0)]);
     assert!(
         em.checkpoint
             .iter()
-            .any(|(k, v)| k == r#"wm:["lap.enriched",0]"# && v.parse::<i64>().is_ok())
+            .any(|(p, k, v)| (*p, k.as_str()) == (0, "task") && v.contains("final_watermark"))
     );
     // A straggler of the first week is late: not counted, not held.
     let straggler = ev("e3", "p1", "2026-03-03 09:00", Viewed, "B");
     assert_eq!(
-        engine.admit(&straggler, Some(&msg(0, 2)), 30_000),
+        engine.admit(&straggler, Some(&msg(0, 2)), 0),
         Admitted::Late
     );
-    assert!(engine.finalise_due(30_000).unwrap().rows.is_empty());
+    assert!(engine.finalise_due(0).unwrap().rows.is_empty());
     // Backfill over all three counts it.
     let rows = batch(&cfg, &[on_time, later, straggler]);
     close(
@@ -178,9 +176,9 @@ fn provisional_rows_that_did_not_change_are_not_sent_again() {
 }
 
 #[test]
-fn one_partition_s_backlog_closes_nothing_before_the_others_deliver() {
+fn each_partition_finalises_on_its_own_watermark() {
     let mut engine = engine(&config(5));
-    // At start, partition 1 delivers a backlog of three weeks first…
+    // Partition 1 delivers a backlog of three weeks first…
     for (i, d) in ["2026-03-02", "2026-03-10", "2026-03-18"]
         .iter()
         .enumerate()
@@ -188,43 +186,51 @@ fn one_partition_s_backlog_closes_nothing_before_the_others_deliver() {
         let e = ev(&format!("b{i}"), "p1", &format!("{d} 09:00"), Viewed, "A");
         engine.admit(&e, Some(&msg(1, i as i64)), 0);
     }
-    // …and within the idle timeout (30 s) nothing is final,
-    assert_eq!(engine.watermark(29_999), None);
-    assert!(engine.finalise_due(29_999).unwrap().rows.is_empty());
-    // so partition 0's events of the first week still count.
-    let e = ev("a0", "p2", "2026-03-03 09:00", Viewed, "A");
-    assert_eq!(
-        engine.admit(&e, Some(&msg(0, 0)), 20_000),
-        Admitted::Counted
-    );
-    // Both partitions silent for 30 s: the newest event time counts.
-    let em = engine.finalise_due(60_000).unwrap();
+    // …which closes its own first two weeks and nothing of partition 0,
+    let e = ev("a0", "p2", "2026-03-03 09:00", Viewed, "B");
+    let mut e = e;
+    e.class_id = Some("c2".into());
+    assert_eq!(engine.admit(&e, Some(&msg(0, 0)), 0), Admitted::Counted);
+    let em = engine.finalise_due(0).unwrap();
+    let week1 = day("2026-03-02");
+    assert!(row(&em.rows, "learner_weekly", "p1", week1).is_final);
+    assert!(em.rows.iter().all(|r| r.entity_id != "p2"), "{:?}", em.rows);
+    assert_eq!(em.released, [msg(1, 0), msg(1, 1)]);
+    // so partition 0's stragglers of the first week still count.
+    let e2 = ev("a1", "p2", "2026-03-04 09:00", Viewed, "B");
+    let mut e2 = e2;
+    e2.class_id = Some("c2".into());
+    assert_eq!(engine.admit(&e2, Some(&msg(0, 1)), 0), Admitted::Counted);
+    let fin = engine.finalise_all(0).unwrap();
     close(
         value(
-            row(&em.rows, "learner_weekly", "p2", day("2026-03-02")),
+            row(&fin.rows, "learner_weekly", "p2", week1),
             "activity_events",
         ),
-        1.0,
-    );
-    assert_eq!(
-        row(&em.rows, "class_weekly", "c1", day("2026-03-02")).contributors,
-        2
+        2.0,
     );
 }
 
 #[test]
-fn a_restored_watermark_skips_replayed_events_of_final_weeks() {
+fn a_restored_task_skips_replayed_events_of_final_weeks_and_sends_new_ones_late() {
     let mut engine = engine(&config(5));
-    assert!(engine.restore(
-        r#"wm:["lap.enriched",0]"#,
-        &at("2026-03-11 00:00").to_string()
-    ));
+    let tp = msg(0, 0).tp;
+    let task = format!(
+        r#"{{"final_watermark":{},"read_below":1}}"#,
+        at("2026-03-11 00:00")
+    );
+    engine.restore(&tp, "task", Some(&format!("7 {task}")));
+    let assigned = engine.assign(&tp, 0);
+    assert_eq!(assigned.records, 1);
+    assert!(assigned.epoch > 7, "a new owner's epoch is higher");
     let replayed = ev("e1", "p1", "2026-03-02 09:00", Viewed, "A");
     assert_eq!(
         engine.admit(&replayed, Some(&msg(0, 0)), 0),
         Admitted::AlreadyFinal
     );
-    // The same week from another partition without a checkpoint counts.
+    let unseen = ev("e2", "p1", "2026-03-02 10:00", Viewed, "A");
+    assert_eq!(engine.admit(&unseen, Some(&msg(0, 1)), 0), Admitted::Late);
+    // The same week from another partition without a changelog counts.
     assert_eq!(
         engine.admit(&replayed, Some(&msg(1, 0)), 0),
         Admitted::Counted
@@ -244,6 +250,7 @@ prop_compose! {
         let mut e = ev(&format!("e{i}"), &format!("p{person}"), "2026-03-02 00:00", ACTIONS[action], &format!("o{object}"));
         e.event_time += hours * HOUR + (i as i64 % 3600) * 1_000_000;
         e.class_id = Some(format!("c{class}"));
+        e.school_id = Some(format!("s{class}"));
         e.score_scaled = score.map(|s| f64::from(s) / 100.0);
         e.duration_ms = duration;
         if e.action == Answered {
@@ -256,11 +263,12 @@ prop_compose! {
 
 prop_compose! {
     /// Events, then duplicates and voids, each with an arrival delay of up
-    /// to a day (the allowed lateness is two days) and a partition.
+    /// to a day (the allowed lateness is two days) and its school's
+    /// partition (as enrich keys them).
     fn arrivals()(events in proptest::collection::vec(event(400), 1..120))
         (dups in proptest::collection::vec(0..events.len(), 0..10),
          voids in proptest::collection::vec(0..events.len(), 0..10),
-         delays in proptest::collection::vec((0..24 * HOUR, 0..3i32), events.len() + 20),
+         delays in proptest::collection::vec(0..24 * HOUR, events.len() + 20),
          events in Just(events))
         -> Vec<(i64, i32, EnrichedEvent)> {
         // One id, one event: ids are unique before duplicates are added.
@@ -274,11 +282,19 @@ prop_compose! {
             let mut v = ev(&format!("v{n}"), &events[i].person_key, "2026-03-02 00:00", Voided, &events[i].event_id);
             v.event_time = events[i].event_time + HOUR;
             v.class_id = events[i].class_id.clone();
+            v.school_id = events[i].school_id.clone();
             v.voids = Some(events[i].event_id.clone());
             all.push(v);
         }
-        all.into_iter().zip(delays).map(|(e, (delay, p))| (e.event_time + delay, p, e)).collect()
+        all.into_iter().zip(delays).map(|(e, delay)| (e.event_time + delay, partition_of(&e), e)).collect()
     }
+}
+
+/// The partition enrich would write `e` to, with one school per partition.
+fn partition_of(e: &EnrichedEvent) -> i32 {
+    e.school_id
+        .as_deref()
+        .map_or(0, |s| s[1..].parse().unwrap())
 }
 
 fn stream(engine: &mut Engine, mut arrivals: Vec<(i64, i32, EnrichedEvent)>) -> Vec<IndicatorRow> {

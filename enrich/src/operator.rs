@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use lap_runtime::stage::{Operator, Output, StageError};
-use lap_runtime::transport::{Message, MessageId, OutRecord};
+use lap_runtime::transport::{Message, MessageId, OutRecord, TopicPartition};
 use lap_schemas::{DeadLetter, LearningEvent, Origin, Problem, Role, decode, encode};
 use parking_lot::RwLock;
 use prometheus::IntCounter;
@@ -118,9 +118,15 @@ impl Enrich {
         match joined {
             Joined::Enriched(e) => {
                 self.enriched_by_role[e.role as usize].inc();
-                // Keyed by class (else learner): aggregate needs every event
-                // of a class in one partition to compute class rows.
-                let key = Bytes::from(e.class_id.as_ref().unwrap_or(&e.person_key).clone());
+                // Keyed by school (else class, else learner): aggregate
+                // computes class and school rows from one partition's
+                // events, so all of a school's must share one.
+                let key = e
+                    .school_id
+                    .as_ref()
+                    .or(e.class_id.as_ref())
+                    .unwrap_or(&e.person_key);
+                let key = Bytes::from(key.clone());
                 let payload = encode(e.as_ref()).map_err(encode_err)?;
                 out.emit(OutRecord::new(
                     self.topics.enriched.clone(),
@@ -279,5 +285,12 @@ impl Operator for Enrich {
         }
         self.metrics.held.set(0);
         Ok(())
+    }
+
+    /// Forgets the events held of revoked partitions, without output: their
+    /// new owner reads them again from the last commit and holds them itself.
+    fn on_revoke(&mut self, partitions: &[TopicPartition]) {
+        self.held.retain(|h| !partitions.contains(&h.id.tp));
+        self.metrics.held.set(self.held.len() as i64);
     }
 }

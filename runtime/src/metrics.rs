@@ -27,6 +27,10 @@ pub struct Metrics {
     pub rebalances: IntCounterVec,
     /// Offset commits, by result (`ok` or `error`).
     pub commits: IntCounterVec,
+    /// Changelog records read back into tasks on assignment, by stage.
+    pub restore_records: IntCounterVec,
+    /// Time to restore one partition's task from its changelog, by stage.
+    pub restore_seconds: HistogramVec,
 }
 
 impl Metrics {
@@ -67,6 +71,17 @@ impl Metrics {
             "Consumer offset commits.",
             &["result"],
         );
+        let restore_records = counter(
+            "lap_restore_records_total",
+            "Changelog records read back into a partition's state on assignment.",
+            &["stage"],
+        );
+        let restore_seconds = m.histogram_vec(
+            "lap_restore_duration_seconds",
+            "Time to restore one assigned partition's state from its changelog.",
+            &["stage"],
+            0.001,
+        );
         let info = gauge(
             "lap_build_info",
             "Service name and version; always 1.",
@@ -82,6 +97,8 @@ impl Metrics {
             consumer_lag,
             rebalances,
             commits,
+            restore_records,
+            restore_seconds,
         }
     }
 

@@ -6,6 +6,15 @@
 //! acknowledges each input message once everything emitted for it is durable.
 //! The same operator runs inside `lap run` (in-memory transport) and inside
 //! a Kubernetes pod (Kafka); it never learns which.
+//!
+//! State that belongs to an input partition (a *task*, as Kafka Streams
+//! calls it) follows the partition through rebalances: when a partition is
+//! assigned, [`run`] reads the operator's changelog partition of the same
+//! number into [`Operator::restore`] before the operator sees a message of
+//! it, and waits until what [`Operator::on_assign`] emits is durable; when
+//! it is revoked, [`Operator::on_revoke`] drops the task, [`run`] waits
+//! for every delivery in flight and gives up the messages the operator
+//! held, so the new owner reads them again and nothing is counted twice.
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -20,7 +29,8 @@ use tracing::info;
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::transport::{
-    Acker, CloseReport, Message, MessageId, OutRecord, RecordSink, Source, TransportError,
+    Acker, CloseReport, Message, MessageId, OutRecord, Rebalance, RecordSink, Source,
+    TopicPartition, TransportError,
 };
 
 /// Errors that stop a stage. Bad *input* is never one of them: operators turn
@@ -150,6 +160,38 @@ pub trait Operator: Send {
     fn resume(&mut self, _out: &mut Output) -> Result<(), StageError> {
         Ok(())
     }
+
+    /// The compacted topic holding the state of this stage's tasks, if it
+    /// keeps any: partition *n* of it is the changelog of input partition
+    /// *n* (co-partitioned), written with [`OutRecord::to_partition`] and
+    /// read back into [`Operator::restore`] when the partition is assigned.
+    fn changelog(&self) -> Option<Arc<str>> {
+        None
+    }
+
+    /// One record of the changelog of input partition `tp`, in offset
+    /// order, while `tp` is being assigned (before [`Operator::on_assign`]).
+    fn restore(&mut self, _tp: &TopicPartition, _record: &Message) -> Result<(), StageError> {
+        Ok(())
+    }
+
+    /// `partitions` now belong to this instance, their changelogs
+    /// restored. What this call emits is durable before any message of
+    /// them is processed (e.g. a record that fences earlier owners).
+    fn on_assign(
+        &mut self,
+        _partitions: &[TopicPartition],
+        _out: &mut Output,
+    ) -> Result<(), StageError> {
+        Ok(())
+    }
+
+    /// `partitions` no longer belong to this instance: drop their tasks'
+    /// state and forget the messages held of them, without acknowledging
+    /// them (their new owner reads them again). Everything already emitted
+    /// becomes durable before the partitions go; nothing may be emitted for
+    /// them any more.
+    fn on_revoke(&mut self, _partitions: &[TopicPartition]) {}
 }
 
 /// Accumulates the time [`run`] spends ready for input (see
@@ -259,6 +301,25 @@ where
                 };
                 clock.ready(false);
                 health.beat();
+                match &batch.rebalance {
+                    Some(Rebalance::Assigned(partitions)) => {
+                        restore(&source, &mut op, partitions, &metrics, &health)?;
+                        let mut out = Output::at(clock.now());
+                        op.on_assign(partitions, &mut out)?;
+                        deliver(&sink, &metrics, &mut op, out, Vec::new(), source.acker()).await?.await?;
+                        continue;
+                    }
+                    Some(Rebalance::Revoked { partitions, lost }) => {
+                        op.on_revoke(partitions);
+                        while let Some(done) = in_flight.next().await {
+                            done?;
+                        }
+                        source.acker().abandon_partitions(partitions);
+                        info!(stage, ?partitions, lost, "partitions handed over");
+                        continue;
+                    }
+                    None => {}
+                }
                 let started = Instant::now();
                 count_by_topic(&metrics.records_in, stage, batch.messages.iter().map(|m| &m.topic));
                 let mut out = Output::at(clock.now());
@@ -279,6 +340,9 @@ where
     while let Some(done) = in_flight.next().await {
         done?;
     }
+    // Nothing acknowledges what the operator still holds any more: its
+    // partitions' next reader reads it again, and closing need not wait.
+    source.acker().abandon_outstanding();
     sink.flush(opts.grace).await?;
     let close = source.close(opts.grace).await?;
     info!(
@@ -295,6 +359,81 @@ where
             close,
         },
     ))
+}
+
+/// Reads the changelog partition of each of `partitions` into the
+/// operator (readiness is withheld meanwhile), logging progress and
+/// counting records and seconds.
+fn restore<S: Source, O: Operator>(
+    source: &S,
+    op: &mut O,
+    partitions: &[TopicPartition],
+    metrics: &Metrics,
+    health: &Health,
+) -> Result<(), StageError> {
+    let Some(topic) = op.changelog() else {
+        return Ok(());
+    };
+    let stage = op.name();
+    for tp in partitions {
+        health.set_check(
+            "restore",
+            false,
+            format!("restoring the state of {}/{}", tp.topic, tp.partition),
+        );
+        let started = Instant::now();
+        let mut last_log = started;
+        let (mut read, mut failed) = (0u64, None);
+        let mut apply = |m: Message| {
+            read += 1;
+            if failed.is_none()
+                && let Err(e) = op.restore(tp, &m)
+            {
+                failed = Some(e);
+            }
+            if read.is_multiple_of(10_000) && last_log.elapsed() >= Duration::from_secs(2) {
+                last_log = Instant::now();
+                info!(
+                    stage,
+                    partition = tp.partition,
+                    records = read,
+                    "restoring state"
+                );
+            }
+        };
+        let mut read_all = || source.read_partition(&topic, tp.partition, &mut apply);
+        // Reading a large changelog from a broker blocks for seconds: off
+        // the async worker where the runtime allows it.
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let n = if multi_thread {
+            tokio::task::block_in_place(read_all)?
+        } else {
+            read_all()?
+        };
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        metrics
+            .restore_records
+            .with_label_values(&[stage])
+            .inc_by(n);
+        metrics
+            .restore_seconds
+            .with_label_values(&[stage])
+            .observe(seconds);
+        info!(
+            stage,
+            partition = tp.partition,
+            records = n,
+            seconds,
+            records_per_second = (n as f64 / seconds.max(1e-9)).round(),
+            "state restored"
+        );
+    }
+    health.set_check("restore", true, "every assigned partition's state restored");
+    Ok(())
 }
 
 /// Dispatches `out` and, while the operator asks to resume, the parts it

@@ -182,3 +182,158 @@ async fn input_time_stops_while_the_operator_works_and_runs_while_it_waits() {
     // The last one came after 2 s of waiting for input, which counts.
     assert!(steps[2] >= Duration::from_millis(1_500), "{steps:?}");
 }
+
+/// Counts the messages of each partition it owns, holding every one (as a
+/// window operator holds the events of open windows), and keeps the counts
+/// in its changelog; logs what happens to it for the test to check.
+struct Counter {
+    name: &'static str,
+    counts: std::collections::BTreeMap<i32, u64>,
+    log: Arc<parking_lot::Mutex<Vec<String>>>,
+}
+
+impl Operator for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+
+    fn process_batch(&mut self, batch: &[Message], out: &mut Output) -> Result<(), StageError> {
+        for m in batch {
+            let n = self.counts.get_mut(&m.partition).expect("assigned first");
+            *n += 1;
+            out.hold(m.id());
+            out.emit(record("state", n.to_string()).to_partition(m.partition));
+        }
+        Ok(())
+    }
+
+    fn changelog(&self) -> Option<Arc<str>> {
+        Some(Arc::from("state"))
+    }
+
+    fn restore(&mut self, tp: &TopicPartition, record: &Message) -> Result<(), StageError> {
+        let n: u64 = std::str::from_utf8(record.payload.as_deref().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap();
+        self.counts.insert(tp.partition, n);
+        Ok(())
+    }
+
+    fn on_assign(&mut self, parts: &[TopicPartition], _out: &mut Output) -> Result<(), StageError> {
+        for tp in parts {
+            let n = *self.counts.entry(tp.partition).or_default();
+            self.log
+                .lock()
+                .push(format!("{} assigned {} at {n}", self.name, tp.partition));
+        }
+        Ok(())
+    }
+
+    fn on_revoke(&mut self, parts: &[TopicPartition]) {
+        for tp in parts {
+            self.counts.remove(&tp.partition);
+            self.log
+                .lock()
+                .push(format!("{} revoked {}", self.name, tp.partition));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_moves_with_its_state_and_its_held_messages_are_read_again() {
+    let broker = MemoryBroker::new(2);
+    for t in ["in", "state"] {
+        broker.create_topic(t, 2);
+    }
+    for i in 0..10 {
+        let r = OutRecord::new(Arc::from("in"), None, Bytes::from(format!("m{i}")));
+        broker
+            .sink()
+            .send(r.to_partition(i % 2))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let log = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let start = |name: &'static str, stop: CancellationToken| {
+        let op = Counter {
+            name,
+            counts: Default::default(),
+            log: log.clone(),
+        };
+        let source = broker.subscribe("g", &["in"], 3);
+        let sink = broker.sink();
+        tokio::spawn(async move {
+            run(
+                source,
+                sink,
+                op,
+                RunOptions::default(),
+                Metrics::new(name),
+                Health::default(),
+                stop,
+            )
+            .await
+        })
+    };
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let a = start("a", stop_a.clone());
+    let settled = |want: usize| {
+        let log = log.clone();
+        async move {
+            for _ in 0..200 {
+                if log.lock().len() >= want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("log stuck at {:?}", log.lock());
+        }
+    };
+    settled(2).await;
+    // Let a read everything before b joins.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let b = start("b", stop_b.clone());
+    settled(4).await;
+    let events = log.lock().clone();
+    assert_eq!(events[..2], ["a assigned 0 at 0", "a assigned 1 at 0"]);
+    // a lets partition 1 go first; b starts it from a's changelog (5
+    // messages counted), then reads the 5 held messages again.
+    assert_eq!(events[2..4], ["a revoked 1", "b assigned 1 at 5"]);
+    for _ in 0..200 {
+        let state = broker.read_all("state");
+        if state.iter().filter(|m| m.partition == 1).count() == 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let last: Vec<String> = broker
+        .read_all("state")
+        .iter()
+        .filter(|m| m.partition == 1)
+        .map(|m| String::from_utf8(m.payload.as_deref().unwrap().to_vec()).unwrap())
+        .collect();
+    assert_eq!(last.last().map(String::as_str), Some("10"), "{last:?}");
+    assert_eq!(
+        broker.committed(
+            "g",
+            &TopicPartition {
+                topic: Arc::from("in"),
+                partition: 1
+            }
+        ),
+        Some(0),
+        "held messages are never committed"
+    );
+    stop_a.cancel();
+    stop_b.cancel();
+    for stage in [a, b] {
+        let (_, report) = stage.await.unwrap().unwrap();
+        assert_eq!(
+            report.close.unacknowledged, 0,
+            "held messages abandoned at stop"
+        );
+    }
+}

@@ -85,6 +85,7 @@ async fn produce(broker: &MemoryBroker, topic: &str, payload: Option<Vec<u8>>) {
         key: Some(Bytes::from_static(b"k")),
         payload: payload.map(Bytes::from),
         headers: vec![],
+        partition: None,
     };
     broker.sink().send(record).await.unwrap().await.unwrap();
 }

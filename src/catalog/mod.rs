@@ -247,7 +247,7 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
         ),
         topic(
             &t.enriched,
-            "Avro EnrichedEvent, keyed by class (else learner pseudonym)",
+            "Avro EnrichedEvent, keyed by school (else class, else learner pseudonym)",
             "written by enrich from lap.events and lap.roster; read by aggregate and sink",
             record_columns("EnrichedEvent")?,
         ),

@@ -238,6 +238,7 @@ async fn publish_tombstones(
                     key: Some(Bytes::from(key)),
                     payload: None,
                     headers: Vec::new(),
+                    partition: None,
                 })
                 .await?,
             );

@@ -198,6 +198,7 @@ impl Output for KafkaOutput {
             key: None,
             payload: Some(Bytes::copy_from_slice(json.as_bytes())),
             headers: Vec::new(),
+            partition: None,
         };
         let pending = self
             .runtime

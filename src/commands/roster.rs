@@ -197,6 +197,7 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
             key: Some(Bytes::from(key)),
             payload,
             headers: Vec::new(),
+            partition: None,
         };
         pending.push(sink.send(record).await?);
     }

@@ -75,6 +75,7 @@ pub fn feed(
                     key: None,
                     payload: Some(Bytes::from(line)),
                     headers: Vec::new(),
+                    partition: None,
                 };
                 // The in-memory sink stores at once; awaiting is immediate.
                 runtime.block_on(async { sink.send(record).await?.await })?;

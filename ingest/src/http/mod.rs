@@ -196,6 +196,7 @@ async fn produce<K: RecordSink>(
         key: None,
         payload: Some(body),
         headers,
+        partition: None,
     };
     let unavailable = |e: lap_runtime::transport::TransportError| {
         tracing::error!(error = %e, "raw topic write failed");

@@ -216,7 +216,7 @@ pub struct TopicsConfig {
     pub dlq: TopicSpec,
     /// OneRoster records keyed by type and sourcedId (Avro, compacted).
     pub roster: TopicSpec,
-    /// Enriched, pseudonymised events keyed by learner (Avro).
+    /// Enriched, pseudonymised events keyed by school (Avro).
     pub enriched: TopicSpec,
     /// Events with no roster match after the grace period (Avro).
     pub unmatched: TopicSpec,
@@ -224,8 +224,10 @@ pub struct TopicsConfig {
     pub late: TopicSpec,
     /// Indicator rows with revisions (Avro).
     pub indicators: TopicSpec,
-    /// Aggregate's checkpoint: finalised-window watermarks per partition and
-    /// per-entity history for growth and flags (JSON, compacted).
+    /// The aggregate's changelog: partition n holds the state of the task
+    /// of `enriched` partition n (epoch, finalised watermark, history for
+    /// growth and flags; JSON, compacted). Its partition count follows
+    /// `enriched`'s unless set.
     pub aggregate_state: TopicSpec,
 }
 
@@ -268,7 +270,7 @@ impl Default for TopicsConfig {
                 "lap.enriched",
                 30,
                 false,
-                "pseudonymised EnrichedEvents keyed by learner (Avro)",
+                "pseudonymised EnrichedEvents keyed by school, else class, else learner (Avro)",
             ),
             unmatched: topic(
                 "lap.unmatched",
@@ -292,7 +294,7 @@ impl Default for TopicsConfig {
                 "lap.aggregate.state",
                 -1,
                 true,
-                "aggregate checkpoint: finalised watermarks and per-entity history (JSON, compacted)",
+                "aggregate changelog, partition n for lap.enriched partition n: owner epoch, finalised watermark, history (JSON, compacted)",
             ),
         }
     }
@@ -315,14 +317,23 @@ impl TopicsConfig {
         ]
         .into_iter()
         .map(|t| TopicSpec {
-            partitions: if t.partitions > 0 {
-                t.partitions
-            } else {
-                self.partitions
-            },
+            partitions: self.partitions_of(t),
             ..t.clone()
         })
         .collect()
+    }
+
+    /// The partition count `t` is created with: its own, else (for the
+    /// aggregate's changelog, which must match its input) `enriched`'s,
+    /// else the default.
+    pub fn partitions_of(&self, t: &TopicSpec) -> i32 {
+        if t.partitions > 0 {
+            t.partitions
+        } else if std::ptr::eq(t, &self.aggregate_state) {
+            self.partitions_of(&self.enriched)
+        } else {
+            self.partitions
+        }
     }
 }
 

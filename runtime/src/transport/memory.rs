@@ -6,6 +6,14 @@
 //! partitions, at-least-once redelivery from committed offsets. A topic can be
 //! *sealed* when its producers are done; a source whose topics are all sealed
 //! and fully read ends, which is how a file-driven run finishes.
+//!
+//! Rebalances follow Kafka's cooperative protocol: a member hands a
+//! [`Rebalance`] notice to its stage before it reads a newly assigned
+//! partition, and a partition taken away is first revoked (a notice, then
+//! the commit of what was acknowledged) and only then given to its new
+//! owner, so two members never read a partition at once. Tests start,
+//! stop and drop members to play any sequence of scale-ups, scale-downs
+//! and crashes without a broker.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -17,8 +25,8 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 
 use super::{
-    Acker, Batch, CloseReport, Delivered, Message, OffsetTracker, OutRecord, Pending, RecordSink,
-    Source, TopicPartition, TransportError, partition_for_key,
+    Acker, Batch, CloseReport, Delivered, Message, OffsetTracker, OutRecord, Pending, Rebalance,
+    RecordSink, Source, TopicPartition, TransportError, partition_for_key,
 };
 
 /// Shared in-process log store. Cheap to clone; clones share the same topics.
@@ -59,8 +67,21 @@ struct Stored {
 #[derive(Debug, Default)]
 struct Group {
     members: BTreeMap<u64, Vec<Arc<str>>>,
-    generation: u64,
     committed: HashMap<TopicPartition, i64>,
+    /// Which member reads each partition now: a partition is given to its
+    /// next owner only once the last one has let it go.
+    owners: HashMap<TopicPartition, u64>,
+}
+
+impl Group {
+    /// Moves commit points forward (a member that has not yet noticed a
+    /// revocation may report late, so offsets never move back).
+    fn commit(&mut self, points: Vec<super::CommitPoint>) {
+        for p in points {
+            let c = self.committed.entry(p.tp).or_insert(p.offset);
+            *c = (*c).max(p.offset);
+        }
+    }
 }
 
 impl State {
@@ -203,7 +224,6 @@ impl MemoryBroker {
             let member = st.next_member;
             let g = st.groups.entry(group.to_string()).or_default();
             g.members.insert(member, topics.clone());
-            g.generation += 1;
             member
         };
         self.notify();
@@ -214,12 +234,28 @@ impl MemoryBroker {
             topics,
             batch_max: batch_max.max(1),
             tracker: Arc::new(OffsetTracker::default()),
-            generation_seen: 0,
             positions: HashMap::new(),
+            revoking: Vec::new(),
             stopped: Arc::new(AtomicBool::new(false)),
             changes: self.inner.changed.subscribe(),
             left: false,
         }
+    }
+
+    /// Records `0..end` of one partition, `end` being its length now.
+    fn partition_records(&self, topic: &str, partition: i32) -> Vec<Message> {
+        let st = self.inner.state.lock();
+        let Some((name, log)) = st.topics.get_key_value(topic) else {
+            return Vec::new();
+        };
+        let Some(records) = log.partitions.get(partition as usize) else {
+            return Vec::new();
+        };
+        records
+            .iter()
+            .enumerate()
+            .map(|(offset, r)| to_message(name, partition, offset as i64, r))
+            .collect()
     }
 }
 
@@ -253,9 +289,16 @@ impl MemorySink {
             )));
         }
         let n = log.partitions.len() as i32;
-        let partition = match &record.key {
-            Some(k) => partition_for_key(k, n),
-            None => (inner.round_robin.fetch_add(1, Ordering::Relaxed) % n as u64) as i32,
+        let partition = match (record.partition, &record.key) {
+            (Some(p), _) if (0..n).contains(&p) => p,
+            (Some(p), _) => {
+                return Err(TransportError::Memory(format!(
+                    "topic {} has {n} partitions, a record was meant for partition {p}",
+                    record.topic
+                )));
+            }
+            (None, Some(k)) => partition_for_key(k, n),
+            (None, None) => (inner.round_robin.fetch_add(1, Ordering::Relaxed) % n as u64) as i32,
         };
         let timestamp_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -294,59 +337,82 @@ pub struct MemorySource {
     topics: Vec<Arc<str>>,
     batch_max: usize,
     tracker: Arc<OffsetTracker>,
-    generation_seen: u64,
+    /// Partitions this member owns, with the next offset to read.
     positions: HashMap<TopicPartition, i64>,
+    /// Partitions whose revocation was handed to the stage; let go on the
+    /// next call, by which time the stage has dealt with it.
+    revoking: Vec<TopicPartition>,
     stopped: Arc<AtomicBool>,
     changes: watch::Receiver<u64>,
     left: bool,
 }
 
 impl MemorySource {
-    /// Writes moved commit points into the group. Offsets only move forward:
-    /// a member that has not yet noticed a revocation may report late.
+    /// Writes moved commit points into the group.
     fn sync_commits(&self, st: &mut State) {
         let points = self.tracker.take_changed();
         if let Some(g) = st.groups.get_mut(&self.group) {
-            for p in points {
-                let c = g.committed.entry(p.tp).or_insert(p.offset);
-                *c = (*c).max(p.offset);
-            }
+            g.commit(points);
         }
     }
 
-    fn rebalance_if_needed(&mut self, st: &mut State) {
-        let generation = st.groups.get(&self.group).map_or(0, |g| g.generation);
-        if generation == self.generation_seen {
+    /// Lets the partitions whose revocation the stage has seen go: commits
+    /// what was acknowledged and gives up ownership.
+    fn release_revoked(&mut self, st: &mut State) {
+        if self.revoking.is_empty() {
             return;
         }
-        self.generation_seen = generation;
-        let target = st.assignment(&self.group, self.member);
-        let revoked: Vec<TopicPartition> = self
-            .positions
-            .keys()
-            .filter(|tp| !target.contains(*tp))
-            .cloned()
-            .collect();
+        let revoked = std::mem::take(&mut self.revoking);
         let points = self.tracker.revoke(&revoked);
         if let Some(g) = st.groups.get_mut(&self.group) {
-            for p in points {
-                let c = g.committed.entry(p.tp).or_insert(p.offset);
-                *c = (*c).max(p.offset);
+            g.commit(points);
+            for tp in &revoked {
+                if g.owners.get(tp) == Some(&self.member) {
+                    g.owners.remove(tp);
+                }
             }
         }
         for tp in &revoked {
             self.positions.remove(tp);
         }
-        let committed = st.groups.get(&self.group).map(|g| &g.committed);
-        let added: Vec<TopicPartition> = target
-            .into_iter()
-            .filter(|tp| !self.positions.contains_key(tp))
+        self.broker.notify();
+    }
+
+    /// The next rebalance notice, if the group's assignment moved: first
+    /// revocations (the partitions are let go on the next call), then the
+    /// partitions whose previous owner has let them go.
+    fn rebalance(&mut self, st: &mut State) -> Option<Rebalance> {
+        let target = st.assignment(&self.group, self.member);
+        let mut revoked: Vec<TopicPartition> = self
+            .positions
+            .keys()
+            .filter(|tp| !target.contains(*tp))
+            .cloned()
             .collect();
+        if !revoked.is_empty() {
+            revoked.sort();
+            self.revoking.clone_from(&revoked);
+            return Some(Rebalance::Revoked {
+                partitions: revoked,
+                lost: false,
+            });
+        }
+        let g = st.groups.get_mut(&self.group)?;
+        let mut added: Vec<TopicPartition> = target
+            .into_iter()
+            .filter(|tp| !self.positions.contains_key(tp) && !g.owners.contains_key(tp))
+            .collect();
+        if added.is_empty() {
+            return None;
+        }
+        added.sort();
         for tp in &added {
-            let start = committed.and_then(|c| c.get(tp).copied()).unwrap_or(0);
+            g.owners.insert(tp.clone(), self.member);
+            let start = g.committed.get(tp).copied().unwrap_or(0);
             self.positions.insert(tp.clone(), start);
         }
-        self.tracker.assign(added);
+        self.tracker.assign(added.clone());
+        Some(Rebalance::Assigned(added))
     }
 
     fn fetch(&mut self, st: &State) -> Vec<Message> {
@@ -377,10 +443,13 @@ impl MemorySource {
         out
     }
 
+    /// Every subscribed topic is sealed and this member owns and has read
+    /// every partition the group gives it.
     fn fully_read_and_sealed(&self, st: &State) -> bool {
         self.topics
             .iter()
             .all(|t| st.topics.get(t).is_some_and(|log| log.sealed))
+            && st.assignment(&self.group, self.member).len() == self.positions.len()
             && self.positions.iter().all(|(tp, pos)| {
                 st.topics[&tp.topic].partitions[tp.partition as usize].len() as i64 <= *pos
             })
@@ -394,10 +463,20 @@ impl MemorySource {
         let mut st = self.broker.inner.state.lock();
         if let Some(g) = st.groups.get_mut(&self.group) {
             g.members.remove(&self.member);
-            g.generation += 1;
+            g.owners.retain(|_, m| *m != self.member);
         }
         drop(st);
         self.broker.notify();
+    }
+
+    fn batch(&self, messages: Vec<Message>, rebalance: Option<Rebalance>) -> Batch {
+        Batch {
+            messages,
+            rebalance,
+            acker: Acker {
+                tracker: self.tracker.clone(),
+            },
+        }
     }
 }
 
@@ -409,19 +488,17 @@ impl Source for MemorySource {
                 let broker = self.broker.clone();
                 let mut st = broker.inner.state.lock();
                 self.sync_commits(&mut st);
-                self.rebalance_if_needed(&mut st);
+                self.release_revoked(&mut st);
                 if self.stopped.load(Ordering::SeqCst) {
                     return Ok(None);
+                }
+                if let Some(notice) = self.rebalance(&mut st) {
+                    return Ok(Some(self.batch(Vec::new(), Some(notice))));
                 }
                 let fetched = self.fetch(&st);
                 if !fetched.is_empty() {
                     let messages = self.tracker.deliver(fetched);
-                    return Ok(Some(Batch {
-                        messages,
-                        acker: Acker {
-                            tracker: self.tracker.clone(),
-                        },
-                    }));
+                    return Ok(Some(self.batch(messages, None)));
                 }
                 if self.fully_read_and_sealed(&st) {
                     return Ok(None);
@@ -442,6 +519,18 @@ impl Source for MemorySource {
     fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.broker.notify();
+    }
+
+    fn read_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        record: &mut dyn FnMut(Message),
+    ) -> Result<u64, TransportError> {
+        let records = self.broker.partition_records(topic, partition);
+        let n = records.len() as u64;
+        records.into_iter().for_each(record);
+        Ok(n)
     }
 
     async fn close(mut self, grace: Duration) -> Result<CloseReport, TransportError> {

@@ -99,6 +99,10 @@ pub struct OutRecord {
     pub payload: Option<Bytes>,
     /// Headers to attach.
     pub headers: Vec<(String, Bytes)>,
+    /// The partition to write to; `None` leaves it to the key (or spreads
+    /// keyless records). A stage's changelog names it: a task's state goes
+    /// to the partition numbered like the input partition it belongs to.
+    pub partition: Option<i32>,
 }
 
 impl OutRecord {
@@ -109,7 +113,14 @@ impl OutRecord {
             key,
             payload: Some(payload),
             headers: Vec::new(),
+            partition: None,
         }
+    }
+
+    /// The same record, written to partition `partition` whatever its key.
+    pub fn to_partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
     }
 }
 
@@ -149,7 +160,32 @@ pub enum TransportError {
 pub struct Batch {
     /// The messages, in partition order (messages of one partition keep their order).
     pub messages: Vec<Message>,
+    /// A change of the partitions this member reads, which takes effect
+    /// before `messages` (a batch carrying one has no messages). Stages
+    /// whose state belongs to partitions restore it on assignment and drop
+    /// it on revocation; stateless ones ignore it.
+    pub rebalance: Option<Rebalance>,
     acker: Acker,
+}
+
+/// Partitions moving to or from this member of a consumer group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rebalance {
+    /// The member now reads these partitions, from their committed offsets.
+    Assigned(Vec<TopicPartition>),
+    /// The member no longer reads these partitions. When not `lost`, the
+    /// source waits (up to `kafka.consumer.drain_timeout_ms`) until every
+    /// handed-out message of them is acknowledged or
+    /// [abandoned](Acker::abandon_partitions), commits, and only then lets
+    /// the partitions go to their new owner. `lost` means the group already
+    /// gave them away (this member missed its session): nothing is
+    /// committed, and whatever the member still emits for them is stale.
+    Revoked {
+        /// The partitions.
+        partitions: Vec<TopicPartition>,
+        /// Taken away without this member's cooperation.
+        lost: bool,
+    },
 }
 
 impl Batch {
@@ -174,6 +210,20 @@ impl Acker {
     pub fn ack(&self, ids: impl IntoIterator<Item = MessageId>) {
         self.tracker.ack(ids);
     }
+
+    /// Gives up every message of `partitions` still unacknowledged (a stage
+    /// dropped the ones it held when the partitions were revoked): their
+    /// offsets are not committed, so the new owner reads them again, and
+    /// the revocation no longer waits for them.
+    pub fn abandon_partitions(&self, partitions: &[TopicPartition]) {
+        self.tracker.abandon_partitions(partitions);
+    }
+
+    /// [`Acker::abandon_partitions`] for every partition: a stopping stage
+    /// gives up what it still holds.
+    pub fn abandon_outstanding(&self) {
+        self.tracker.abandon_partitions(&self.tracker.assigned());
+    }
 }
 
 /// A source of message batches with acknowledgement.
@@ -190,6 +240,18 @@ pub trait Source: Send {
     /// Stops fetching. Batches already fetched are still returned by
     /// [`Source::next_batch`], which then returns `None`. Idempotent.
     fn stop(&self);
+
+    /// Reads partition `partition` of `topic` from its start up to its end
+    /// at the time of the call, handing each record to `record` in offset
+    /// order; returns how many it read. Blocks the calling thread. For
+    /// restoring the state of a newly assigned input partition from its
+    /// changelog.
+    fn read_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        record: &mut dyn FnMut(Message),
+    ) -> Result<u64, TransportError>;
 
     /// Waits up to `grace` for outstanding messages to be acknowledged,
     /// commits the offsets of everything acknowledged, and leaves the group.

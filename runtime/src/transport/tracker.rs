@@ -60,6 +60,11 @@ impl OffsetTracker {
         }
     }
 
+    /// The assigned partitions.
+    pub(crate) fn assigned(&self) -> Vec<TopicPartition> {
+        self.partitions.lock().keys().cloned().collect()
+    }
+
     /// Number of assigned partitions.
     pub(crate) fn assigned_count(&self) -> usize {
         self.partitions.lock().len()
@@ -124,6 +129,19 @@ impl OffsetTracker {
                 && state.outstanding.remove(&m.offset)
             {
                 state.abandoned.insert(m.offset);
+            }
+        }
+        self.idle.notify_all();
+    }
+
+    /// Marks every outstanding message of `tps` as abandoned (see
+    /// [`OffsetTracker::abandon`]).
+    pub(crate) fn abandon_partitions(&self, tps: &[TopicPartition]) {
+        let mut parts = self.partitions.lock();
+        for tp in tps {
+            if let Some(state) = parts.get_mut(tp) {
+                let outstanding = std::mem::take(&mut state.outstanding);
+                state.abandoned.extend(outstanding);
             }
         }
         self.idle.notify_all();
@@ -258,6 +276,22 @@ mod tests {
         t.ack([batch[1].id()]);
         assert!(t.wait_idle(None, Instant::now()));
         assert_eq!(t.commit_points()[0].offset, 3);
+    }
+
+    #[test]
+    fn abandoning_a_partition_keeps_its_held_offsets_uncommitted() {
+        let t = OffsetTracker::default();
+        t.assign([tp(0), tp(1)]);
+        let batch = t.deliver(vec![msg(0, 5), msg(0, 6), msg(1, 2)]);
+        t.ack([batch[1].id()]);
+        t.abandon_partitions(&[tp(0)]);
+        assert!(t.wait_idle(Some(&[tp(0)]), Instant::now()));
+        assert!(
+            !t.wait_idle(None, Instant::now()),
+            "partition 1 still waits"
+        );
+        let points = t.revoke(&[tp(0)]);
+        assert_eq!(points[0].offset, 5, "the held message is read again");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
 pub use admin::{TopicReport, ensure_topics};
 pub use source::KafkaSource;
-pub use table::TableReader;
+pub use table::{TableReader, partition_count};
 
 use super::{OutRecord, Pending, PendingInner, RecordSink, TransportError};
 use crate::config::{KafkaConfig, Secret};
@@ -104,6 +104,9 @@ impl RecordSink for KafkaSink {
             }
             if let Some(p) = &record.payload {
                 fr = fr.payload(p.as_ref());
+            }
+            if let Some(p) = record.partition {
+                fr = fr.partition(p);
             }
             match self.producer.send_result(fr) {
                 Ok(future) => {

@@ -3,11 +3,17 @@
 //! A dedicated thread owns the consumer: it polls, hands batches to the stage
 //! over a bounded channel, and stores the commit points the
 //! [`OffsetTracker`] computes from acknowledgements (librdkafka's auto-commit
-//! then commits stored offsets; `enable.auto.offset.store=false`). On a
-//! revocation the thread waits for in-flight messages of the revoked
-//! partitions to be acknowledged, commits synchronously, and only then lets
-//! the partitions go. On close it stops polling, waits for everything handed
-//! out, commits, and leaves the group.
+//! then commits stored offsets; `enable.auto.offset.store=false`).
+//!
+//! Rebalances reach the stage as [`Rebalance`] notices in the same channel
+//! as the batches, so a stage sees an assignment before the first message
+//! of the partition and a revocation after the last one. On a revocation
+//! the thread, inside librdkafka's rebalance callback (cooperative-sticky:
+//! only the partitions that move), hands the notice over and waits until
+//! every message of the revoked partitions is acknowledged or abandoned by
+//! the stage, commits synchronously, and only then lets the partitions go.
+//! On close it stops polling, waits for everything handed out, commits,
+//! and leaves the group.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,20 +21,22 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance as KafkaRebalance,
+};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Message as _, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::{TopicNames, client_config};
+use super::{TableReader, TopicNames, client_config};
 use crate::config::KafkaConfig;
 use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::transport::{
-    Acker, Batch, CloseReport, CommitPoint, Message, OffsetTracker, Source, TopicPartition,
-    TransportError,
+    Acker, Batch, CloseReport, CommitPoint, Message, OffsetTracker, Rebalance, Source,
+    TopicPartition, TransportError,
 };
 
 /// How often the poll thread checks that the broker answers metadata requests.
@@ -36,7 +44,9 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A consumer-group member reading batches from Kafka.
 pub struct KafkaSource {
-    rx: Option<mpsc::Receiver<Vec<Message>>>,
+    rx: Option<mpsc::Receiver<Polled>>,
+    /// For reading changelog partitions on assignment.
+    config: KafkaConfig,
     tracker: Arc<OffsetTracker>,
     shared: Arc<Shared>,
     /// The poll thread's closing report, sent before it drops the consumer.
@@ -58,12 +68,32 @@ struct Shared {
     close_deadline: Mutex<Option<Instant>>,
 }
 
+/// What the poll thread hands to the stage, in order.
+enum Polled {
+    Messages(Vec<Message>),
+    Notice(Rebalance),
+}
+
 struct SourceContext {
     tracker: Arc<OffsetTracker>,
     health: Health,
     metrics: Metrics,
     drain: Duration,
     closing: Arc<Shared>,
+    /// The stage's channel, for rebalance notices from the callbacks;
+    /// taken when the poll thread finishes, so the channel can close.
+    notices: Mutex<Option<mpsc::Sender<Polled>>>,
+}
+
+impl SourceContext {
+    /// Hands a notice to the stage, waiting while the channel is full;
+    /// false when the stage is gone (closing).
+    fn notify_stage(&self, notice: Rebalance) -> bool {
+        let Some(tx) = self.notices.lock().clone() else {
+            return false;
+        };
+        tx.blocking_send(Polled::Notice(notice)).is_ok()
+    }
 }
 
 impl ClientContext for SourceContext {
@@ -82,13 +112,19 @@ impl ClientContext for SourceContext {
 }
 
 impl ConsumerContext for SourceContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        let Rebalance::Revoke(tpl) = rebalance else {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &KafkaRebalance<'_>) {
+        let KafkaRebalance::Revoke(tpl) = rebalance else {
             return;
         };
         let tps = partitions_of(tpl);
         let lost = consumer.assignment_lost();
-        if !lost && !self.closing.stop.load(Ordering::SeqCst) {
+        let closing = self.closing.stop.load(Ordering::SeqCst);
+        let told = !closing
+            && self.notify_stage(Rebalance::Revoked {
+                partitions: tps.clone(),
+                lost,
+            });
+        if told && !lost {
             let deadline = Instant::now() + self.drain;
             if !self.tracker.wait_idle(Some(&tps), deadline) {
                 warn!(
@@ -107,17 +143,20 @@ impl ConsumerContext for SourceContext {
         self.report_assignment();
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &KafkaRebalance<'_>) {
         match rebalance {
-            Rebalance::Assign(tpl) => {
+            KafkaRebalance::Assign(tpl) => {
                 let tps = partitions_of(tpl);
                 info!(partitions = ?tps, "partitions assigned");
-                self.tracker.assign(tps);
+                self.tracker.assign(tps.clone());
                 self.metrics.rebalances.with_label_values(&["assign"]).inc();
                 self.report_assignment();
+                if !self.closing.stop.load(Ordering::SeqCst) {
+                    self.notify_stage(Rebalance::Assigned(tps));
+                }
             }
-            Rebalance::Error(e) => warn!(error = %e, "rebalance failed"),
-            Rebalance::Revoke(_) => {}
+            KafkaRebalance::Error(e) => warn!(error = %e, "rebalance failed"),
+            KafkaRebalance::Revoke(_) => {}
         }
     }
 }
@@ -193,12 +232,14 @@ impl KafkaSource {
             stop: AtomicBool::new(false),
             close_deadline: Mutex::new(None),
         });
+        let (tx, rx) = mpsc::channel(4);
         let context = SourceContext {
             tracker: tracker.clone(),
             health: health.clone(),
             metrics: metrics.clone(),
             drain: Duration::from_millis(cc.drain_timeout_ms),
             closing: shared.clone(),
+            notices: Mutex::new(Some(tx.clone())),
         };
         let consumer: BaseConsumer<SourceContext> = c
             .create_with_context(context)
@@ -207,7 +248,6 @@ impl KafkaSource {
             .subscribe(topics)
             .map_err(|e| TransportError::Setup(format!("subscribe to {topics:?}: {e}")))?;
         health.set_check("partitions", false, "waiting for partition assignment");
-        let (tx, rx) = mpsc::channel(4);
         let poll = PollLoop {
             consumer,
             tracker: tracker.clone(),
@@ -227,6 +267,7 @@ impl KafkaSource {
             .map_err(|e| TransportError::Thread(e.to_string()))?;
         Ok(KafkaSource {
             rx: Some(rx),
+            config: cfg.clone(),
             tracker,
             shared,
             done: Some(done),
@@ -240,12 +281,19 @@ impl Source for KafkaSource {
         let Some(rx) = self.rx.as_mut() else {
             return Ok(None);
         };
+        let acker = Acker {
+            tracker: self.tracker.clone(),
+        };
         match rx.recv().await {
-            Some(messages) => Ok(Some(Batch {
+            Some(Polled::Messages(messages)) => Ok(Some(Batch {
                 messages,
-                acker: Acker {
-                    tracker: self.tracker.clone(),
-                },
+                rebalance: None,
+                acker,
+            })),
+            Some(Polled::Notice(notice)) => Ok(Some(Batch {
+                messages: Vec::new(),
+                rebalance: Some(notice),
+                acker,
             })),
             None => {
                 // The poll thread ended without being asked to: it panicked
@@ -272,14 +320,27 @@ impl Source for KafkaSource {
         self.shared.stop.store(true, Ordering::SeqCst);
     }
 
+    fn read_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+        record: &mut dyn FnMut(Message),
+    ) -> Result<u64, TransportError> {
+        let mut reader =
+            TableReader::open_partition(&self.config, topic, partition, Duration::from_secs(30))?;
+        reader.catch_up(record, |_, _| {})
+    }
+
     async fn close(mut self, grace: Duration) -> Result<CloseReport, TransportError> {
         *self.shared.close_deadline.lock() = Some(Instant::now() + grace);
         self.stop();
         // Batches still in the channel were never processed: they keep the
         // commit point where it is, and the thread does not wait for them.
         if let Some(mut rx) = self.rx.take() {
-            while let Some(batch) = rx.recv().await {
-                self.tracker.abandon(&batch);
+            while let Some(polled) = rx.recv().await {
+                if let Polled::Messages(batch) = polled {
+                    self.tracker.abandon(&batch);
+                }
             }
         }
         let report = match self.done.take() {
@@ -314,7 +375,7 @@ struct PollLoop {
     shared: Arc<Shared>,
     health: Health,
     metrics: Metrics,
-    tx: mpsc::Sender<Vec<Message>>,
+    tx: mpsc::Sender<Polled>,
     batch_max: usize,
     linger: Duration,
     drain: Duration,
@@ -336,7 +397,7 @@ impl PollLoop {
             }
             let batch = self.fill_batch(&mut names);
             let batch = self.tracker.deliver(batch);
-            if !batch.is_empty() && self.tx.blocking_send(batch).is_err() {
+            if !batch.is_empty() && self.tx.blocking_send(Polled::Messages(batch)).is_err() {
                 break;
             }
             self.store_changed();
@@ -397,6 +458,7 @@ impl PollLoop {
     fn finish(self, report: Report) {
         // Dropping the sender ends the stage's stream once it has drained the channel.
         drop(self.tx);
+        self.consumer.context().notices.lock().take();
         let deadline = self
             .shared
             .close_deadline

@@ -1,8 +1,9 @@
 //! Reading a whole compacted topic in every instance (a "global table"),
 //! as enrich does with the roster and `lap roster load` does to diff
-//! against what is published. No consumer group: each reader is assigned
-//! every partition from the beginning, commits nothing, and knows when it
-//! has caught up with the end offsets it saw on opening.
+//! against what is published, or one partition of it (a task's changelog,
+//! restored when its input partition is assigned). No consumer group: each
+//! reader is assigned its partitions from the beginning, commits nothing,
+//! and knows when it has caught up with the end offsets it saw on opening.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -32,6 +33,27 @@ impl TableReader {
     /// Opens `topic` and notes its current end offsets. Fails when the topic
     /// does not exist (run `lap topics create` first).
     pub fn open(cfg: &KafkaConfig, topic: &str, timeout: Duration) -> Result<Self, TransportError> {
+        Self::open_partitions(cfg, topic, None, timeout)
+    }
+
+    /// Opens partition `partition` of `topic` alone. Fails when the topic
+    /// lacks that partition: a changelog must have as many partitions as
+    /// the input it belongs to.
+    pub fn open_partition(
+        cfg: &KafkaConfig,
+        topic: &str,
+        partition: i32,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
+        Self::open_partitions(cfg, topic, Some(partition), timeout)
+    }
+
+    fn open_partitions(
+        cfg: &KafkaConfig,
+        topic: &str,
+        only: Option<i32>,
+        timeout: Duration,
+    ) -> Result<Self, TransportError> {
         let mut c = client_config(cfg, "table")?;
         c.set(
             "group.id",
@@ -57,6 +79,17 @@ impl TableReader {
                 "topic {topic} does not exist; create it with `lap topics create`"
             )));
         }
+        let partitions: Vec<i32> = match only {
+            None => partitions,
+            Some(p) if partitions.contains(&p) => vec![p],
+            Some(p) => {
+                return Err(TransportError::Admin(format!(
+                    "topic {topic} has {} partitions and no partition {p}; give it as many \
+                     partitions as the topic it keeps state for",
+                    partitions.len()
+                )));
+            }
+        };
         let mut tpl = TopicPartitionList::new();
         let mut progress = HashMap::new();
         for p in partitions {
@@ -120,4 +153,28 @@ impl TableReader {
         }
         Ok(read)
     }
+}
+
+/// The number of partitions of `topic`; fails when it does not exist.
+pub fn partition_count(
+    cfg: &KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Result<i32, TransportError> {
+    let consumer: BaseConsumer = client_config(cfg, "admin")?
+        .create()
+        .map_err(|e| TransportError::Setup(e.to_string()))?;
+    let meta = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|e| admin_err(&format!("metadata of {topic}"), e))?;
+    meta.topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().len() as i32)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            TransportError::Admin(format!(
+                "topic {topic} does not exist; create it with `lap topics create`"
+            ))
+        })
 }
