@@ -94,6 +94,8 @@ fn row(learner: usize, day: i64) -> IndicatorRow {
         suppressed: false,
         indicators,
         flags,
+        cleared_flags: vec![],
+        newest_event_time: Some(MONDAY + day * 86_400_000_000 + 36_000_000_000),
     }
 }
 

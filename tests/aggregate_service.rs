@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{export_dir, lap, spawn_service, wait_ready};
+use common::{export_dir, roster_load, spawn_service, wait_ready};
 use lap_aggregate::backfill::backfill;
 use lap_aggregate::reference::Reference;
 use lap_runtime::config::AggregateConfig;
@@ -106,8 +106,11 @@ async fn a_sigkilled_aggregate_restarts_and_its_final_rows_equal_backfill() {
     let kafka = testkit::kafka_config(&bootstrap);
     let names = ["roster", "enriched", "indicators", "late", "dlq", "state"].map(testkit::unique);
     let [roster, enriched, indicators, late, dlq, state] = &names;
-    testkit::create_topic(&kafka, enriched, 3).await;
-    for t in [roster, indicators, late, dlq, state] {
+    // The changelog has as many partitions as its input.
+    for t in [enriched, state] {
+        testkit::create_topic(&kafka, t, 3).await;
+    }
+    for t in [roster, indicators, late, dlq] {
         testkit::create_topic(&kafka, t, 1).await;
     }
     let port = testkit::free_port();
@@ -148,10 +151,7 @@ min_group_size = 3
     let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     file.write_all(config.as_bytes()).unwrap();
     // Curriculum and questionnaire (q1: social, 1–5) come from the roster topic.
-    let (ok, out) = lap(
-        file.path(),
-        &["roster", "load", export_dir().to_str().unwrap()],
-    );
+    let (ok, out) = roster_load(file.path(), &export_dir());
     assert!(ok, "{out}");
 
     // 1,800 events over four weeks in time order, then one per class on

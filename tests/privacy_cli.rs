@@ -175,7 +175,7 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
     );
     assert!(ok, "{out}");
     assert!(
-        out.contains("learner found by roster identity; 4 roster records"),
+        out.contains("learner found by roster identity; 4 roster records, 2 class memberships"),
         "{out}"
     );
     assert!(out.contains("skipped 1 records on"), "{out}");
@@ -190,7 +190,7 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         assert!(out.contains(line), "{line}:\n{out}");
     }
     assert!(
-        out.contains(&format!("kafka     {roster} published 4 tombstones")),
+        out.contains(&format!("kafka     {roster} published 6 tombstones")),
         "{out}"
     );
     assert!(
@@ -250,7 +250,9 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
     );
     assert!(ok, "{out}");
     assert!(
-        out.contains("found by sourcedId (not in the roster); 0 roster records"),
+        out.contains(
+            "found by sourcedId (not in the roster); 0 roster records, 0 class memberships"
+        ),
         "{out}"
     );
     assert!(

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{Killed, export_dir, lap, spawn_service, wait_ready};
+use common::{Killed, export_dir, lap, roster_load, spawn_service, wait_ready};
 use lap_runtime::testkit;
 use lap_runtime::transport::kafka::KafkaSink;
 use lap_runtime::transport::{OutRecord, RecordSink};
@@ -119,25 +119,25 @@ async fn roster_load_then_enrich_through_the_broker() {
         metrics_port,
         "",
     );
-    let (ok, out) = lap(
-        file.path(),
-        &["roster", "load", export_dir().to_str().unwrap()],
-    );
+    let (ok, out) = roster_load(file.path(), &export_dir());
     assert!(ok, "{out}");
     assert!(
-        out.contains("28 new or changed, 0 deleted, 0 unchanged"),
+        out.contains("31 new or changed, 0 deleted, 0 unchanged"),
         "{out}"
     );
-    let (ok, out) = lap(
-        file.path(),
-        &["roster", "load", export_dir().to_str().unwrap()],
-    );
+    let (ok, out) = roster_load(file.path(), &export_dir());
     assert!(ok, "{out}");
     assert!(
-        out.contains("0 new or changed, 0 deleted, 28 unchanged"),
+        out.contains("0 new or changed, 0 deleted, 31 unchanged"),
         "re-load publishes nothing:\n{out}"
     );
-    assert_eq!(testkit::read_topic(&bootstrap, &roster).await.len(), 28);
+    // 28 roster rows and the class lists: u1 in two classes, u2 in one
+    // (u3 opted out).
+    assert!(
+        out.contains("class lists by pseudonym: 3 memberships"),
+        "{out}"
+    );
+    assert_eq!(testkit::read_topic(&bootstrap, &roster).await.len(), 31);
 
     let broken = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(export_dir()).unwrap() {
@@ -248,10 +248,7 @@ async fn a_sigkilled_enrich_restarts_without_losing_or_changing_events() {
         port,
         &format!("group_instance_id = \"{}\"", testkit::unique("enrich")),
     );
-    let (ok, out) = lap(
-        file.path(),
-        &["roster", "load", export_dir().to_str().unwrap()],
-    );
+    let (ok, out) = roster_load(file.path(), &export_dir());
     assert!(ok, "{out}");
 
     const N: usize = 3000;

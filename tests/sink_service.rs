@@ -39,6 +39,8 @@ fn row(learner: usize, revision: i64) -> IndicatorRow {
         suppressed: false,
         indicators: BTreeMap::from([("events".to_string(), Some(revision as f64))]),
         flags: vec![],
+        cleared_flags: vec![],
+        newest_event_time: None,
     }
 }
 

@@ -1,7 +1,8 @@
 -- objectives_completed: distinct learning objectives of completed or
 --   passed activities.
 -- curriculum_coverage: of the objectives the `curriculum` defines for the
---   class or its course, the share completed (NULL without a curriculum).
+--   class or its course, the share completed (NULL without a curriculum,
+--   and in school rows: a school has no one curriculum).
 WITH done AS (
   SELECT DISTINCT window_start, class_id, entity, objective_id
   FROM (

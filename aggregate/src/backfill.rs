@@ -40,11 +40,13 @@ pub enum BuildError {
 /// session, one core (the service; scale it with partitions).
 pub fn build_engine(cfg: &AggregateConfig, reference: &Reference) -> Result<Engine, BuildError> {
     let cal = Calendar::new(&cfg.time_zone)?;
-    Ok(Engine::new(
+    let mut engine = Engine::new(
         cal,
         EngineOptions::from_config(cfg),
         queries(cfg, reference)?,
-    ))
+    );
+    engine.set_reference(reference)?;
+    Ok(engine)
 }
 
 /// The engine of a batch run: with two or more cores, a second query

@@ -25,29 +25,65 @@ use lap_runtime::transport::{MessageId, TopicPartition};
 use lap_schemas::{EnrichedEvent, IndicatorRow, WindowKind};
 
 use crate::changelog::Restored;
-use crate::finish::{RowContext, finish};
+use crate::finish::{Earlier, RowContext, finish};
 use crate::history::History;
+use crate::lookback::{Lookback, week_facts};
+use crate::reference::{Members, Reference};
 use crate::revision::{Revisions, next_epoch};
-use crate::sql::{Computed, Queries, SqlError};
-use crate::store::{ClassKey, FastSet, Store};
+use crate::sql::{Computed, Queries, RunInput, SqlError};
+use crate::store::{ClassKey, FastMap, FastSet, Store};
 use crate::table::{TableInfo, learner_table};
 use crate::task::Task;
 use crate::watermark::{Watermark, instant};
-use crate::window::{Calendar, Window};
+use crate::window::{Calendar, Day, Window};
+
+/// What a chunk's rows are computed from besides its events.
+struct ChunkInput<'a> {
+    store: &'a Store,
+    history: &'a History,
+    members: &'a BTreeMap<String, Members>,
+    /// Evidence is complete up to here (UTC µs).
+    watermark: i64,
+}
+
+/// A chunk computed: values, what the table said, the open days.
+type ChunkRows = (Vec<Computed>, TableInfo, Lookback);
 
 /// Runs the queries over one chunk's events; `None` when it has none.
 fn compute(
-    store: &Store,
+    input: &ChunkInput<'_>,
     cal: &Calendar,
     queries: &Queries,
     selection: &[(Window, Option<FastSet<ClassKey>>)],
-) -> Result<Option<(Vec<Computed>, TableInfo)>, EngineError> {
+) -> Result<Option<ChunkRows>, EngineError> {
     let refs: Vec<_> = selection.iter().map(|(w, c)| (*w, c.as_ref())).collect();
-    let (batch, info) = learner_table(store, cal, &refs)?;
+    let (batch, info) = learner_table(input.store, cal, &refs)?;
     if batch.num_rows() == 0 {
         return Ok(None);
     }
-    Ok(Some((queries.run(&batch)?, info)))
+    let until = selection
+        .iter()
+        .map(|(w, _)| Window::of(WindowKind::Weekly, w.first).end_day())
+        .max()
+        .unwrap_or(Day(i32::MAX));
+    let lookback = Lookback::build(input.store, cal, &info.classes, until);
+    let members = info
+        .classes
+        .iter()
+        .filter_map(|c| Some((c, input.members.get(&**c)?)))
+        .flat_map(|(c, m)| {
+            let school: Option<Arc<str>> = m.school.as_deref().map(Arc::from);
+            m.learners
+                .iter()
+                .map(move |l| (c.clone(), school.clone(), Arc::from(l.as_str())))
+        })
+        .collect();
+    let run = RunInput {
+        members,
+        work: lookback.work(input.history, &info.classes),
+        watermark: input.watermark,
+    };
+    Ok(Some((queries.run(&batch, &run)?, info, lookback)))
 }
 
 /// Windows with the classes to compute in each (`None`: every class).
@@ -193,6 +229,27 @@ pub struct Emission {
     /// Provisional rows not handed out because they equal the last row
     /// sent for their key (see [`crate::unchanged`]).
     pub unchanged: usize,
+    /// Flags raised on a row that did not have them, by code.
+    pub raised: BTreeMap<String, u64>,
+    /// Flags a row had and no longer has, by code.
+    pub cleared: BTreeMap<String, u64>,
+}
+
+impl Emission {
+    /// Adds `other`'s counts and hand-outs to this one.
+    fn absorb(&mut self, other: Emission) {
+        self.released.extend(other.released);
+        self.checkpoint.extend(other.checkpoint);
+        self.unchanged += other.unchanged;
+        for (mine, theirs) in [
+            (&mut self.raised, other.raised),
+            (&mut self.cleared, other.cleared),
+        ] {
+            for (code, n) in theirs {
+                *mine.entry(code).or_default() += n;
+            }
+        }
+    }
 }
 
 /// Runs an emission that streams its rows, collecting them into `rows`.
@@ -221,6 +278,8 @@ pub struct Engine {
     /// run their SQL at once, one per core (see [`Engine::with_helper`]).
     helper: Option<Queries>,
     tasks: BTreeMap<TopicPartition, Task>,
+    /// Class lists from the roster.
+    members: Arc<BTreeMap<String, Members>>,
     /// Changelogs being read back, by partition.
     restoring: HashMap<TopicPartition, Restored>,
     /// Revisions of a batch run, from its start; `None` in a stream.
@@ -238,6 +297,7 @@ impl Engine {
             queries,
             helper: None,
             tasks: BTreeMap::new(),
+            members: Arc::default(),
             restoring: HashMap::new(),
             batch: None,
             steps: VecDeque::new(),
@@ -252,9 +312,14 @@ impl Engine {
         self
     }
 
-    /// The indicator queries (to refresh reference tables).
-    pub fn queries(&self) -> &Queries {
-        &self.queries
+    /// Takes the curriculum, questionnaire and class lists of `reference`.
+    pub fn set_reference(&mut self, reference: &Reference) -> Result<(), SqlError> {
+        self.queries.set_reference(reference)?;
+        if let Some(helper) = &self.helper {
+            helper.set_reference(reference)?;
+        }
+        self.members = Arc::new(reference.members.clone());
+        Ok(())
     }
 
     /// Events in window state, over every task.
@@ -382,6 +447,18 @@ impl Engine {
                 Step::Finalise { input_ms, now_ms } => self.plan_finalise(input_ms, now_ms),
                 Step::DropWeek(tp, week) => {
                     if let Some(task) = self.tasks.get_mut(&tp) {
+                        let (cal, lookback) = (&self.cal, self.opts.flags.absence_lookback_days);
+                        let week_end = cal.end(week);
+                        let classes: BTreeSet<Arc<str>> = week
+                            .days()
+                            .filter_map(|d| task.store.day(d))
+                            .flat_map(|d| d.classes.keys().flatten().cloned())
+                            .collect();
+                        for class in &classes {
+                            let facts = week_facts(&task.store, cal, week, class);
+                            task.history
+                                .record_week(class, facts, week_end, lookback as usize);
+                        }
                         task.finalised.0.extend(task.store.drop_week(week));
                         task.forget_week(week);
                         task.unchanged.forget_until(self.cal.end(week));
@@ -419,8 +496,7 @@ impl Engine {
                     {
                         chunks.push(selection);
                     }
-                    done.unchanged =
-                        self.run_chunks(&task, kind, &chunks, is_final, now_ms, out)?;
+                    done.absorb(self.run_chunks(&task, kind, &chunks, is_final, now_ms, out)?);
                     return Ok(done);
                 }
             }
@@ -430,8 +506,8 @@ impl Engine {
 
     /// Computes `chunks` of `tp`'s task (the second one on the helper
     /// session, at the same time) and finishes their rows in order, leaving
-    /// out provisional rows that repeat the last ones sent; returns how
-    /// many it left out.
+    /// out provisional rows that repeat the last ones sent; returns what
+    /// it left out and the flags it raised and cleared.
     fn run_chunks(
         &mut self,
         tp: &TopicPartition,
@@ -440,54 +516,76 @@ impl Engine {
         is_final: bool,
         now_ms: i64,
         out: &mut dyn FnMut(IndicatorRow),
-    ) -> Result<usize, EngineError> {
+    ) -> Result<Emission, EngineError> {
+        let mut done = Emission::default();
         let Some(task) = self.tasks.get_mut(tp) else {
-            return Ok(0);
+            return Ok(done);
         };
-        let (store, cal, queries) = (&task.store, &self.cal, &self.queries);
+        let watermark = if is_final { i64::MAX } else { task.current_wm };
+        let input = ChunkInput {
+            store: &task.store,
+            history: &task.history,
+            members: &self.members,
+            watermark,
+        };
+        let (cal, queries) = (&self.cal, &self.queries);
         let computed = match (&self.helper, chunks) {
             (Some(helper), [first, second]) => std::thread::scope(|s| {
-                let other = s.spawn(|| compute(store, cal, helper, second));
-                let first = compute(store, cal, queries, first);
+                let other = s.spawn(|| compute(&input, cal, helper, second));
+                let first = compute(&input, cal, queries, first);
                 vec![first, other.join().expect("query thread panicked")]
             }),
             _ => chunks
                 .iter()
-                .map(|c| compute(store, cal, queries, c))
+                .map(|c| compute(&input, cal, queries, c))
                 .collect(),
         };
-        let mut repeats = 0;
-        for (chunk, done) in chunks.iter().zip(computed) {
-            if let Some((computed, info)) = done? {
-                let ends: HashMap<i64, i64> = chunk
-                    .iter()
-                    .map(|(w, _)| (self.cal.start(*w), self.cal.end(*w)))
-                    .collect();
-                let now_us = now_ms.saturating_mul(1000);
-                let ctx = RowContext {
-                    kind,
-                    ends: &ends,
-                    time_zone: self.cal.name(),
-                    revision: task.revisions.take(),
-                    emitted: now_us,
-                    is_final,
-                    min_group_size: self.opts.min_group_size,
-                    flags: &self.opts.flags,
-                };
-                let finished = finish(&ctx, computed, &info, &mut task.history);
-                if is_final {
-                    task.finalised.1 += finished.len();
-                }
-                for row in finished {
-                    if task.unchanged.is_repeat(&row) {
-                        repeats += 1;
-                    } else {
-                        out(row);
+        for (chunk, computed) in chunks.iter().zip(computed) {
+            let Some((computed, info, lookback)) = computed? else {
+                continue;
+            };
+            let ends: HashMap<i64, i64> = chunk
+                .iter()
+                .map(|(w, _)| (self.cal.start(*w), self.cal.end(*w)))
+                .collect();
+            let ctx = RowContext {
+                kind,
+                ends: &ends,
+                cal: &self.cal,
+                revision: task.revisions.take(),
+                emitted: now_ms.saturating_mul(1000),
+                is_final,
+                watermark,
+                min_group_size: self.opts.min_group_size,
+                flags: &self.opts.flags,
+            };
+            let mut earlier = Earlier {
+                history: &mut task.history,
+                lookback: &lookback,
+                members: &self.members,
+            };
+            let finished = finish(&ctx, computed, &info, &mut earlier);
+            if is_final {
+                task.finalised.1 += finished.len();
+            }
+            for mut row in finished {
+                let settled = task.unchanged.settle(&mut row);
+                for (counts, codes) in [
+                    (&mut done.raised, settled.raised),
+                    (&mut done.cleared, settled.cleared),
+                ] {
+                    for code in codes {
+                        *counts.entry(code).or_default() += 1;
                     }
+                }
+                if settled.repeat {
+                    done.unchanged += 1;
+                } else {
+                    out(row);
                 }
             }
         }
-        Ok(repeats)
+        Ok(done)
     }
 
     /// Queues a step for every chunk of `selection` (one window kind of
@@ -528,10 +626,7 @@ impl Engine {
     fn drain(&mut self, out: &mut dyn FnMut(IndicatorRow)) -> Result<Emission, EngineError> {
         let mut all = Emission::default();
         while self.emitting() {
-            let em = self.step(out)?;
-            all.released.extend(em.released);
-            all.checkpoint.extend(em.checkpoint);
-            all.unchanged += em.unchanged;
+            all.absorb(self.step(out)?);
         }
         Ok(all)
     }
@@ -562,22 +657,19 @@ impl Engine {
         let tps: Vec<TopicPartition> = self.tasks.keys().cloned().collect();
         for tp in &tps {
             let task = self.tasks.get_mut(tp).expect("listed above");
-            let mut daily = Vec::new();
-            let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
-            for (day, state) in task.store.days() {
-                if state.dirty.is_empty() {
-                    continue;
-                }
-                daily.push((
-                    Window::of(WindowKind::Daily, day),
-                    Some(state.dirty.clone()),
-                ));
-                weekly
-                    .entry(Window::of(WindowKind::Weekly, day))
-                    .or_default()
-                    .extend(state.dirty.iter().cloned());
-            }
+            // Days that ended since the last provisional emission: their
+            // rows' flags may now be judged (inactive the morning after).
+            let ended = (task.judged_wm, task.current_wm);
+            let daily = stale_windows(&task.store, &self.cal, ended);
+            task.judged_wm = task.judged_wm.max(task.current_wm);
             task.store.clear_dirty();
+            let mut weekly: BTreeMap<Window, FastSet<ClassKey>> = BTreeMap::new();
+            for (day, classes) in &daily {
+                weekly
+                    .entry(Window::of(WindowKind::Weekly, day.first))
+                    .or_default()
+                    .extend(classes.iter().flatten().cloned());
+            }
             let weekly: Vec<_> = weekly.into_iter().map(|(w, c)| (w, Some(c))).collect();
             self.plan_rows(&mut planned, tp, WindowKind::Daily, &daily, false, now_ms);
             self.plan_rows(&mut planned, tp, WindowKind::Weekly, &weekly, false, now_ms);
@@ -638,6 +730,7 @@ impl Engine {
                     None => continue,
                 },
             };
+            task.current_wm = wm;
             task.final_wm = task.final_wm.max(wm);
             let weeks: BTreeSet<Window> = task
                 .store
@@ -695,32 +788,88 @@ impl Engine {
     }
 }
 
-/// Splits `selection` into selections of whole classes with about
-/// `chunk_events` events each. Every query groups by class, so the rows
-/// do not depend on the split.
+/// The daily windows a provisional emission recomputes, with their
+/// classes: every class of a day that ended in the watermark range `ended`
+/// (its flags can now be judged), and every class with a new event on the
+/// day or on an earlier open day (a day's flags look back on the days
+/// before it), widened to every class of the same school on the day
+/// (school rows need them all).
+fn stale_windows(store: &Store, cal: &Calendar, ended: (i64, i64)) -> Selected {
+    let mut first_dirty: FastMap<ClassKey, Day> = FastMap::default();
+    for (day, state) in store.days() {
+        for class in &state.dirty {
+            first_dirty.entry(class.clone()).or_insert(day);
+        }
+    }
+    let mut out = Vec::new();
+    for (day, state) in store.days() {
+        let end = cal.end(Window::of(WindowKind::Daily, day));
+        let just_ended = ended.0 < end && end <= ended.1;
+        let stale: FastSet<ClassKey> = state
+            .classes
+            .keys()
+            .filter(|c| just_ended || first_dirty.get(*c).is_some_and(|d| *d <= day))
+            .cloned()
+            .collect();
+        if stale.is_empty() {
+            continue;
+        }
+        let schools: FastSet<&Arc<str>> = stale
+            .iter()
+            .filter_map(|c| state.classes.get(c)?.school.as_ref())
+            .collect();
+        let widened: FastSet<ClassKey> = state
+            .classes
+            .iter()
+            .filter(|(c, slot)| {
+                stale.contains(*c) || slot.school.as_ref().is_some_and(|s| schools.contains(s))
+            })
+            .map(|(c, _)| c.clone())
+            .collect();
+        out.push((Window::of(WindowKind::Daily, day), Some(widened)));
+    }
+    out
+}
+
+/// Splits `selection` into selections of whole schools with about
+/// `chunk_events` events each (a class without a school on its own).
+/// Every query groups by class or school, so the rows do not depend on the
+/// split.
 fn chunks(
     store: &Store,
     selection: &[(Window, Option<FastSet<ClassKey>>)],
     chunk_events: usize,
 ) -> Vec<Selected> {
-    let mut per_class: BTreeMap<&ClassKey, usize> = BTreeMap::new();
+    /// A chunk's unit: a school, or a class without one.
+    #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+    enum Unit {
+        School(Arc<str>),
+        Class(ClassKey),
+    }
+    let mut per_unit: BTreeMap<Unit, (usize, FastSet<ClassKey>)> = BTreeMap::new();
     for (window, classes) in selection {
         for state in window.days().filter_map(|d| store.day(d)) {
             for (class, slot) in &state.classes {
                 if classes.as_ref().is_none_or(|set| set.contains(class)) {
-                    *per_class.entry(class).or_default() += slot.events.len();
+                    let unit = match &slot.school {
+                        Some(s) => Unit::School(s.clone()),
+                        None => Unit::Class(class.clone()),
+                    };
+                    let entry = per_unit.entry(unit).or_default();
+                    entry.0 += slot.events.len();
+                    entry.1.insert(class.clone());
                 }
             }
         }
     }
     let mut groups: Vec<FastSet<ClassKey>> = vec![FastSet::default()];
     let mut size = 0;
-    for (class, n) in per_class {
+    for (_, (n, classes)) in per_unit {
         if size > 0 && size + n > chunk_events {
             groups.push(FastSet::default());
             size = 0;
         }
-        groups.last_mut().expect("one group").insert(class.clone());
+        groups.last_mut().expect("one group").extend(classes);
         size += n;
     }
     if groups.len() == 1 {

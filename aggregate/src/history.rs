@@ -1,5 +1,6 @@
 //! What a row needs from earlier windows: growth, and the flags that look
-//! back (well-being drop, falling scores, inactivity).
+//! back (well-being drop, falling scores, inactivity, chronic absence,
+//! missing work).
 //!
 //! History changes only when a window is finalised, and every entry says
 //! which window it came from, so redoing a finalisation after a crash (the
@@ -7,7 +8,7 @@
 //! It is checkpointed to the compacted state topic as JSON, one key per
 //! entity.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use lap_schemas::WindowKind;
@@ -46,13 +47,40 @@ impl LearnerHistory {
     }
 }
 
-/// A class's recent days with activity and the learners seen in it.
+/// A class's recent days with activity and the learners seen in it,
+/// their attendance, and the assignments still to be handed in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassHistory {
     /// Starts of the class's recent active days (final daily windows).
     pub active_days: BTreeSet<i64>,
     /// Each learner's last active day (window start).
-    pub last_active: std::collections::BTreeMap<Arc<str>, i64>,
+    pub last_active: BTreeMap<Arc<str>, i64>,
+    /// Each learner's recent final school days (start of each day the
+    /// class took their attendance): whether they were absent. At most
+    /// the absence look-back's number of days per learner.
+    #[serde(default)]
+    pub attendance: BTreeMap<Arc<str>, BTreeMap<i64, bool>>,
+    /// Assignments known from events of final weeks that fall due after
+    /// the last final week: object id → (time of the latest event about
+    /// it, the due time it gave, UTC µs). A due date moved later by the
+    /// teacher is the one that counts.
+    #[serde(default)]
+    pub assignments: BTreeMap<Arc<str>, (i64, i64)>,
+    /// Each learner's first submission of those assignments (learner →
+    /// object id → event time).
+    #[serde(default)]
+    pub submitted: BTreeMap<Arc<str>, BTreeMap<Arc<str>, i64>>,
+}
+
+/// What a final week adds to a class's history besides its active days.
+#[derive(Debug, Default)]
+pub struct WeekFacts {
+    /// (learner, day start, absent) of every learner-day with attendance taken.
+    pub attendance: Vec<(Arc<str>, i64, bool)>,
+    /// (object id, event time, due time) of every event carrying a due time.
+    pub assignments: Vec<(Arc<str>, i64, i64)>,
+    /// (learner, object id, event time) of every submission.
+    pub submissions: Vec<(Arc<str>, Arc<str>, i64)>,
 }
 
 /// Key of a learner's history.
@@ -103,6 +131,49 @@ impl History {
             let last = h.last_active.entry(learner.clone()).or_insert(day);
             *last = (*last).max(day);
         }
+        self.changed_classes.insert(class.clone());
+    }
+
+    /// Records what a class's final week held: attendance (the newest
+    /// `lookback` days per learner are kept), assignments falling due after
+    /// the week (`week_end`) and their submissions; assignments due before
+    /// are settled and forgotten with their submissions.
+    pub fn record_week(
+        &mut self,
+        class: &Arc<str>,
+        facts: WeekFacts,
+        week_end: i64,
+        lookback: usize,
+    ) {
+        let h = self.classes.entry(class.clone()).or_default();
+        for (learner, day, absent) in facts.attendance {
+            let days = h.attendance.entry(learner).or_default();
+            days.insert(day, absent);
+            while days.len() > lookback {
+                days.pop_first();
+            }
+        }
+        for (object, time, due) in facts.assignments {
+            let latest = h.assignments.entry(object).or_insert((time, due));
+            *latest = (*latest).max((time, due));
+        }
+        h.assignments.retain(|_, (_, due)| *due >= week_end);
+        for (learner, object, time) in facts.submissions {
+            if h.assignments.contains_key(&object) {
+                let first = h
+                    .submitted
+                    .entry(learner)
+                    .or_default()
+                    .entry(object)
+                    .or_insert(time);
+                *first = (*first).min(time);
+            }
+        }
+        let open = &h.assignments;
+        h.submitted.retain(|_, objects| {
+            objects.retain(|o, _| open.contains_key(o));
+            !objects.is_empty()
+        });
         self.changed_classes.insert(class.clone());
     }
 

@@ -8,8 +8,9 @@
 //! - [`store`]: window state, the effective events of each open day.
 //! - [`table`]: the documented `events` table the indicator SQL reads.
 //! - [`sql`]: indicator definitions as SQL files, run by DataFusion.
-//! - [`finish`] and [`history`]: growth, flags, suppression, and what later
-//!   windows look back on.
+//! - [`finish`], [`flags`], [`history`] and [`lookback`]: rows for every
+//!   learner of a class, growth, early-warning flags, suppression, and what
+//!   later windows look back on.
 //! - [`watermark`]: a partition's event-time progress.
 //! - [`unchanged`]: provisional rows equal to the last ones sent are not
 //!   sent again.
@@ -22,7 +23,9 @@ pub mod backfill;
 pub mod changelog;
 pub mod engine;
 pub mod finish;
+pub mod flags;
 pub mod history;
+pub mod lookback;
 pub mod metrics;
 pub mod operator;
 pub mod reference;

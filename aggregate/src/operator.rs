@@ -242,10 +242,7 @@ impl Operator for Aggregate {
             let guard = shared.read();
             if guard.0 != *seen {
                 *seen = guard.0;
-                self.engine
-                    .queries()
-                    .set_reference(&guard.1)
-                    .map_err(engine_err)?;
+                self.engine.set_reference(&guard.1).map_err(engine_err)?;
             }
         }
         let now_ms = millis(now);

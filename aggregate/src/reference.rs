@@ -1,8 +1,10 @@
-//! Reference data the indicator SQL joins with, from lap's own roster files
-//! (`lap-curriculum.csv`, `lap-questionnaire.csv`, published to the roster
-//! topic by `lap roster load`): learning objectives per course or class
-//! (the denominator of curriculum coverage) and the well-being
-//! questionnaire's items (dimension, answer scale, reverse scoring).
+//! Reference data the indicator SQL joins with, from the roster topic:
+//! lap's own roster files (`lap-curriculum.csv`, `lap-questionnaire.csv`,
+//! published by `lap roster load`) give the learning objectives per course
+//! or class (the denominator of curriculum coverage) and the well-being
+//! questionnaire's items (dimension, answer scale, reverse scoring); the
+//! class lists by pseudonym that `lap roster load` derives give every
+//! learner of a class, active or not.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +14,8 @@ use lap_schemas::{RosterEntity, RosterRecord, RosterStatus};
 const OBJECTIVE: &str = "curriculum_objective";
 /// Roster-topic key segment of questionnaire items.
 const ITEM: &str = "questionnaire_item";
+/// Roster-topic key segment of class memberships.
+const MEMBER: &str = "class_member";
 
 /// A learning objective and the courses and classes it belongs to.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -35,13 +39,41 @@ pub struct Item {
     pub reverse_scored: bool,
 }
 
-/// The current curriculum and questionnaire of one tenant.
+/// The current curriculum, questionnaire and class lists of one tenant.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Reference {
     /// Objectives by objectiveId.
     pub objectives: BTreeMap<String, Objective>,
     /// Items by itemId (the object id answers carry).
     pub items: BTreeMap<String, Item>,
+    /// Learners (pseudonyms) of each class, with the class's school.
+    pub members: BTreeMap<String, Members>,
+}
+
+/// The learners of one class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Members {
+    /// The class's school.
+    pub school: Option<String>,
+    /// Learner pseudonyms.
+    pub learners: std::collections::BTreeSet<String>,
+}
+
+impl Reference {
+    /// Removes a membership named `class/person_key`.
+    fn remove_member(&mut self, id: &str) -> bool {
+        let Some((class, person)) = id.split_once('/') else {
+            return false;
+        };
+        let Some(m) = self.members.get_mut(class) else {
+            return false;
+        };
+        let removed = m.learners.remove(person);
+        if m.learners.is_empty() {
+            self.members.remove(class);
+        }
+        removed
+    }
 }
 
 fn list(fields: &BTreeMap<String, String>, name: &str) -> Vec<String> {
@@ -79,6 +111,19 @@ impl Reference {
             RosterEntity::QuestionnaireItem if deleted => {
                 self.items.remove(&r.sourced_id);
             }
+            RosterEntity::ClassMember if deleted => {
+                self.remove_member(&r.sourced_id);
+            }
+            RosterEntity::ClassMember => {
+                let (Some(class), Some(person)) =
+                    (r.fields.get("classSourcedId"), r.fields.get("personKey"))
+                else {
+                    return false;
+                };
+                let m = self.members.entry(class.clone()).or_default();
+                m.school = r.fields.get("schoolSourcedId").cloned();
+                m.learners.insert(person.clone());
+            }
             RosterEntity::QuestionnaireItem => {
                 let num = |k: &str| r.fields.get(k).and_then(|v| v.trim().parse::<f64>().ok());
                 let (Some(scale_min), Some(scale_max)) = (num("scaleMin"), num("scaleMax")) else {
@@ -113,6 +158,7 @@ impl Reference {
             _ if t != tenant => false,
             OBJECTIVE => self.objectives.remove(id).is_some(),
             ITEM => self.items.remove(id).is_some(),
+            MEMBER => self.remove_member(id),
             _ => false,
         }
     }

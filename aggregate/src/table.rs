@@ -2,12 +2,14 @@
 //!
 //! One row per effective learner event of a window: deduplicated, voided
 //! and voiding events left out. `entity` is what a query groups by: the
-//! learner's pseudonym in the learner grain, the class id in the class grain
-//! (events without a class appear in the learner grain only). Rows are in a
-//! fixed order (window, class, learner, time, event hash), so a query sees
-//! the same input however the events arrived.
+//! learner's pseudonym in the learner grain, the class id in the class
+//! grain, the school id in the school grain (where `class_id` is NULL and
+//! `event_class_id` still names the event's class). Events without a class
+//! appear in the learner grain only, events without a school not in the
+//! school grain. Rows are in a fixed order (window, class, learner, time,
+//! event hash), so a query sees the same input however the events arrived.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -23,6 +25,7 @@ use datafusion::prelude::col;
 
 use crate::store::{ClassDay, ClassKey, Ev, FastSet, Store};
 use crate::window::{Calendar, Window};
+use lap_schemas::WindowKind;
 
 /// Which rows a query's `entity` column describes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,7 +34,12 @@ pub enum Grain {
     Learner,
     /// One class.
     Class,
+    /// One school.
+    School,
 }
+
+/// A row's key: grain, window start, class (NULL for schools), entity.
+pub type RowKey = (Grain, i64, Option<Arc<str>>, Arc<str>);
 
 fn ts() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
@@ -65,6 +73,8 @@ pub fn schema() -> SchemaRef {
             false,
         ),
         f("due_time", ts(), true),
+        f("event_class_id", DataType::Utf8, true),
+        f("week_end", ts(), false),
     ]))
 }
 
@@ -76,8 +86,21 @@ pub type Selection<'a> = [(Window, Option<&'a FastSet<ClassKey>>)];
 pub struct TableInfo {
     /// Distinct learners per (window start, class): the class rows' contributors.
     pub contributors: HashMap<(i64, Arc<str>), u32>,
+    /// Distinct learners per (window start, school): the school rows'.
+    pub school_contributors: HashMap<(i64, Arc<str>), u32>,
     /// School of each class.
     pub schools: HashMap<Arc<str>, Arc<str>>,
+    /// The classes with events in the table.
+    pub classes: BTreeSet<Arc<str>>,
+    /// Newest event time behind each row.
+    pub newest: HashMap<RowKey, i64>,
+}
+
+impl TableInfo {
+    fn newest(&mut self, key: RowKey, time: i64) {
+        let t = self.newest.entry(key).or_insert(time);
+        *t = (*t).max(time);
+    }
 }
 
 /// Builds the learner-grain table for the selected windows, its rows in
@@ -92,6 +115,7 @@ pub fn learner_table(
     let mut rows: Vec<Row<'_>> = Vec::new();
     for &(window, classes) in selection {
         let (start, end) = (cal.start(window), cal.end(window));
+        let week_end = cal.end(Window::of(WindowKind::Weekly, window.first));
         for day in window.days() {
             let Some(state) = store.day(day) else {
                 continue;
@@ -104,38 +128,58 @@ pub fn learner_table(
                     slot.events
                         .iter()
                         .filter(|e| !e.removed)
-                        .map(|e| (start, end, class, slot, e)),
+                        .map(|e| ((start, end, week_end), class, slot, e)),
                 );
             }
         }
     }
     rows.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
     let mut last: Option<(i64, &ClassKey, &Arc<str>)> = None;
-    for (start, end, class, slot, e) in rows {
-        if let (Some(c), Some(school)) = (class, &slot.school) {
-            info.schools
-                .entry(c.clone())
-                .or_insert_with(|| school.clone());
+    let mut in_school: HashSet<(i64, &Arc<str>, &Arc<str>)> = HashSet::new();
+    for ((start, end, week_end), class, slot, e) in rows {
+        let school = slot.school.as_ref();
+        info.newest(
+            (Grain::Learner, start, class.clone(), e.person.clone()),
+            e.time,
+        );
+        if let Some(c) = class {
+            info.classes.insert(c.clone());
+            info.newest((Grain::Class, start, Some(c.clone()), c.clone()), e.time);
+            if let Some(school) = school {
+                info.schools
+                    .entry(c.clone())
+                    .or_insert_with(|| school.clone());
+            }
+            if last != Some((start, class, &e.person)) {
+                *info.contributors.entry((start, c.clone())).or_default() += 1;
+            }
         }
-        if let Some(c) = class
-            && last != Some((start, class, &e.person))
-        {
-            *info.contributors.entry((start, c.clone())).or_default() += 1;
+        if let Some(school) = school {
+            info.newest((Grain::School, start, None, school.clone()), e.time);
+            if in_school.insert((start, school, &e.person)) {
+                *info
+                    .school_contributors
+                    .entry((start, school.clone()))
+                    .or_default() += 1;
+            }
         }
         last = Some((start, class, &e.person));
-        b.push(start, end, class, slot, e);
+        b.push((start, end, week_end), class, slot, e);
     }
     Ok((b.finish()?, info))
 }
 
-/// A row of [`learner_table`] before it is built: window start and end,
+/// A window's start, end and the end of its ISO week.
+type Bounds = (i64, i64, i64);
+
+/// A row of [`learner_table`] before it is built: the window's bounds,
 /// class, the class's day, the event.
-type Row<'a> = (i64, i64, &'a ClassKey, &'a ClassDay, &'a Ev);
+type Row<'a> = (Bounds, &'a ClassKey, &'a ClassDay, &'a Ev);
 
 /// What [`learner_table`] orders rows by: [`sort_order`]'s columns as the
 /// table stores them (`event_hash` is the key's low 64 bits, signed).
 fn order_key<'a>(r: &Row<'a>) -> (i64, &'a ClassKey, &'a Arc<str>, i64, i64) {
-    (r.0, r.2, &r.4.person, r.4.time, r.4.key as i64)
+    (r.0.0, r.1, &r.3.person, r.3.time, r.3.key as i64)
 }
 
 /// The order of the rows of a table from [`learner_table`], and of its
@@ -171,6 +215,44 @@ pub fn class_grain(learner: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(schema, columns)
 }
 
+/// The school grain of a learner-grain table: rows with a school, `entity`
+/// replaced by the school id and `class_id` NULL (a row per school, not
+/// per class; `event_class_id` keeps the class). The rows stay in
+/// [`sort_order`]: with `class_id` NULL throughout it orders by entity,
+/// then learner, and the learner grain's rows were in school order within
+/// each class, not overall, so they are sorted again here.
+pub fn school_grain(learner: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    use datafusion::arrow::array::new_null_array;
+    use datafusion::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+    let schema = learner.schema();
+    let school_col = schema.index_of("school_id")?;
+    let class_col = schema.index_of("class_id")?;
+    let entity_col = schema.index_of("entity")?;
+    let mask = is_not_null(learner.column(school_col))?;
+    let rows = filter_record_batch(learner, &mask)?;
+    let mut columns: Vec<ArrayRef> = rows.columns().to_vec();
+    columns[entity_col] = rows.column(school_col).clone();
+    columns[class_col] = new_null_array(&DataType::Utf8, rows.num_rows());
+    let regrained = RecordBatch::try_new(schema.clone(), columns)?;
+    let keys: Vec<SortColumn> = [
+        "window_start",
+        "entity",
+        "person_key",
+        "event_time",
+        "event_hash",
+    ]
+    .iter()
+    .map(|name| {
+        Ok(SortColumn {
+            values: regrained.column(schema.index_of(name)?).clone(),
+            options: None,
+        })
+    })
+    .collect::<Result<_, ArrowError>>()?;
+    let order = lexsort_to_indices(&keys, None)?;
+    take_record_batch(&regrained, &order)
+}
+
 #[derive(Default)]
 struct Builders {
     window_start: TimestampMicrosecondBuilder,
@@ -192,6 +274,8 @@ struct Builders {
     response: Float64Builder,
     objectives: ListBuilder<StringBuilder>,
     due: TimestampMicrosecondBuilder,
+    event_class: StringBuilder,
+    week_end: TimestampMicrosecondBuilder,
 }
 
 fn number(v: f64) -> Option<f64> {
@@ -203,7 +287,9 @@ fn instant(v: i64) -> Option<i64> {
 }
 
 impl Builders {
-    fn push(&mut self, start: i64, end: i64, class: &ClassKey, slot: &ClassDay, e: &Ev) {
+    fn push(&mut self, (start, end, week_end): Bounds, class: &ClassKey, slot: &ClassDay, e: &Ev) {
+        self.event_class.append_option(class.as_deref());
+        self.week_end.append_value(week_end);
         self.window_start.append_value(start);
         self.window_end.append_value(end);
         self.entity.append_value(&e.person);
@@ -254,6 +340,8 @@ impl Builders {
             Arc::new(self.response.finish()),
             Arc::new(self.objectives.finish()),
             utc(&mut self.due),
+            Arc::new(self.event_class.finish()),
+            utc(&mut self.week_end),
         ];
         RecordBatch::try_new(schema(), columns)
     }

@@ -32,6 +32,12 @@ pub struct Task {
     pub(crate) watermark: Watermark,
     /// Highest watermark a finalisation ran at (restored, then raised).
     pub(crate) final_wm: i64,
+    /// The partition's watermark when finalisation last looked: evidence up
+    /// to it is complete for provisional rows.
+    pub(crate) current_wm: i64,
+    /// The watermark the last provisional emission judged flags at: days
+    /// ending after it are recomputed when the watermark passes them.
+    pub(crate) judged_wm: i64,
     /// Offsets below this were read by an earlier owner: an event among
     /// them whose week is final was counted (or sent late) back then.
     read_below: i64,
@@ -56,6 +62,8 @@ impl Task {
             store: Store::default(),
             watermark,
             final_wm: restored.task.final_watermark,
+            current_wm: i64::MIN,
+            judged_wm: i64::MIN,
             read_below: restored.task.read_below,
             read_upto: restored.task.read_below,
             history: restored.history,

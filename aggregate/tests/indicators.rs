@@ -58,7 +58,7 @@ fn assessment_mean_score_and_pass_rate() {
 }
 
 #[test]
-fn attendance_rate_absences_tardies_and_the_absence_flag() {
+fn attendance_rate_absences_and_tardies() {
     let events = vec![
         ev("t1", "p1", "2026-03-02 08:00", Attended, "roll"),
         ev("t2", "p1", "2026-03-03 08:00", Absent, "roll"),
@@ -68,14 +68,13 @@ fn attendance_rate_absences_tardies_and_the_absence_flag() {
     ];
     let rows = batch(&config(5), &events);
     let w = row(&rows, "learner_weekly", "p1", day(MON));
-    // (attended 2 + tardy 1) / 4 records = 0.75; absence 25 % > 10 %.
+    // (attended 2 + tardy 1) / 4 records = 0.75.
     close(value(w, "attendance_rate"), 0.75);
     close(value(w, "absences"), 1.0);
     close(value(w, "tardies"), 1.0);
-    assert_eq!(flags(w), ["chronic_absence"]);
-    let ev_ = evidence(w, "chronic_absence");
-    assert!((ev_["absence_rate"] - 0.25).abs() < 1e-9 && ev_["threshold"] == 0.10);
-    assert!(w.flags[0].reason.contains("25 %"), "{}", w.flags[0].reason);
+    // One absence in four school days is not chronic: the flag needs ten
+    // (see the signals tests).
+    assert!(w.flags.is_empty(), "{:?}", w.flags);
     let p2 = row(&rows, "learner_weekly", "p2", day(MON));
     close(value(p2, "attendance_rate"), 1.0);
     assert!(p2.flags.is_empty());
@@ -97,23 +96,24 @@ fn submissions_on_time_late_missing_and_the_missing_flag() {
         due2,
     ];
     let rows = batch(&config(3), &events);
-    // X due at 12:00: p1 on time, p2 late (so missing), p3 never submitted.
-    // Y due at 18:00: nobody submitted → missing for all three.
+    // X due at 12:00: p1 on time, p2 late (late, not missing), p3 never
+    // submitted. Y due at 18:00: nobody submitted → missing for all three.
     let p1 = row(&rows, "learner_daily", "p1", day(MON));
     close(value(p1, "submissions_on_time"), 1.0);
     close(value(p1, "submissions_late"), 0.0);
     close(value(p1, "submissions_missing"), 1.0);
     let p2 = row(&rows, "learner_daily", "p2", day(MON));
     close(value(p2, "submissions_late"), 1.0);
-    close(value(p2, "submissions_missing"), 2.0);
-    assert_eq!(flags(p2), ["missing_submissions"]);
+    close(value(p2, "submissions_missing"), 1.0);
+    assert!(p2.flags.is_empty(), "{:?}", p2.flags);
     let p3 = row(&rows, "learner_daily", "p3", day(MON));
     close(value(p3, "submissions_missing"), 2.0);
+    assert_eq!(flags(p3), ["missing_submissions"]);
     let class = row(&rows, "class_daily", "c1", day(MON));
     assert_eq!((class.contributors, class.suppressed), (3, false));
     close(value(class, "submissions_on_time"), 1.0);
     close(value(class, "submissions_late"), 1.0);
-    close(value(class, "submissions_missing"), 5.0);
+    close(value(class, "submissions_missing"), 4.0);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The streaming engine against the batch: lateness, revisions, and a
 //! property test that random event sets (shuffled, duplicated, voided,
-//! several partitions, out of order within the allowed lateness) give the
-//! same final rows streamed as in `lap backfill`.
+//! several partitions, out of order within the allowed lateness, with
+//! attendance, assignments and class lists) give the same final rows
+//! streamed as in `lap backfill`, flags and school rows included.
 
 mod common;
 
@@ -10,6 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::*;
+use lap_aggregate::backfill::build_engine;
+use lap_aggregate::reference::{Members, Reference};
 use lap_aggregate::{Admitted, Engine};
 use lap_runtime::transport::{MessageId, TopicPartition};
 use lap_schemas::Action::{self, *};
@@ -237,15 +240,15 @@ fn a_restored_task_skips_replayed_events_of_final_weeks_and_sends_new_ones_late(
     );
 }
 
-const ACTIONS: [Action; 8] = [
-    Viewed, Completed, Scored, Passed, Failed, Attended, Absent, Answered,
+const ACTIONS: [Action; 9] = [
+    Viewed, Completed, Scored, Passed, Failed, Attended, Absent, Answered, Submitted,
 ];
 
 prop_compose! {
     fn event(n: usize)(i in 0..n, person in 0..8usize, class in 0..3usize, hours in 0..(21 * 24i64),
                        action in 0..ACTIONS.len(), score in proptest::option::of(0..=100u8),
                        answer in 1..=5u8, duration in proptest::option::of(1..600_000i64),
-                       object in 0..4usize)
+                       object in 0..4usize, due in 0..(21 * 24i64))
         -> EnrichedEvent {
         let mut e = ev(&format!("e{i}"), &format!("p{person}"), "2026-03-02 00:00", ACTIONS[action], &format!("o{object}"));
         e.event_time += hours * HOUR + (i as i64 % 3600) * 1_000_000;
@@ -257,8 +260,27 @@ prop_compose! {
             e.object_id = ["q1", "q2"][object % 2].into();
             e.response_value = Some(f64::from(answer));
         }
+        // o0 and o1 are assignments, whose events carry their due time.
+        if object < 2 {
+            e.due_time = Some(at("2026-03-02 00:00") + (due - due % 24 + 12 * object as i64) * HOUR);
+        }
         e
     }
+}
+
+/// Every class lists p0–p8; p8 never has an event.
+fn class_lists() -> Reference {
+    let mut r = reference();
+    for c in 0..3 {
+        r.members.insert(
+            format!("c{c}"),
+            Members {
+                school: Some(format!("s{c}")),
+                learners: (0..9).map(|p| format!("p{p}")).collect(),
+            },
+        );
+    }
+    r
 }
 
 prop_compose! {
@@ -335,6 +357,7 @@ proptest! {
     fn streaming_final_rows_equal_backfill(arrivals in arrivals()) {
         let mut cfg = config(3);
         cfg.flags.inactive_days = 2;
+        (cfg.flags.absence_lookback_days, cfg.flags.absence_min_days) = (6, 3);
         // The watermark counts after 1 s of (simulated, 100 ms per batch)
         // wall-clock time; partitions silent for 1 s stop holding it back.
         cfg.idle_partition_s = 1;
@@ -342,11 +365,13 @@ proptest! {
         // The stream runs its SQL in chunks of a few classes, the batch in
         // one go: the split must not change a row.
         let chunked = AggregateConfig { max_query_events: 7, ..cfg.clone() };
+        let lists = class_lists();
+        let engine = |cfg: &AggregateConfig| build_engine(cfg, &lists).unwrap();
         let streamed = stream(&mut engine(&chunked), arrivals);
-        let batched = batch(&cfg, &events);
+        let batched = engine(&cfg).run_batch(&events, 0).unwrap().rows;
         // lap backfill's engine runs every other chunk on a second session.
         let parallel = AggregateConfig { max_query_events: 5, ..cfg.clone() };
-        let two_sessions = lap_aggregate::backfill::backfill(&parallel, &reference(), &events, 0).unwrap();
+        let two_sessions = lap_aggregate::backfill::backfill(&parallel, &lists, &events, 0).unwrap();
         prop_assert_eq!(content(&two_sessions), content(&batched));
         let (streamed, batched) = (content(&streamed), content(&batched));
         let differ: Vec<_> = streamed

@@ -64,6 +64,8 @@ impl Directory {
             RosterEntity::User | RosterEntity::Demographics | RosterEntity::Consent => {
                 Some(record.sourced_id.clone())
             }
+            // Owned by the pseudonym: see `membership_keys`.
+            RosterEntity::ClassMember => record.fields.get(crate::members::PERSON).cloned(),
             _ => record.fields.get("userSourcedId").cloned(),
         };
         match owner {
@@ -114,6 +116,18 @@ impl Directory {
             resolved_by,
             roster_keys,
         })
+    }
+
+    /// Roster-topic keys of the class memberships (derived records, see
+    /// [`crate::members`]) of the learner with pseudonym `person_key`.
+    pub fn membership_keys(&self, person_key: &str) -> Vec<String> {
+        let tenant = self.roster.tenant();
+        let prefix = record_key(tenant, RosterEntity::ClassMember, "");
+        self.owners
+            .iter()
+            .filter(|(key, owner)| **owner == person_key && key.starts_with(&prefix))
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// Looks `value` up the way the join looks up an actor of that shape.

@@ -12,10 +12,13 @@
 //!   for a grace period, retries them when the roster changes, and routes
 //!   the rest to the unmatched topic.
 //! - [`erase`] finds the learner `lap erase` names and their roster records.
+//! - [`members`] derives the class lists by pseudonym the aggregate needs
+//!   for learners without activity.
 
 pub mod erase;
 pub mod feed;
 pub mod join;
+pub mod members;
 pub mod metrics;
 pub mod operator;
 pub mod pseudonym;

@@ -197,9 +197,9 @@ macro_rules! record {
 
 record!(LearningEvent, ["1"], fast);
 record!(EnrichedEvent, ["1"], fast);
-record!(IndicatorRow, ["1"]);
+record!(IndicatorRow, ["1", "2"]);
 record!(DeadLetter, ["1"]);
-record!(RosterRecord, ["1"]);
+record!(RosterRecord, ["1", "2"]);
 
 /// Encodes `record` as a single-object message with the current schema.
 pub fn encode<R: Record>(record: &R) -> Result<Vec<u8>, CodecError> {

@@ -453,6 +453,10 @@ pub struct IndicatorRow {
     pub suppressed: bool,
     pub indicators: BTreeMap<String, Option<f64>>,
     pub flags: Vec<Flag>,
+    #[serde(default)]
+    pub cleared_flags: Vec<Flag>,
+    #[serde(default)]
+    pub newest_event_time: Option<i64>,
 }
 
 /// Transport a rejected input arrived by.
@@ -541,6 +545,8 @@ pub enum RosterEntity {
     QuestionnaireItem,
     Consent,
     Other,
+    /// A learner of a class by pseudonym, derived by `lap roster load`.
+    ClassMember,
 }
 
 /// OneRoster row status.

@@ -129,7 +129,10 @@ prop_compose! {
         emitted_time in time(), contributors in any::<i32>(), suppressed in any::<bool>(),
         indicators in btree_map(text(), proptest::option::of(num()), 0..6),
         flags in vec((text(), text(), btree_map(text(), num(), 0..4)), 0..3),
+        cleared in vec((text(), text(), btree_map(text(), num(), 0..4)), 0..2),
+        newest_event_time in proptest::option::of(time()),
     ) -> IndicatorRow {
+        let flag = |(code, reason, evidence)| Flag { code, reason, evidence };
         IndicatorRow {
             table_name,
             window_kind: if weekly { WindowKind::Weekly } else { WindowKind::Daily },
@@ -137,7 +140,9 @@ prop_compose! {
             entity_kind: [EntityKind::Learner, EntityKind::Class, EntityKind::School][kind],
             entity_id, class_id, school_id, revision, is_final, emitted_time, contributors, suppressed,
             indicators,
-            flags: flags.into_iter().map(|(code, reason, evidence)| Flag { code, reason, evidence }).collect(),
+            flags: flags.into_iter().map(flag).collect(),
+            cleared_flags: cleared.into_iter().map(flag).collect(),
+            newest_event_time,
         }
     }
 }
@@ -169,7 +174,7 @@ prop_compose! {
             RosterEntity::Org, RosterEntity::AcademicSession, RosterEntity::Course, RosterEntity::Class,
             RosterEntity::User, RosterEntity::Enrollment, RosterEntity::Demographics, RosterEntity::Role,
             RosterEntity::CurriculumObjective, RosterEntity::QuestionnaireItem, RosterEntity::Consent,
-            RosterEntity::Other,
+            RosterEntity::Other, RosterEntity::ClassMember,
         ]),
         sourced_id in text(), deleted in any::<bool>(),
         date_last_modified in proptest::option::of(time()),

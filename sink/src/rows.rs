@@ -19,11 +19,13 @@ use lap_schemas::{EnrichedEvent, IndicatorRow, decode};
 
 /// The indicator tables aggregate writes (`<grain>_<window>`): one store
 /// table each. A row naming another table is dead-lettered, not guessed at.
-pub const INDICATOR_TABLES: [&str; 4] = [
+pub const INDICATOR_TABLES: [&str; 6] = [
     "learner_daily",
     "learner_weekly",
     "class_daily",
     "class_weekly",
+    "school_daily",
+    "school_weekly",
 ];
 
 /// Which topic carries which record.

@@ -271,10 +271,10 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
         ),
         topic(
             &t.aggregate_state,
-            "JSON, keyed by partition or learner pseudonym",
-            "written by aggregate after each finalisation; read by aggregate at start",
+            "'<owner epoch> <JSON>', partition n for lap.enriched partition n, keyed task, learner:<key> or class:<id>",
+            "written by aggregate after each finalisation and when it takes a partition over; read back by the partition's next owner",
             json_value(
-                "Watermarks per partition and per-learner history of final windows (values, window); learners by pseudonym.",
+                "The partition's owner epoch, finalised watermark and input offset read; per-learner history of final windows (values, window) and per-class history (active days, each learner's attendance on recent school days, assignments still due and their first submissions); learners by pseudonym.",
                 Privacy::Pseudonymous,
             ),
         ),

@@ -19,7 +19,8 @@ pub struct BackfillArgs {
     #[arg(long = "input", required = true)]
     inputs: Vec<PathBuf>,
     /// OneRoster export holding lap-curriculum.csv and lap-questionnaire.csv
-    /// (needed for curriculum coverage and well-being).
+    /// (needed for curriculum coverage and well-being) and the class lists
+    /// (learners without activity; uses the pseudonymisation key).
     #[arg(long)]
     roster: Option<PathBuf>,
     /// Write the rows (NDJSON) to this file instead of standard output.
@@ -30,15 +31,10 @@ pub struct BackfillArgs {
 /// Runs `lap backfill`.
 pub fn run(config_file: Option<&Path>, args: BackfillArgs) -> anyhow::Result<()> {
     let cfg = config::load(config_file)?;
-    let tenant = &cfg.enrich.tenant;
-    let mut reference = Reference::default();
-    if let Some(path) = &args.roster {
-        let export = lap_enrich::roster::load(path, tenant, &mut |_| {})
-            .with_context(|| format!("reading the roster export {}", path.display()))?;
-        for r in &export.records {
-            reference.apply(tenant, r);
-        }
-    }
+    let reference = match &args.roster {
+        Some(path) => super::reference_of_export(&cfg, path)?,
+        None => Reference::default(),
+    };
     let started = Instant::now();
     let mut events = Vec::new();
     for path in &args.inputs {

@@ -5,7 +5,7 @@
 //! that held them are gone, and writes an audit record with no personal
 //! data in each store. Running it again finds nothing and changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,13 +67,16 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
             .with_context(|| format!("loading the roster export {}", path.display()))?;
         export.records.into_iter().for_each(|r| directory.apply(r));
     }
-    let subject = directory.resolve(&args.learner)?;
+    let mut subject = directory.resolve(&args.learner)?;
     let person_key = keys.key(&tenant, &subject.sourced_id);
+    let memberships = directory.membership_keys(&person_key);
     eprintln!(
-        "learner found by {}; {} roster records",
+        "learner found by {}; {} roster records, {} class memberships",
         subject.resolved_by,
-        subject.roster_keys.len()
+        subject.roster_keys.len(),
+        memberships.len()
     );
+    subject.roster_keys.extend(memberships);
     // Someone else's event about this learner keys them by the identifier
     // the event used; the one given here is the one we know.
     let target = Purge::Learner {
@@ -202,7 +205,9 @@ async fn publish_tombstones(
 ) -> anyhow::Result<BTreeMap<String, u64>> {
     let state = &cfg.topics.aggregate_state.name;
     let quoted = format!("\"{person_key}\"");
-    let mut history = BTreeSet::new();
+    // A task's history lives in the changelog partition of its input
+    // partition: each tombstone goes where its key was found.
+    let mut history: BTreeMap<String, i32> = BTreeMap::new();
     for m in read_table(cfg, state).await? {
         let Some(key) = m
             .key
@@ -215,13 +220,20 @@ async fn publish_tombstones(
             continue;
         }
         if m.payload.is_some() {
-            history.insert(key);
+            history.insert(key, m.partition);
         } else {
             history.remove(&key);
         }
     }
-    let mut planned = vec![(cfg.topics.roster.name.clone(), subject.roster_keys.clone())];
-    planned.push((state.clone(), history.into_iter().collect()));
+    let roster_keys = subject.roster_keys.iter().map(|k| (k.clone(), None));
+    let mut planned = vec![(
+        cfg.topics.roster.name.clone(),
+        roster_keys.collect::<Vec<_>>(),
+    )];
+    planned.push((
+        state.clone(),
+        history.into_iter().map(|(k, p)| (k, Some(p))).collect(),
+    ));
     let mut counts = BTreeMap::new();
     let sink = KafkaSink::new(&cfg.kafka, "erase")?;
     let mut pending = Vec::new();
@@ -231,14 +243,14 @@ async fn publish_tombstones(
             continue;
         }
         let topic: Arc<str> = Arc::from(topic.as_str());
-        for key in keys {
+        for (key, partition) in keys {
             pending.push(
                 sink.send(OutRecord {
                     topic: topic.clone(),
                     key: Some(Bytes::from(key)),
                     payload: None,
                     headers: Vec::new(),
-                    partition: None,
+                    partition,
                 })
                 .await?,
             );

@@ -30,6 +30,28 @@ pub fn pseudonymiser(cfg: &Config) -> anyhow::Result<Pseudonymiser> {
     Ok(Pseudonymiser::new(&key)?)
 }
 
+/// The aggregate's reference data from a OneRoster export: curriculum,
+/// questionnaire, and the class lists by pseudonym (with the deployment's
+/// key, as `lap roster load` publishes them).
+pub fn reference_of_export(
+    cfg: &Config,
+    path: &std::path::Path,
+) -> anyhow::Result<lap_aggregate::reference::Reference> {
+    let tenant = &cfg.enrich.tenant;
+    let export = lap_enrich::roster::load(path, tenant, &mut |_| {})
+        .with_context(|| format!("reading the roster export {}", path.display()))?;
+    let mut reference = lap_aggregate::reference::Reference::default();
+    let mut state = lap_enrich::state::Roster::new(tenant.clone(), cfg.enrich.identity.clone());
+    for r in export.records {
+        reference.apply(tenant, &r);
+        state.apply(r);
+    }
+    for member in lap_enrich::members::class_members(&state, &pseudonymiser(cfg)?) {
+        reference.apply(tenant, &member);
+    }
+    Ok(reference)
+}
+
 /// The PostgreSQL store of the config with its password, or `None` when
 /// `sink.postgres.enabled` is off.
 pub fn postgres_store(cfg: &Config) -> anyhow::Result<Option<PgStore>> {

@@ -1,5 +1,7 @@
 //! `lap roster load PATH`: read a OneRoster export, report its problems,
-//! and publish what changed to the compacted roster topic.
+//! and publish what changed to the compacted roster topic, together with
+//! the class lists by pseudonym the aggregate derives learners without
+//! activity from (see `lap_enrich::members`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -11,10 +13,14 @@ use bytes::Bytes;
 use clap::Subcommand;
 use futures::future::try_join_all;
 use indicatif::{ProgressBar, ProgressStyle};
+use lap_enrich::members::class_members;
+use lap_enrich::pseudonym::Pseudonymiser;
 use lap_enrich::roster::{self, Change, Export, FileMode, Published, Severity, record_key};
+use lap_enrich::state::Roster;
 use lap_runtime::config::{self, Config};
 use lap_runtime::transport::kafka::{KafkaSink, TableReader};
 use lap_runtime::transport::{OutRecord, RecordSink};
+use lap_schemas::{RosterEntity, RosterRecord};
 
 /// Roster commands.
 #[derive(Debug, Subcommand)]
@@ -61,7 +67,9 @@ pub async fn run(config_file: Option<&Path>, action: RosterAction) -> anyhow::Re
     let export = read_export(&path, &tenant)?;
     print_report(&export, report.as_deref())?;
     if !dry_run {
-        publish(&cfg, &export, &tenant).await?;
+        let keys = super::pseudonymiser(&cfg)
+            .context("lap roster load publishes the class lists by pseudonym, with enrich's key")?;
+        publish(&cfg, &export, &tenant, &keys).await?;
     }
     let rejected: u64 = export.files.iter().map(|f| f.rejected).sum();
     if strict && export.has_errors() {
@@ -142,12 +150,19 @@ fn print_report(export: &Export, report: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// Reads what the roster topic holds for the tenant now, publishes the
-/// difference and waits until the broker has it (acks=all).
-async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<()> {
+/// difference (the class lists derived from the roster as it will be
+/// included) and waits until the broker has it (acks=all).
+async fn publish(
+    cfg: &Config,
+    export: &Export,
+    tenant: &str,
+    keys: &Pseudonymiser,
+) -> anyhow::Result<()> {
     let topic = cfg.topics.roster.name.clone();
     let kafka = cfg.kafka.clone();
     let (t, tenant_owned) = (topic.clone(), tenant.to_string());
-    let current = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let identity = cfg.enrich.identity.clone();
+    let (current, mut state) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut reader =
             TableReader::open(&kafka, &t, Duration::from_secs(30)).with_context(|| {
                 format!(
@@ -155,12 +170,23 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
                     kafka.bootstrap_servers
                 )
             })?;
-        let mut published = Published::new(tenant_owned);
+        let mut published = Published::new(tenant_owned.clone());
+        let mut state = Roster::new(tenant_owned, identity);
         let mut unkeyed = 0;
         reader.catch_up(
-            |m| match &m.key {
-                Some(key) => published.apply(key, m.payload.as_deref()),
-                None => unkeyed += 1,
+            |m| match (&m.key, m.payload.as_deref()) {
+                (Some(key), payload) => {
+                    published.apply(key, payload);
+                    match payload {
+                        Some(v) => {
+                            if let Ok(r) = lap_schemas::decode::<RosterRecord>(v) {
+                                state.apply(r);
+                            }
+                        }
+                        None => state.delete(&String::from_utf8_lossy(key)),
+                    }
+                }
+                (None, _) => unkeyed += 1,
             },
             |n, behind| {
                 eprintln!("reading the published roster: {n} records, {behind} partitions to go")
@@ -171,11 +197,26 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
                 "warning: {unkeyed} records on {t} have no key and are ignored in the comparison"
             );
         }
-        Ok(published)
+        Ok((published, state))
     })
     .await??;
 
-    let changes = roster::plan(&current, export)?;
+    let mut changes = roster::plan(&current, export)?;
+    changes.iter().for_each(|c| state.apply_change(c));
+    let members = class_members(&state, keys);
+    let member_changes = roster::plan_derived(&current, RosterEntity::ClassMember, &members)?;
+    println!(
+        "class lists by pseudonym: {} memberships of learners in classes, {} of them new, changed or gone",
+        members.len(),
+        member_changes.len()
+    );
+    changes.extend(member_changes);
+    let records = export
+        .records
+        .iter()
+        .filter(|r| r.status == lap_schemas::RosterStatus::Active)
+        .count()
+        + members.len();
     let sink = KafkaSink::new(&cfg.kafka, "roster-load")?;
     let topic: Arc<str> = Arc::from(topic.as_str());
     let mut pending = Vec::with_capacity(changes.len());
@@ -206,12 +247,7 @@ async fn publish(cfg: &Config, export: &Export, tenant: &str) -> anyhow::Result<
     })?;
     println!(
         "published to {topic}: {upserts} new or changed, {deletes} deleted, {} unchanged",
-        export
-            .records
-            .iter()
-            .filter(|r| r.status == lap_schemas::RosterStatus::Active)
-            .count()
-            .saturating_sub(upserts)
+        records.saturating_sub(upserts)
     );
     Ok(())
 }

@@ -35,6 +35,7 @@ use lap_aggregate::metrics::AggregateMetrics;
 use lap_aggregate::reference::Reference;
 use lap_aggregate::{Aggregate, AggregateTopics};
 use lap_enrich::join::JoinOptions;
+use lap_enrich::members::class_members;
 use lap_enrich::metrics::EnrichMetrics;
 use lap_enrich::pseudonym::Pseudonymiser;
 use lap_enrich::roster::{self, Change, Published};
@@ -96,6 +97,9 @@ pub async fn run_pipeline(
         let Change::Upsert(r) = change else { continue };
         reference.apply(&tenant, &r);
         state.apply(r);
+    }
+    for member in class_members(&state, key) {
+        reference.apply(&tenant, &member);
     }
 
     let t = &cfg.topics;

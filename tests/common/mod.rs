@@ -48,6 +48,16 @@ pub fn lap_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Str
 /// The pseudonymisation key the service tests run with.
 pub const TEST_KEY: &str = "a-test-key-of-32-characters-----";
 
+/// `lap roster load PATH` with [`TEST_KEY`], as the services get it: the
+/// load publishes the class lists by pseudonym.
+pub fn roster_load(config: &Path, path: &Path) -> (bool, String) {
+    lap_env(
+        config,
+        &["roster", "load", path.to_str().expect("UTF-8 path")],
+        &[("LAP_ENRICH_KEY", TEST_KEY)],
+    )
+}
+
 /// Starts the service binary `name` (e.g. `lap-enrich`) with `config`,
 /// appending its log to `log`.
 pub fn spawn_service(name: &str, config: &Path, log: &tempfile::NamedTempFile) -> Killed {
@@ -108,5 +118,7 @@ pub fn class_week(class: &str, score: Option<f64>, suppressed: bool) -> lap_sche
         suppressed,
         indicators: std::collections::BTreeMap::from([("mean_score".to_string(), score)]),
         flags: vec![],
+        cleared_flags: vec![],
+        newest_event_time: None,
     }
 }

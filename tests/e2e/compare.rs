@@ -10,11 +10,13 @@ use lap_schemas::IndicatorRow;
 use serde_json::Value;
 
 /// The indicator tables.
-pub const TABLES: [&str; 4] = [
+pub const TABLES: [&str; 6] = [
     "learner_daily",
     "learner_weekly",
     "class_daily",
     "class_weekly",
+    "school_daily",
+    "school_weekly",
 ];
 
 /// A row's key: table, window start (µs), entity, class.
@@ -180,11 +182,11 @@ pub struct Progress {
 /// has passed its end plus the allowed lateness, so the last windows stay
 /// open. Every final row must equal the reference; every window up to the
 /// last final one must be complete; an open window's rows must carry the
-/// reference's values (flags and `growth_*` values are left out there:
-/// they compare with the learner's earlier final windows, which a
-/// finished run has and the open stream does not yet); and a reference row missing from an
-/// open window can only be an inactivity row, which is written when its
-/// day is final.
+/// reference's values (flags, `growth_*` and `submissions_missing` are
+/// left out there: they compare with the learner's earlier final windows,
+/// which a finished run has and the open stream does not yet, or count
+/// only what is already past due); and a reference row missing from an
+/// open window can only be the row of a learner without activity.
 pub fn check_stream(
     got: &BTreeMap<Key, Row>,
     reference: &BTreeMap<Key, Row>,
@@ -248,11 +250,12 @@ pub fn check_equal(got: &BTreeMap<Key, Row>, want: &BTreeMap<Key, Row>) -> Resul
     Ok(())
 }
 
-/// A row's values that depend on its own window alone.
+/// A row's values that depend on its own window alone, and not on how far
+/// it has got.
 fn own_values(row: &Row) -> BTreeMap<&str, i64> {
     row.values
         .iter()
-        .filter(|(k, _)| !k.starts_with("growth_"))
+        .filter(|(k, _)| !k.starts_with("growth_") && *k != "submissions_missing")
         .map(|(k, v)| (k.as_str(), *v))
         .collect()
 }

@@ -65,7 +65,7 @@ const TOPICS: [(&str, i32); 10] = [
     ("unmatched", 1),
     ("late", 1),
     ("indicators", 3),
-    ("aggregate_state", 1),
+    ("aggregate_state", 3),
 ];
 
 /// One test's pipeline; every service it started is killed when dropped.
@@ -134,8 +134,7 @@ impl Pipeline {
             std::fs::write(&p.configs[i], text).unwrap();
         }
         let roster = p.data("roster");
-        let (ok, out) =
-            crate::common::lap(&p.configs[0], &["roster", "load", roster.to_str().unwrap()]);
+        let (ok, out) = crate::common::roster_load(&p.configs[0], &roster);
         assert!(ok, "{out}");
         Some(p)
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime};
 use lap_aggregate::Engine;
 use lap_aggregate::backfill::build_engine;
-use lap_aggregate::reference::{Item, Objective, Reference};
+use lap_aggregate::reference::{Item, Members, Objective, Reference};
 use lap_runtime::config::AggregateConfig;
 use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, SourceStandard};
 
@@ -103,6 +103,19 @@ pub fn engine(cfg: &AggregateConfig) -> Engine {
 /// Final rows of `events` in batch.
 pub fn batch(cfg: &AggregateConfig, events: &[EnrichedEvent]) -> Vec<IndicatorRow> {
     engine(cfg).run_batch(events, 0).expect("batch run").rows
+}
+
+/// [`reference`] with `learners` as the class list of class `c1` (school `s1`).
+pub fn with_class_list(learners: &[&str]) -> Reference {
+    let mut r = reference();
+    r.members.insert(
+        "c1".into(),
+        Members {
+            school: Some("s1".into()),
+            learners: learners.iter().map(|l| l.to_string()).collect(),
+        },
+    );
+    r
 }
 
 /// The row of `table` for `entity` starting at `start`.

@@ -308,6 +308,7 @@ const ENTITIES: &[RosterEntity] = &[
     RosterEntity::QuestionnaireItem,
     RosterEntity::Consent,
     RosterEntity::Other,
+    RosterEntity::ClassMember,
 ];
 
 /// The schema's symbol for an entity.
@@ -325,6 +326,7 @@ pub fn entity_name(e: RosterEntity) -> &'static str {
         RosterEntity::QuestionnaireItem => "questionnaire_item",
         RosterEntity::Consent => "consent",
         RosterEntity::Other => "other",
+        RosterEntity::ClassMember => "class_member",
     }
 }
 
@@ -412,6 +414,33 @@ pub fn plan(current: &Published, export: &Export) -> Result<Vec<Change>, CodecEr
     for key in current.keys.keys() {
         let bulk = parse_key(key).is_some_and(|(_, e, _)| export.bulk.contains(&e));
         if bulk && !present.contains(key) {
+            changes.push(Change::Delete(key.clone()));
+        }
+    }
+    Ok(changes)
+}
+
+/// What to publish so that the topic's records of the derived `entity`
+/// (computed whole from the roster each time, e.g. `class_member`) are
+/// exactly `records`: new or changed ones, and deletions for the rest.
+pub fn plan_derived(
+    current: &Published,
+    entity: RosterEntity,
+    records: &[RosterRecord],
+) -> Result<Vec<Change>, CodecError> {
+    let tenant = current.tenant.as_str();
+    let mut changes = Vec::new();
+    let mut present = std::collections::HashSet::new();
+    for r in records {
+        let key = record_key(tenant, entity, &r.sourced_id);
+        if current.keys.get(&key) != Some(&fingerprint(&encode(r)?)) {
+            changes.push(Change::Upsert(r.clone()));
+        }
+        present.insert(key);
+    }
+    for key in current.keys.keys() {
+        let derived = parse_key(key).is_some_and(|(_, e, _)| e == entity);
+        if derived && !present.contains(key) {
             changes.push(Change::Delete(key.clone()));
         }
     }

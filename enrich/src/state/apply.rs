@@ -70,7 +70,9 @@ fn day(r: &RosterRecord, field: &str) -> Option<i64> {
 impl Roster {
     /// Applies a record (an upsert, or a delete when `tobedeleted`).
     pub fn apply(&mut self, record: RosterRecord) {
-        if *record.tenant != *self.tenant {
+        // Class memberships are derived from this roster for the
+        // aggregate: the join has them already.
+        if *record.tenant != *self.tenant || record.entity == RosterEntity::ClassMember {
             return;
         }
         if record.status == RosterStatus::Tobedeleted {
@@ -120,6 +122,14 @@ impl Roster {
             _ => self.others.insert(self.key_hash(record.entity, id)),
         };
         self.records += usize::from(added);
+    }
+
+    /// Applies a change planned for the roster topic.
+    pub fn apply_change(&mut self, change: &crate::roster::Change) {
+        match change {
+            crate::roster::Change::Upsert(r) => self.apply(r.clone()),
+            crate::roster::Change::Delete(key) => self.delete(key),
+        }
     }
 
     /// Applies a tombstone for `key` (a compacted-topic delete).

@@ -286,4 +286,29 @@ impl Roster {
     pub fn session(&self, id: &str) -> Option<&Session> {
         self.sessions.get(id)
     }
+
+    /// Every learner of every class, as (class sourcedId, the class's
+    /// school, the learner's sourcedId): users present and not opted out,
+    /// enrolled as learners in a class that is present.
+    pub fn class_learners(&self) -> impl Iterator<Item = (&str, Option<&str>, &str)> + '_ {
+        self.user_slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.present && !slot.opted_out)
+            .flat_map(move |(u, slot)| {
+                slot.classes
+                    .iter()
+                    .filter(|(_, role)| *role == Role::Learner)
+                    .filter_map(move |&(c, _)| {
+                        let info = &self.class_slots[c as usize];
+                        info.present.then(|| {
+                            (
+                                self.classes.name(c),
+                                info.school_id.as_deref(),
+                                self.users.name(u as u32),
+                            )
+                        })
+                    })
+            })
+    }
 }

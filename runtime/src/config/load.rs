@@ -363,6 +363,8 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         ("learner_weekly_days", r.learner_weekly_days),
         ("class_daily_days", r.class_daily_days),
         ("class_weekly_days", r.class_weekly_days),
+        ("school_daily_days", r.school_daily_days),
+        ("school_weekly_days", r.school_weekly_days),
     ] {
         if days < -1 {
             return Err(invalid(
@@ -438,6 +440,14 @@ fn validate_aggregate(
             "aggregate.flags.falling_windows",
             u64::from(a.flags.falling_windows),
         ),
+        (
+            "aggregate.flags.absence_lookback_days",
+            u64::from(a.flags.absence_lookback_days),
+        ),
+        (
+            "aggregate.flags.absence_min_days",
+            u64::from(a.flags.absence_min_days),
+        ),
     ];
     for (key, value) in at_least_one {
         if value == 0 {
@@ -451,6 +461,15 @@ fn validate_aggregate(
         ));
     }
     let f = &a.flags;
+    if f.absence_min_days > f.absence_lookback_days {
+        return Err(invalid(
+            "aggregate.flags.absence_min_days",
+            format!(
+                "{} is more than aggregate.flags.absence_lookback_days ({}): the flag could never be raised",
+                f.absence_min_days, f.absence_lookback_days
+            ),
+        ));
+    }
     for (key, value) in [
         ("aggregate.flags.absence_rate", f.absence_rate),
         ("aggregate.flags.wellbeing_below", f.wellbeing_below),

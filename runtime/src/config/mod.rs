@@ -583,8 +583,16 @@ pub struct FlagConfig {
     /// `inactive`: this many class days (days the class had activity) in a
     /// row without any activity of the learner.
     pub inactive_days: u32,
-    /// `chronic_absence`: absences ÷ attendance records above this.
+    /// `chronic_absence`: share of school days absent above this, over the
+    /// look-back (10 % is the common chronic-absence line).
     pub absence_rate: f64,
+    /// `chronic_absence` looks back over the learner's last this many
+    /// school days in the class (days the class took attendance of them);
+    /// 20 is about a month, 200 a school year.
+    pub absence_lookback_days: u32,
+    /// `chronic_absence` needs at least this many school days in the
+    /// look-back: one absence in a short stretch is never chronic.
+    pub absence_min_days: u32,
     /// `low_wellbeing`: well-being index (0..1) below this.
     pub wellbeing_below: f64,
     /// `wellbeing_drop`: well-being fell by more than this since the
@@ -601,6 +609,8 @@ impl Default for FlagConfig {
         FlagConfig {
             inactive_days: 5,
             absence_rate: 0.10,
+            absence_lookback_days: 20,
+            absence_min_days: 10,
             wellbeing_below: 0.4,
             wellbeing_drop: 0.15,
             falling_windows: 3,

@@ -73,6 +73,10 @@ pub struct RetentionConfig {
     pub class_daily_days: i64,
     /// ISO-weekly indicators per class.
     pub class_weekly_days: i64,
+    /// Daily indicators per school.
+    pub school_daily_days: i64,
+    /// ISO-weekly indicators per school.
+    pub school_weekly_days: i64,
 }
 
 impl Default for RetentionConfig {
@@ -83,6 +87,8 @@ impl Default for RetentionConfig {
             learner_weekly_days: 730,
             class_daily_days: 1825,
             class_weekly_days: 1825,
+            school_daily_days: 1825,
+            school_weekly_days: 1825,
         }
     }
 }
@@ -97,6 +103,8 @@ impl RetentionConfig {
             "learner_weekly" => self.learner_weekly_days,
             "class_daily" => self.class_daily_days,
             "class_weekly" => self.class_weekly_days,
+            "school_daily" => self.school_daily_days,
+            "school_weekly" => self.school_weekly_days,
             _ => -1,
         };
         (days >= 0).then_some(days)

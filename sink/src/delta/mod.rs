@@ -257,9 +257,6 @@ pub async fn open_or_create(lake: &Lake, name: &str) -> Result<DeltaTable, Store
     let table = DeltaTable::try_from_url_with_storage_options(url.clone(), lake.options())
         .await
         .map_err(failed)?;
-    if table.version().is_some() {
-        return Ok(table);
-    }
     let (schema, partition): (SchemaRef, &str) = if name == EVENTS {
         (event_schema(), EVENT_DATE)
     } else {
@@ -269,6 +266,9 @@ pub async fn open_or_create(lake: &Lake, name: &str) -> Result<DeltaTable, Store
         .as_ref()
         .try_into_kernel()
         .map_err(|e| failed(DeltaTableError::from(e)))?;
+    if table.version().is_some() {
+        return add_missing_columns(table, &kernel).await.map_err(failed);
+    }
     table
         .create()
         .with_table_name(name)
@@ -277,6 +277,25 @@ pub async fn open_or_create(lake: &Lake, name: &str) -> Result<DeltaTable, Store
         .with_save_mode(SaveMode::Ignore)
         .await
         .map_err(failed)
+}
+
+/// Adds the columns of `schema` that `table` lacks (nullable ones, added
+/// by a later version of lap): a lake written before keeps its files, and
+/// its old rows read NULL there.
+async fn add_missing_columns(
+    table: DeltaTable,
+    schema: &StructType,
+) -> Result<DeltaTable, DeltaTableError> {
+    let have = table.snapshot()?.schema();
+    let missing: Vec<_> = schema
+        .fields()
+        .filter(|f| have.field(f.name()).is_none())
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        return Ok(table);
+    }
+    table.add_columns().with_fields(missing).await
 }
 
 fn write_error(action: &str, e: DeltaTableError) -> StoreError {

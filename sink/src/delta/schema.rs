@@ -73,7 +73,11 @@ pub fn indicator_schema() -> SchemaRef {
         Field::new("contributors", DataType::Int32, false),
         Field::new("suppressed", DataType::Boolean, false),
         number_map("indicators"),
-        Field::new_list("flags", Field::new("element", flag, true), false),
+        Field::new_list("flags", Field::new("element", flag.clone(), true), false),
+        // Added after the first release: nullable, so that a lake written
+        // before gains them as columns without rewriting its files.
+        Field::new_list("cleared_flags", Field::new("element", flag, true), true),
+        Field::new("newest_event_time", timestamp(), true),
     ]))
 }
 

@@ -75,13 +75,15 @@ fn upsert(table: &str, staging: &str) -> String {
                 school_id = excluded.school_id, revision = excluded.revision,
                 is_final = excluded.is_final, emitted_time = excluded.emitted_time,
                 contributors = excluded.contributors, suppressed = excluded.suppressed,
-                indicators = excluded.indicators, flags = excluded.flags
+                indicators = excluded.indicators, flags = excluded.flags,
+                newest_event_time = excluded.newest_event_time,
+                cleared_flags = excluded.cleared_flags
          WHERE excluded.revision > t.revision"
     )
 }
 
 /// Every column of an indicator table, with how each row fills it.
-const COLUMNS: [Column<IndicatorRow>; 15] = [
+const COLUMNS: [Column<IndicatorRow>; 17] = [
     ("window_start", Type::TIMESTAMPTZ, |r| {
         Value::Micros(Some(r.window_start))
     }),
@@ -118,5 +120,11 @@ const COLUMNS: [Column<IndicatorRow>; 15] = [
     }),
     ("flags", Type::JSONB, |r| {
         Value::Json(serde_json::to_string(&r.flags))
+    }),
+    ("newest_event_time", Type::TIMESTAMPTZ, |r| {
+        Value::Micros(r.newest_event_time)
+    }),
+    ("cleared_flags", Type::JSONB, |r| {
+        Value::Json(serde_json::to_string(&r.cleared_flags))
     }),
 ];

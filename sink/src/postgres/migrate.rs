@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_events_byte_order.sql",
         sql: include_str!("../../migrations/0004_events_byte_order.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_schools_freshness_cleared_flags.sql",
+        sql: include_str!("../../migrations/0005_schools_freshness_cleared_flags.sql"),
+    },
 ];
 
 const STORE: &str = "postgres";

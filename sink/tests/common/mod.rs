@@ -150,6 +150,8 @@ pub fn indicator_row(learner: &str, week: i64, revision: i64, score: f64) -> Ind
             ("attendance_rate".to_string(), None),
         ]),
         flags: vec![],
+        cleared_flags: vec![],
+        newest_event_time: None,
     }
 }
 

@@ -1,40 +1,44 @@
 //! Indicator definitions as SQL files, run by DataFusion over the `events`
-//! table of one or more windows (README, "Indicator SQL").
+//! table of one or more windows.
 //!
 //! A query selects the key columns `window_start`, `class_id` and `entity`
 //! and groups by them; every other column it selects is an indicator of
 //! that name (numbers, or booleans as 0/1). A query may instead return
 //! `indicator` and `value` columns to name its indicators per row (e.g. one
-//! per well-being dimension). Each query runs twice per table: with
-//! `entity` = the learner (learner rows) and `entity` = the class (class
-//! rows). Besides `events` it may read `curriculum`, `questionnaire` and
-//! `settings`.
+//! per well-being dimension). Each query runs three times per table, once
+//! per [`Grain`]: `entity` is the learner (learner rows), the class (class
+//! rows) or the school (school rows, where `class_id` is NULL). Besides
+//! `events` it may read `members`, `assignments`, `submitted`,
+//! `curriculum`, `questionnaire` and `settings` (see [`tables`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray,
-};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::logical_expr::SortExpr;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::reference::Reference;
-use crate::table::{Grain, class_grain, schema, sort_order};
+use crate::table::{Grain, RowKey, class_grain, schema, school_grain, sort_order};
+
+pub mod tables;
+
+pub use tables::RunInput;
+use tables::{curriculum_batch, members_batch, questionnaire_batch, settings_batch, work_batches};
 
 /// The built-in indicator files, by name.
 pub const BUILT_IN: &[(&str, &str)] = &[
-    ("activity", include_str!("../sql/activity.sql")),
-    ("assessment", include_str!("../sql/assessment.sql")),
-    ("objectives", include_str!("../sql/objectives.sql")),
-    ("submissions", include_str!("../sql/submissions.sql")),
-    ("attendance", include_str!("../sql/attendance.sql")),
-    ("wellbeing", include_str!("../sql/wellbeing.sql")),
+    ("activity", include_str!("../../sql/activity.sql")),
+    ("assessment", include_str!("../../sql/assessment.sql")),
+    ("objectives", include_str!("../../sql/objectives.sql")),
+    ("submissions", include_str!("../../sql/submissions.sql")),
+    ("attendance", include_str!("../../sql/attendance.sql")),
+    ("wellbeing", include_str!("../../sql/wellbeing.sql")),
 ];
 
 /// Key columns every indicator query selects.
@@ -76,7 +80,8 @@ pub enum SqlError {
     },
 }
 
-/// Tunables a query may read from the one-row `settings` table.
+/// Tunables a query may read from the one-row `settings` table (with the
+/// run's `watermark`, see [`RunInput`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
     /// Cap of one gap between events in active-time estimates, ms.
@@ -134,13 +139,11 @@ pub struct Computed {
     pub values: BTreeMap<String, Option<f64>>,
 }
 
-/// Key of a [`Computed`] row.
-pub type RowKey = (Grain, i64, Option<Arc<str>>, Arc<str>);
-
 /// The indicator queries with a DataFusion session holding the reference tables.
 pub struct Queries {
     files: Vec<IndicatorSql>,
     ctx: SessionContext,
+    settings: Settings,
     /// Runs the queries; always `Some` until dropped.
     rt: Option<tokio::runtime::Runtime>,
 }
@@ -185,10 +188,10 @@ impl Queries {
             files,
             ctx: SessionContext::new_with_config(config),
             rt: Some(rt),
+            settings,
         };
-        q.register("settings", settings_batch(settings))?;
         q.set_reference(reference)?;
-        q.run(&RecordBatch::new_empty(schema()))?;
+        q.run(&RecordBatch::new_empty(schema()), &RunInput::default())?;
         Ok(q)
     }
 
@@ -225,15 +228,26 @@ impl Queries {
         Ok(())
     }
 
-    /// Runs every query over a learner-grain table and its class grain.
-    pub fn run(&self, learner: &RecordBatch) -> Result<Vec<Computed>, SqlError> {
-        let class = class_grain(learner).map_err(|e| SqlError::Query {
+    /// Runs every query over a learner-grain table and its class and
+    /// school grains, with the chunk's class lists and work in `input`.
+    pub fn run(&self, learner: &RecordBatch, input: &RunInput) -> Result<Vec<Computed>, SqlError> {
+        let arrow = |e: datafusion::arrow::error::ArrowError| SqlError::Query {
             name: "events".into(),
             message: e.to_string(),
-        })?;
+        };
+        self.register("settings", settings_batch(self.settings, input.watermark))?;
+        let (assignments, submitted) = work_batches(&input.work);
+        self.register("assignments", assignments)?;
+        self.register("submitted", submitted)?;
+        let grains = [
+            (Grain::Learner, learner.clone()),
+            (Grain::Class, class_grain(learner).map_err(arrow)?),
+            (Grain::School, school_grain(learner).map_err(arrow)?),
+        ];
         let mut rows: HashMap<RowKey, BTreeMap<String, Option<f64>>> = HashMap::new();
-        for (grain, table) in [(Grain::Learner, learner.clone()), (Grain::Class, class)] {
+        for (grain, table) in grains {
             self.register_sorted("events", table, sort_order())?;
+            self.register("members", members_batch(&input.members, grain))?;
             for file in &self.files {
                 let batches = self.execute(file)?;
                 for b in &batches {
@@ -411,79 +425,6 @@ fn collect(
     Ok(())
 }
 
-fn settings_batch(s: Settings) -> RecordBatch {
-    let schema = Schema::new(vec![Field::new(
-        "session_gap_cap_ms",
-        DataType::Int64,
-        false,
-    )]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![Arc::new(Int64Array::from(vec![s.session_gap_cap_ms]))],
-    )
-    .expect("settings columns match their schema")
-}
-
-fn curriculum_batch(r: &Reference) -> RecordBatch {
-    let (mut ids, mut courses, mut classes) = (Vec::new(), Vec::new(), Vec::new());
-    for (id, o) in &r.objectives {
-        for c in &o.courses {
-            ids.push(id.as_str());
-            courses.push(Some(c.as_str()));
-            classes.push(None);
-        }
-        for c in &o.classes {
-            ids.push(id.as_str());
-            courses.push(None);
-            classes.push(Some(c.as_str()));
-        }
-    }
-    let schema = Schema::new(vec![
-        Field::new("objective_id", DataType::Utf8, false),
-        Field::new("course_id", DataType::Utf8, true),
-        Field::new("class_id", DataType::Utf8, true),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(StringArray::from(ids)),
-            Arc::new(StringArray::from(courses)),
-            Arc::new(StringArray::from(classes)),
-        ],
-    )
-    .expect("curriculum columns match their schema")
-}
-
-fn questionnaire_batch(r: &Reference) -> RecordBatch {
-    let items = &r.items;
-    let schema = Schema::new(vec![
-        Field::new("item_id", DataType::Utf8, false),
-        Field::new("dimension", DataType::Utf8, false),
-        Field::new("scale_min", DataType::Float64, false),
-        Field::new("scale_max", DataType::Float64, false),
-        Field::new("reverse_scored", DataType::Boolean, false),
-    ]);
-    RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(StringArray::from_iter_values(items.keys())),
-            Arc::new(StringArray::from_iter_values(
-                items.values().map(|i| &i.dimension),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                items.values().map(|i| i.scale_min),
-            )),
-            Arc::new(Float64Array::from_iter_values(
-                items.values().map(|i| i.scale_max),
-            )),
-            Arc::new(BooleanArray::from_iter(
-                items.values().map(|i| Some(i.reverse_scored)),
-            )),
-        ],
-    )
-    .expect("questionnaire columns match their schema")
-}
-
 #[cfg(test)]
 mod tests {
     use datafusion::physical_plan::displayable;
@@ -512,7 +453,7 @@ mod tests {
             .expect("queries");
         let events = || RecordBatch::new_empty(schema());
         // `run` leaves its last `events` table registered.
-        q.run(&events()).unwrap();
+        q.run(&events(), &RunInput::default()).unwrap();
         let sorted = plan(&q, "activity");
         assert!(sorted.contains("BoundedWindowAggExec"), "{sorted}");
         assert!(!sorted.contains("SortExec"), "{sorted}");
