@@ -82,9 +82,7 @@ async fn main() -> ExitCode {
         Command::Gen(args) => commands::generate::run(cli.config.as_deref(), args).await,
         Command::Run(args) => commands::run::run(cli.config.as_deref(), args).await,
         Command::Roster { action } => commands::roster::run(cli.config.as_deref(), action).await,
-        Command::Backfill(args) => {
-            tokio::task::block_in_place(|| commands::backfill::run(cli.config.as_deref(), args))
-        }
+        Command::Backfill(args) => commands::backfill::run(cli.config.as_deref(), args).await,
         Command::Erase(args) => commands::erase::run(cli.config.as_deref(), args).await,
         Command::Retention { action } => {
             commands::retention::run(cli.config.as_deref(), action).await

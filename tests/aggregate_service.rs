@@ -44,7 +44,7 @@ fn event(i: usize, time: i64) -> EnrichedEvent {
         tenant: "t1".into(),
         person_key: format!("{class}-p{}", (i / 3) % 7),
         role: Role::Learner,
-        school_id: Some("s1".into()),
+        school_id: Some(format!("s{}", i % 3)),
         class_id: Some(class),
         course_id: Some("math7".into()),
         term_id: None,
@@ -180,7 +180,8 @@ min_group_size = 3
                 let mut acks = Vec::new();
                 for e in chunk {
                     let payload = Bytes::from(encode(e).unwrap());
-                    let key = Some(Bytes::from(e.class_id.clone().unwrap()));
+                    // As enrich keys them: by school.
+                    let key = Some(Bytes::from(e.school_id.clone().unwrap()));
                     acks.push(
                         sink.send(OutRecord::new(enriched.as_str().into(), key, payload))
                             .await

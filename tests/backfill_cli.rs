@@ -5,7 +5,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{export_dir, lap};
+use common::{TEST_KEY, export_dir, lap, lap_env};
 use lap_schemas::{Action, EnrichedEvent, IndicatorRow, Role, SourceStandard};
 
 /// Monday 2026-03-02 09:00 UTC.
@@ -67,7 +67,8 @@ fn backfill_writes_final_rows_as_ndjson() {
     std::fs::write(&input, lines.join("\n") + "\n\n").unwrap();
     let out = dir.path().join("rows.ndjson");
     let cfg = config();
-    let (ok, text) = lap(
+    // The roster's class lists are derived with the pseudonymisation key.
+    let (ok, text) = lap_env(
         cfg.path(),
         &[
             "backfill",
@@ -78,9 +79,11 @@ fn backfill_writes_final_rows_as_ndjson() {
             "--out",
             out.to_str().unwrap(),
         ],
+        &[("LAP_ENRICH_KEY", TEST_KEY)],
     );
     assert!(ok, "{text}");
-    assert!(text.contains("2 events → 6 indicator rows"), "{text}");
+    // Learner daily and weekly rows for both, class and school rows.
+    assert!(text.contains("8 rows written to"), "{text}");
     let rows: Vec<IndicatorRow> = std::fs::read_to_string(&out)
         .unwrap()
         .lines()
@@ -90,14 +93,25 @@ fn backfill_writes_final_rows_as_ndjson() {
         .iter()
         .find(|r| r.table_name == "class_daily")
         .expect("a class row");
-    // q2 (calm) is reverse-scored on 1–5 in the test roster: answers 2 and
-    // 4 become 0.75 and 0.25; mean 0.5, from two learners (k = 2).
+    // Two learners (k = 2): the class row shows, but not its well-being,
+    // which needs five respondents whatever k is.
     assert_eq!(
         (class.contributors, class.suppressed, class.is_final),
         (2, false, true)
     );
-    assert_eq!(class.indicators["wellbeing_index"], Some(0.5));
-    assert_eq!(class.indicators["wellbeing_calm"], Some(0.5));
+    assert_eq!(class.indicators["wellbeing_index"], None);
+    assert_eq!(class.indicators["wellbeing_respondents"], Some(2.0));
+    // q2 (calm) is reverse-scored on 1–5 in the test roster: answers 2 and
+    // 4 become 0.75 and 0.25.
+    let calm = |p: &str| {
+        rows.iter()
+            .find(|r| r.table_name == "learner_daily" && r.entity_id == p)
+            .map(|r| r.indicators["wellbeing_calm"])
+    };
+    assert_eq!(
+        (calm("p1"), calm("p2")),
+        (Some(Some(0.75)), Some(Some(0.25)))
+    );
 }
 
 #[test]

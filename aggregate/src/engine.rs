@@ -742,13 +742,16 @@ impl Engine {
                 if task.closes(&cal, lateness, week) > task.final_wm {
                     break;
                 }
-                tracing::info!(
-                    partition = %format!("{}/{}", tp.topic, tp.partition),
-                    week = %week.first,
-                    watermark = %instant(task.final_wm),
-                    progress = %task.watermark.describe(input_ms.unwrap_or(0)),
-                    "week final"
-                );
+                // A stream's weeks close on its watermark: say why.
+                if let Some(input_ms) = input_ms {
+                    tracing::info!(
+                        partition = %format!("{}/{}", tp.topic, tp.partition),
+                        week = %week.first,
+                        watermark = %instant(task.final_wm),
+                        progress = %task.watermark.describe(input_ms),
+                        "week final"
+                    );
+                }
                 let days: Vec<_> = week
                     .days()
                     .filter(|d| task.store.day(*d).is_some())

@@ -1,7 +1,7 @@
 //! Aggregate's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge, IntGaugeVec};
 
 /// Counters and gauges of the aggregate stage.
 #[derive(Clone, Debug)]
@@ -18,6 +18,13 @@ pub struct AggregateMetrics {
     pub watermark_seconds: IntGaugeVec,
     /// Enriched-topic records that are not `EnrichedEvent`s (dead-lettered).
     pub undecodable: IntCounter,
+    /// Group rows emitted suppressed (fewer than k learners), by table.
+    pub suppressed_rows: IntCounterVec,
+    /// Flags raised on a row that did not have them, and cleared from one
+    /// that did, by code and change.
+    pub flags: IntCounterVec,
+    /// From the newest event behind a row to the row.
+    pub latency: Histogram,
 }
 
 impl AggregateMetrics {
@@ -52,6 +59,17 @@ impl AggregateMetrics {
                 &["partition"],
             ),
             undecodable,
+            suppressed_rows: counter(
+                "lap_aggregate_rows_suppressed_total",
+                "Group rows emitted with their values suppressed (fewer than k contributing learners), by table.",
+                &["table"],
+            ),
+            flags: counter(
+                "lap_aggregate_flags_total",
+                "Early-warning flags raised on a row that did not have them, or cleared from one that did, by code and change.",
+                &["code", "change"],
+            ),
+            latency: metrics.latency_of("aggregate", "indicators"),
         }
     }
 }

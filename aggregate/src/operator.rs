@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use lap_runtime::metrics::observe_since;
 use lap_runtime::stage::{Operator, Output, StageError};
 use lap_runtime::transport::{Message, OutRecord, TopicPartition};
 use lap_schemas::{DeadLetter, EnrichedEvent, Origin, Problem, decode, encode};
@@ -89,10 +90,20 @@ impl Aggregate {
     fn step(&mut self, out: &mut Output) -> Result<(), StageError> {
         let topic = self.topics.indicators.clone();
         let (mut rows, mut failed) = ([0u64; 2], None);
+        let metrics = &self.metrics;
         let em = self
             .engine
             .step(&mut |row| match encode(&row) {
                 Ok(bytes) => {
+                    if row.suppressed {
+                        metrics
+                            .suppressed_rows
+                            .with_label_values(&[&row.table_name])
+                            .inc();
+                    }
+                    if let Some(newest) = row.newest_event_time {
+                        observe_since(&metrics.latency, newest);
+                    }
                     let key = format!(
                         "{}/{}",
                         row.class_id.as_deref().unwrap_or(""),
@@ -117,6 +128,14 @@ impl Aggregate {
             self.metrics.rows.with_label_values(&[label]).inc_by(n);
         }
         self.metrics.unchanged_rows.inc_by(em.unchanged as u64);
+        for (change, counts) in [("raised", &em.raised), ("cleared", &em.cleared)] {
+            for (code, n) in counts {
+                self.metrics
+                    .flags
+                    .with_label_values(&[code, change])
+                    .inc_by(*n);
+            }
+        }
         for record in em.checkpoint {
             out.emit_after_durable(self.changelog_record(record));
         }

@@ -1,7 +1,7 @@
 //! Enrich's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{IntCounterVec, IntGauge};
+use prometheus::{Histogram, IntCounterVec, IntGauge};
 
 /// Counters and gauges of the enrich stage.
 #[derive(Clone, Debug)]
@@ -22,6 +22,8 @@ pub struct EnrichMetrics {
     /// (`no_key`, `decode`): each one is a roster record enrich does not
     /// know, so events may go unmatched; alert on any increase.
     pub roster_skipped: IntCounterVec,
+    /// From an event's time to its enriched record.
+    pub latency: Histogram,
 }
 
 impl EnrichMetrics {
@@ -61,6 +63,7 @@ impl EnrichMetrics {
                 "Roster-topic messages that could not be applied.",
                 &["reason"],
             ),
+            latency: metrics.latency_of("enrich", "enriched"),
         }
     }
 }

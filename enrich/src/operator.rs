@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use lap_runtime::metrics::observe_since;
 use lap_runtime::stage::{Operator, Output, StageError};
 use lap_runtime::transport::{Message, MessageId, OutRecord, TopicPartition};
 use lap_schemas::{DeadLetter, LearningEvent, Origin, Problem, Role, decode, encode};
@@ -118,6 +119,7 @@ impl Enrich {
         match joined {
             Joined::Enriched(e) => {
                 self.enriched_by_role[e.role as usize].inc();
+                observe_since(&self.metrics.latency, e.event_time);
                 // Keyed by school (else class, else learner): aggregate
                 // computes class and school rows from one partition's
                 // events, so all of a school's must share one.

@@ -7,8 +7,8 @@
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// The registry of one service and the metrics the runtime itself updates.
@@ -31,6 +31,9 @@ pub struct Metrics {
     pub restore_records: IntCounterVec,
     /// Time to restore one partition's task from its changelog, by stage.
     pub restore_seconds: HistogramVec,
+    /// From an event's time to a record or row reflecting it, by stage and
+    /// output (a topic's role, or a store).
+    pub event_latency: HistogramVec,
 }
 
 impl Metrics {
@@ -82,6 +85,13 @@ impl Metrics {
             &["stage"],
             0.001,
         );
+        let event_latency = m.histogram_vec(
+            "lap_event_latency_seconds",
+            "From an event's time to the record or row that reflects it, by stage and output \
+             (for indicator rows: from the newest event behind the row).",
+            &["stage", "output"],
+            0.01,
+        );
         let info = gauge(
             "lap_build_info",
             "Service name and version; always 1.",
@@ -99,7 +109,15 @@ impl Metrics {
             commits,
             restore_records,
             restore_seconds,
+            event_latency,
         }
+    }
+
+    /// The histogram of [`Metrics::event_latency`] for `stage` writing to
+    /// `output`: resolve it once, then [`observe_since`] per record (a
+    /// labelled lookup per record would cost more than the observation).
+    pub fn latency_of(&self, stage: &str, output: &str) -> Histogram {
+        self.event_latency.with_label_values(&[stage, output])
     }
 
     /// The registry, for stage-specific metric families.
@@ -154,6 +172,14 @@ impl Metrics {
             .expect("text encoding never fails for valid metrics");
         String::from_utf8(buf).expect("exposition is UTF-8")
     }
+}
+
+/// Observes on `h` the time from `event_time_us` (UTC µs) to now.
+pub fn observe_since(h: &Histogram, event_time_us: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    h.observe((now - event_time_us).max(0) as f64 / 1e6);
 }
 
 /// Registration on one registry. Metric names are fixed in code, so an

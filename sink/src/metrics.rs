@@ -25,6 +25,8 @@ pub struct SinkMetrics {
     pub table_write_seconds: HistogramVec,
     /// By store: 1 while its last write failed and the sink is retrying.
     pub store_down: IntGaugeVec,
+    /// The service's runtime metrics (event-to-row latency per store).
+    pub runtime: Metrics,
 }
 
 impl SinkMetrics {
@@ -68,6 +70,7 @@ impl SinkMetrics {
                 "1 while writes to this store fail and the sink is retrying.",
                 &["store"],
             ),
+            runtime: metrics.clone(),
         }
     }
 }

@@ -26,6 +26,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use lap_runtime::config::SinkConfig;
 use lap_runtime::health::Health;
+use lap_runtime::metrics::observe_since;
 use lap_runtime::transport::{Batch, CloseReport, OutRecord, RecordSink, Source, TransportError};
 use lap_schemas::{CodecError, DeadLetter, Origin, Problem, encode};
 use tokio::sync::{mpsc, watch};
@@ -455,6 +456,17 @@ impl Retry {
 
     /// Counts what a write of `rows` to store `store` changed.
     fn count(&self, store: &str, rows: &Rows, written: &Written) {
+        // Event time to stored row: an indicator row's newest event, each
+        // event's own time.
+        let latency = self.metrics.runtime.latency_of("sink", store);
+        let newest = rows
+            .indicators
+            .values()
+            .flatten()
+            .filter_map(|r| r.newest_event_time);
+        for t in newest.chain(rows.events.iter().map(|e| e.event_time)) {
+            observe_since(&latency, t);
+        }
         for (table, took) in &written.took {
             self.metrics
                 .table_write_seconds

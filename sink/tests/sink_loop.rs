@@ -117,7 +117,7 @@ async fn bad_records_are_dead_lettered_with_origin_and_the_rest_is_stored() {
     .await;
     produce(&broker, INDICATORS, Some(b"{\"not\": \"avro\"}".to_vec())).await;
     let mut other = indicator_row("p2", 0, 1, 0.5);
-    other.table_name = "school_weekly".into();
+    other.table_name = "district_weekly".into();
     produce(&broker, INDICATORS, Some(encode(&other).unwrap())).await;
     let mut nul = event("e-nul", "p3", 0.5);
     nul.object_name = Some("quiz\0one".into());

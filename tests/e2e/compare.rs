@@ -42,7 +42,7 @@ pub struct Row {
 
 impl Row {
     /// The row without its emission bookkeeping (revision, finality).
-    fn content(&self) -> (i64, bool, &BTreeMap<String, i64>, &[String]) {
+    pub fn content(&self) -> (i64, bool, &BTreeMap<String, i64>, &[String]) {
         (
             self.contributors,
             self.suppressed,

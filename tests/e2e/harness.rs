@@ -4,7 +4,6 @@
 //! raw topics and the ingest HTTP front door.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -86,7 +85,8 @@ pub struct Pipeline {
     pub lake: PathBuf,
     http_port: u16,
     ports: [u16; 4],
-    configs: [PathBuf; 4],
+    /// Each service's config file, by the index of [`SERVICES`].
+    pub configs: [PathBuf; 4],
     logs: [tempfile::NamedTempFile; 4],
     running: [Option<Killed>; 4],
 }
@@ -375,22 +375,6 @@ schema = "{schema}"
                 }
             }
         }
-    }
-
-    /// Writes the enriched topic as NDJSON (the archive `lap backfill`
-    /// reads); returns its records and distinct event ids.
-    pub async fn archive_enriched(&self, path: &Path) -> (usize, usize) {
-        let mut out = std::fs::File::create(path).unwrap();
-        let mut ids = std::collections::BTreeSet::new();
-        let mut records = 0;
-        for m in testkit::read_topic(&self.bootstrap, &self.topics["enriched"]).await {
-            let Some(payload) = m.payload else { continue };
-            let event: lap_schemas::EnrichedEvent = lap_schemas::decode(&payload).unwrap();
-            writeln!(out, "{}", serde_json::to_string(&event).unwrap()).unwrap();
-            ids.insert(event.event_id);
-            records += 1;
-        }
-        (records, ids.len())
     }
 }
 

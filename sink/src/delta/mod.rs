@@ -16,6 +16,7 @@ mod append;
 mod lake;
 pub mod maintain;
 pub mod purge;
+pub mod read;
 pub mod schema;
 
 use std::collections::HashMap;

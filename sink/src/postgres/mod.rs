@@ -16,6 +16,7 @@ mod events;
 mod indicators;
 mod migrate;
 mod purge;
+mod read;
 mod tls;
 
 use std::time::{Duration, Instant};
