@@ -59,6 +59,7 @@ use tokio::sync::mpsc;
 
 /// Production settings: every stage default, commits once a second.
 const BENCH_SETTINGS: Settings = Settings {
+    static_members: true,
     stages: "",
     lake: true,
     postgres: true,

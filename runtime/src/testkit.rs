@@ -107,53 +107,51 @@ fn read_topic_blocking(bootstrap: &str, topic: &str) -> Vec<Message> {
         .set("bootstrap.servers", bootstrap)
         .set("group.id", unique("reader"))
         .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
         .create()
         .expect("consumer");
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");
-    let partitions: Vec<i32> = metadata.topics()[0]
-        .partitions()
-        .iter()
-        .map(|p| p.id())
-        .collect();
     let mut tpl = TopicPartitionList::new();
     let mut ends = std::collections::HashMap::new();
-    for p in &partitions {
+    for p in metadata.topics()[0].partitions() {
         let (_, high) = consumer
-            .fetch_watermarks(topic, *p, Duration::from_secs(10))
+            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
             .expect("watermarks");
-        if high > 0 {
-            tpl.add_partition_offset(topic, *p, Offset::Beginning)
-                .expect("tpl");
-            ends.insert(*p, high);
-        }
-    }
-    let mut out = Vec::new();
-    if ends.is_empty() {
-        return out;
+        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+            .expect("tpl");
+        ends.insert(p.id(), high);
     }
     consumer.assign(&tpl).expect("assign");
+    // A partition is read once past the end offset the broker reported and
+    // at its end (tansu's end offsets count record batches, so they are
+    // only a floor: the end-of-partition event says when nothing is left).
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut next: std::collections::HashMap<i32, i64> = ends.keys().map(|p| (*p, 0)).collect();
     let mut done = std::collections::HashSet::new();
+    let mut out = Vec::new();
     while done.len() < ends.len() && Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let end = ends[&m.partition()];
-        if m.offset() < end {
-            out.push(Message {
-                topic: topic.into(),
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().map(Bytes::copy_from_slice),
-                payload: m.payload().map(Bytes::copy_from_slice),
-                timestamp_ms: m.timestamp().to_millis(),
-                headers: Vec::new(),
-            });
-        }
-        if m.offset() + 1 >= end {
-            done.insert(m.partition());
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                if next.get(&p) >= ends.get(&p) {
+                    done.insert(p);
+                }
+            }
+            Some(Ok(m)) => {
+                next.insert(m.partition(), m.offset() + 1);
+                done.remove(&m.partition());
+                out.push(Message {
+                    topic: topic.into(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(Bytes::copy_from_slice),
+                    payload: m.payload().map(Bytes::copy_from_slice),
+                    timestamp_ms: m.timestamp().to_millis(),
+                    headers: Vec::new(),
+                });
+            }
+            _ => {}
         }
     }
     out.sort_by_key(|m| (m.partition, m.offset));

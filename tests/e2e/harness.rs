@@ -29,6 +29,10 @@ const CALIPER_SECRET_SHA256: &str =
 /// How a pipeline's services are configured.
 #[derive(Clone, Copy, Debug)]
 pub struct Settings {
+    /// Each replica joins its groups with a static member id (a
+    /// restarted one gets its partitions back without a rebalance), or
+    /// dynamically.
+    pub static_members: bool,
     /// TOML of the `[enrich]` and `[aggregate]` sections, shared with the
     /// `lap run` and `lap backfill` the results are compared with.
     pub stages: &'static str,
@@ -46,6 +50,7 @@ pub struct Settings {
 /// reference run has no lateness); quick provisional rows and idle
 /// partitions so an open window shows its values within seconds.
 pub const TEST_SETTINGS: Settings = Settings {
+    static_members: true,
     stages: "[enrich]\nunmatched_grace_s = 2\n\
         [aggregate]\nallowed_lateness_s = 518400\nidle_partition_s = 2\nprovisional_interval_s = 1\n",
     lake: true,
@@ -60,12 +65,37 @@ const TOPICS: [(&str, i32); 10] = [
     ("events", 3),
     ("dlq", 1),
     ("roster", 1),
-    ("enriched", 3),
+    ("enriched", 4),
     ("unmatched", 1),
     ("late", 1),
     ("indicators", 3),
-    ("aggregate_state", 3),
+    ("aggregate_state", 4),
 ];
+
+/// Something that happens to the services while data flows; `i` is the
+/// index of a service in [`SERVICES`], `r` the number of its copy.
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    /// SIGKILL the first copy of service `i` and start it again.
+    KillAndRestart(usize),
+    /// Start another copy of service `i` (its consumer group rebalances).
+    Add(usize),
+    /// SIGTERM copy `r` of service `i` (a scale-down).
+    Stop(usize, usize),
+    /// SIGKILL copy `r` of service `i`, for good.
+    Kill(usize, usize),
+    /// SIGTERM copy `r` of service `i` and start it again (a rolling
+    /// restart's step).
+    Restart(usize, usize),
+}
+
+/// One running copy of a service: its endpoint port, config and log.
+struct Replica {
+    port: u16,
+    config: PathBuf,
+    log: tempfile::NamedTempFile,
+    process: Option<Killed>,
+}
 
 /// One test's pipeline; every service it started is killed when dropped.
 pub struct Pipeline {
@@ -84,11 +114,12 @@ pub struct Pipeline {
     /// The sink's lake.
     pub lake: PathBuf,
     http_port: u16,
-    ports: [u16; 4],
-    /// Each service's config file, by the index of [`SERVICES`].
-    pub configs: [PathBuf; 4],
-    logs: [tempfile::NamedTempFile; 4],
-    running: [Option<Killed>; 4],
+    /// The copies of each service, by the index of [`SERVICES`].
+    replicas: [Vec<Replica>; 4],
+    /// Consumer group prefix and static member id prefix.
+    group: String,
+    instance: String,
+    settings: Settings,
 }
 
 impl Pipeline {
@@ -103,7 +134,14 @@ impl Pipeline {
     /// service's config per `settings` and loads the roster. `None` when
     /// broker or PostgreSQL is not configured for the tests.
     pub async fn prepare(opts: &Options, settings: Settings) -> Option<Pipeline> {
-        let bootstrap = testkit::service(testkit::KAFKA_ENV)?;
+        Pipeline::prepare_on(testkit::KAFKA_ENV, opts, settings).await
+    }
+
+    /// [`Pipeline::prepare`] on the broker named by the environment
+    /// variable `broker` (e.g. one that reassigns a killed consumer's
+    /// partitions).
+    pub async fn prepare_on(broker: &str, opts: &Options, settings: Settings) -> Option<Pipeline> {
+        let bootstrap = testkit::service(broker)?;
         let pg_url = testkit::service(testkit::POSTGRES_ENV)?;
         let kafka = testkit::kafka_config(&bootstrap);
         let mut topics = BTreeMap::new();
@@ -114,7 +152,7 @@ impl Pipeline {
         }
         let dir = tempfile::tempdir().unwrap();
         let summary = write_dir(opts, &dir.path().join("data")).unwrap();
-        let p = Pipeline {
+        let mut p = Pipeline {
             bootstrap,
             pg_url,
             schema: testkit::unique("e2e").replace('-', "_"),
@@ -122,21 +160,42 @@ impl Pipeline {
             lake: dir.path().join("lake"),
             summary,
             http_port: testkit::free_port(),
-            ports: [0; 4].map(|_| testkit::free_port()),
-            configs: SERVICES.map(|s| dir.path().join(format!("{s}.toml"))),
-            logs: [0; 4].map(|_| tempfile::NamedTempFile::new().unwrap()),
-            running: [None, None, None, None],
+            replicas: [(); 4].map(|_| Vec::new()),
+            group: testkit::unique("grp"),
+            instance: testkit::unique("e2e"),
+            settings,
             dir,
         };
-        let (group, instance) = (testkit::unique("grp"), testkit::unique("e2e"));
         for i in 0..SERVICES.len() {
-            let text = p.config(&group, &instance, i, settings) + settings.stages;
-            std::fs::write(&p.configs[i], text).unwrap();
+            p.new_replica(i);
         }
         let roster = p.data("roster");
-        let (ok, out) = crate::common::roster_load(&p.configs[0], &roster);
+        let (ok, out) = crate::common::roster_load(p.config_of(0), &roster);
         assert!(ok, "{out}");
         Some(p)
+    }
+
+    /// Adds a copy of service `i` (not started): its own endpoint port,
+    /// member id and log; returns its number.
+    fn new_replica(&mut self, i: usize) -> usize {
+        let r = self.replicas[i].len();
+        let port = testkit::free_port();
+        let config = self.dir.path().join(format!("{}-{r}.toml", SERVICES[i]));
+        let text = self.config(i, r, port) + self.settings.stages;
+        std::fs::write(&config, text).unwrap();
+        self.replicas[i].push(Replica {
+            port,
+            config,
+            log: tempfile::NamedTempFile::new().unwrap(),
+            process: None,
+        });
+        r
+    }
+
+    /// The config file of service `i` (its first copy): the stores, the
+    /// topics and the stage settings every command of the test shares.
+    pub fn config_of(&self, i: usize) -> &Path {
+        &self.replicas[i][0].config
     }
 
     /// Starts the four services, each ready before the next starts.
@@ -151,13 +210,17 @@ impl Pipeline {
         self.dir.path().join("data").join(name)
     }
 
-    /// The config of service `i`: shared topics and stores, its own
-    /// metrics port and static member id.
-    fn config(&self, group: &str, instance: &str, i: usize, settings: Settings) -> String {
+    /// The config of copy `r` of service `i`: shared topics and stores,
+    /// its own metrics port and member id.
+    fn config(&self, i: usize, r: usize, port: u16) -> String {
+        let member = match self.settings.static_members {
+            true => format!("{}-{}-{r}", self.instance, SERVICES[i]),
+            false => String::new(),
+        };
         let mut text = format!(
-            "[kafka]\nbootstrap_servers = \"{}\"\n[kafka.consumer]\ngroup_prefix = \"{group}\"\n\
-             group_instance_id = \"{instance}-{}\"\nsession_timeout_ms = 6000\ncommit_interval_ms = {}\n",
-            self.bootstrap, SERVICES[i], settings.commit_interval_ms
+            "[kafka]\nbootstrap_servers = \"{}\"\n[kafka.consumer]\ngroup_prefix = \"{}\"\n\
+             group_instance_id = \"{member}\"\nsession_timeout_ms = 6000\ncommit_interval_ms = {}\n",
+            self.bootstrap, self.group, self.settings.commit_interval_ms
         );
         for (role, name) in &self.topics {
             text += &format!("[topics.{role}]\nname = \"{name}\"\n");
@@ -183,11 +246,10 @@ enabled = {postgres}
 url = "{pg}"
 schema = "{schema}"
 "#,
-            port = self.ports[i],
             http = self.http_port,
             lake = self.lake.display(),
-            lake_on = settings.lake,
-            postgres = settings.postgres,
+            lake_on = self.settings.lake,
+            postgres = self.settings.postgres,
             pg = self.pg_url,
             schema = self.schema,
         );
@@ -204,62 +266,123 @@ schema = "{schema}"
 
     /// Starts service `i` and waits until it reports ready.
     async fn launch(&mut self, i: usize) {
-        self.running[i] = Some(spawn_service(SERVICES[i], &self.configs[i], &self.logs[i]));
-        wait_ready(self.ports[i], &self.logs[i]).await;
+        self.start_replica(i, 0).await;
+    }
+
+    /// Starts copy `r` of service `i` and waits until it reports ready.
+    pub async fn start_replica(&mut self, i: usize, r: usize) {
+        let replica = &mut self.replicas[i][r];
+        replica.process = Some(spawn_service(SERVICES[i], &replica.config, &replica.log));
+        wait_ready(replica.port, &replica.log).await;
+    }
+
+    /// Adds and starts a copy of service `i`; returns its number.
+    pub async fn add_replica(&mut self, i: usize) -> usize {
+        let r = self.new_replica(i);
+        self.start_replica(i, r).await;
+        r
+    }
+
+    /// Stops copy `r` of service `i` as Kubernetes does (SIGTERM: drain,
+    /// commit, leave) and waits until it has exited.
+    pub fn stop_replica(&mut self, i: usize, r: usize) {
+        if let Some(mut process) = self.replicas[i][r].process.take() {
+            let pid = process.0.id().to_string();
+            let sent = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap();
+            assert!(sent.success(), "kill -TERM {pid}");
+            let exit = process.0.wait().unwrap();
+            assert!(
+                exit.success(),
+                "{} {r} exited with {exit} after SIGTERM",
+                SERVICES[i]
+            );
+        }
+    }
+
+    /// SIGKILLs copy `r` of service `i` (no drain, no commit).
+    pub fn kill_replica(&mut self, i: usize, r: usize) {
+        if let Some(mut process) = self.replicas[i][r].process.take() {
+            process.0.kill().unwrap();
+            process.0.wait().unwrap();
+        }
     }
 
     /// The Prometheus text of service `i`: the benchmark follows the
     /// pipeline's progress through the services' own counters.
     #[allow(dead_code)] // used by benches/pipeline.rs only
     pub async fn metrics(&self, i: usize) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.ports[i]);
+        let url = format!("http://127.0.0.1:{}/metrics", self.replicas[i][0].port);
         match reqwest::get(url).await {
             Ok(r) => r.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         }
     }
 
-    /// CPU seconds (user + system) service `i` has used so far, from
-    /// `/proc/PID/stat`, whose clock ticks are USER_HZ = 100 on Linux.
+    /// CPU seconds (user + system) the running copies of service `i` have
+    /// used so far, from `/proc/PID/stat`, whose clock ticks are USER_HZ =
+    /// 100 on Linux.
     #[allow(dead_code)] // used by benches/pipeline.rs only
     pub fn cpu_seconds(&self, i: usize) -> f64 {
-        let Some(child) = &self.running[i] else {
-            return 0.0;
+        let ticks = |child: &Killed| {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap_or_default();
+            // Fields after the parenthesised command name; utime and stime
+            // are the 14th and 15th of the whole line.
+            let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let field = |n: usize| {
+                fields
+                    .get(n)
+                    .and_then(|f| f.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            field(11) + field(12)
         };
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", child.0.id())).unwrap_or_default();
-        // Fields after the parenthesised command name; utime and stime are
-        // the 14th and 15th of the whole line.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |n: usize| {
-            fields
-                .get(n)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        let all: f64 = self.replicas[i]
+            .iter()
+            .filter_map(|r| r.process.as_ref())
+            .map(ticks)
+            .sum();
+        all / 100.0
     }
 
-    /// SIGKILLs service `i` (no drain, no commit) and starts it again.
-    pub async fn kill_and_restart(&mut self, i: usize) {
-        if let Some(mut child) = self.running[i].take() {
-            child.0.kill().unwrap();
-            child.0.wait().unwrap();
+    /// Does `step` to the services.
+    pub async fn apply(&mut self, step: Step) {
+        match step {
+            Step::KillAndRestart(i) => self.kill_and_restart(i).await,
+            Step::Add(i) => {
+                self.add_replica(i).await;
+            }
+            Step::Stop(i, r) => self.stop_replica(i, r),
+            Step::Kill(i, r) => self.kill_replica(i, r),
+            Step::Restart(i, r) => {
+                self.stop_replica(i, r);
+                self.start_replica(i, r).await;
+            }
         }
+    }
+
+    /// SIGKILLs service `i` (its first copy) and starts it again.
+    pub async fn kill_and_restart(&mut self, i: usize) {
+        self.kill_replica(i, 0);
         self.launch(i).await;
     }
 
     /// The services' logs, for failure messages.
     pub fn logs(&self) -> String {
         let mut out = String::new();
-        for (name, log) in SERVICES.iter().zip(&self.logs) {
-            let text = std::fs::read_to_string(log.path()).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(30).collect();
-            out += &format!("--- {name} (last lines)\n");
-            for line in tail.into_iter().rev() {
-                out += line;
-                out.push('\n');
+        for (name, replicas) in SERVICES.iter().zip(&self.replicas) {
+            for (r, replica) in replicas.iter().enumerate() {
+                let text = std::fs::read_to_string(replica.log.path()).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                out += &format!("--- {name} {r} (last lines)\n");
+                for line in tail.into_iter().rev() {
+                    out += line;
+                    out.push('\n');
+                }
             }
         }
         out
@@ -267,10 +390,15 @@ schema = "{schema}"
 
     /// Feeds the generated activity in arrival order: the files of
     /// `http_date` through the HTTP front door, every other file's lines
-    /// to the raw topics. `kills` maps a file index to a service that is
-    /// SIGKILLed and restarted right after that file is sent; `pace` is slept
-    /// between files so the kills land while data flows.
-    pub async fn feed(&mut self, http_date: &str, kills: &BTreeMap<usize, usize>, pace: Duration) {
+    /// to the raw topics. `steps` maps a file index to what happens to
+    /// the services right after that file is sent (a SIGKILL, a scale-up,
+    /// ...); `pace` is slept between files so they happen while data flows.
+    pub async fn feed(
+        &mut self,
+        http_date: &str,
+        steps: &BTreeMap<usize, Vec<Step>>,
+        pace: Duration,
+    ) {
         let kafka = testkit::kafka_config(&self.bootstrap);
         let producer = KafkaSink::new(&kafka, "e2e-test").unwrap();
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.data("activity"))
@@ -303,13 +431,9 @@ schema = "{schema}"
                 }
             }
             // Right after a file is out, its records are in flight.
-            if let Some(&service) = kills.get(&index) {
-                println!(
-                    "SIGKILL {} after file {index} of {}",
-                    SERVICES[service],
-                    files.len()
-                );
-                self.kill_and_restart(service).await;
+            for step in steps.get(&index).into_iter().flatten() {
+                println!("{step:?} after file {index} of {}", files.len());
+                self.apply(*step).await;
             }
             tokio::time::sleep(pace).await;
         }

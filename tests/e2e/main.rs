@@ -13,6 +13,7 @@ mod backfill;
 mod common;
 mod compare;
 mod harness;
+mod scale;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use compare::{
     Key, Row, check_equal, check_stream, from_indicator_row, lake_rows, postgres_rows, query,
 };
-use harness::{Pipeline, SERVICES, Settings, TEST_SETTINGS};
+use harness::{Pipeline, SERVICES, Settings, Step, TEST_SETTINGS};
 use lap_gen::Options;
 use lap_runtime::testkit;
 
@@ -97,7 +98,11 @@ async fn each_service_sigkilled_once_while_data_flows_changes_nothing() {
     while points.len() < order.len() {
         points.insert(files / 6 + next(files * 2 / 3));
     }
-    let kills: BTreeMap<usize, usize> = points.into_iter().zip(order).collect();
+    let kills: BTreeMap<usize, Vec<Step>> = points
+        .into_iter()
+        .zip(order)
+        .map(|(at, service)| (at, vec![Step::KillAndRestart(service)]))
+        .collect();
     let date = http_date(&p);
     p.feed(&date, &kills, Duration::from_millis(150)).await;
     verify(&p, true).await;
@@ -225,7 +230,7 @@ async fn verify(p: &Pipeline, replayed: bool) {
     }
 
     // lap backfill over the topics computes the reference's rows.
-    let config = &p.configs[SERVICES.len() - 1];
+    let config = p.config_of(SERVICES.len() - 1);
     let out = p.dir.path().join("backfill.ndjson");
     let backfilled = backfill_rows(config, &out);
     check_equal(&backfilled, &reference).unwrap();

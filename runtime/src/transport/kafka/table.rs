@@ -3,12 +3,18 @@
 //! against what is published, or one partition of it (a task's changelog,
 //! restored when its input partition is assigned). No consumer group: each
 //! reader is assigned its partitions from the beginning, commits nothing,
-//! and knows when it has caught up with the end offsets it saw on opening.
+//! and knows when it has caught up: a partition is read to its end once
+//! the reader has passed the end offset it saw on opening *and* the
+//! client reported reaching the end of what the broker holds (a broker
+//! whose end offsets lag its log, as tansu's count record batches, would
+//! otherwise cut a read short: a restore that misses a task's last
+//! checkpoint is a wrong table).
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::source::convert;
@@ -20,9 +26,24 @@ use crate::transport::{Message, TransportError};
 pub struct TableReader {
     consumer: BaseConsumer,
     topic: String,
-    /// Per partition: next offset to read, and the end offset at opening.
-    progress: HashMap<i32, (i64, i64)>,
+    /// Per partition: next offset to read, the end offset at opening, and
+    /// whether the end of the partition was reached since the last record.
+    progress: HashMap<i32, Progress>,
     names: TopicNames,
+}
+
+/// How far one partition has been read.
+#[derive(Clone, Copy, Debug)]
+struct Progress {
+    next: i64,
+    end: i64,
+    at_end: bool,
+}
+
+impl Progress {
+    fn done(&self) -> bool {
+        self.at_end && self.next >= self.end
+    }
 }
 
 fn admin_err(what: &str, e: impl std::fmt::Display) -> TransportError {
@@ -61,7 +82,7 @@ impl TableReader {
         )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "true");
         let consumer: BaseConsumer = c
             .create()
             .map_err(|e| TransportError::Setup(e.to_string()))?;
@@ -96,7 +117,14 @@ impl TableReader {
             let (low, high) = consumer
                 .fetch_watermarks(topic, p, timeout)
                 .map_err(|e| admin_err(&format!("end offsets of {topic}/{p}"), e))?;
-            progress.insert(p, (low, high));
+            progress.insert(
+                p,
+                Progress {
+                    next: low,
+                    end: high,
+                    at_end: false,
+                },
+            );
             tpl.add_partition_offset(topic, p, Offset::Beginning)
                 .map_err(|e| TransportError::Setup(e.to_string()))?;
         }
@@ -115,20 +143,27 @@ impl TableReader {
     pub fn poll(&mut self, timeout: Duration) -> Result<Option<Message>, TransportError> {
         match self.consumer.poll(timeout) {
             None => Ok(None),
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                if let Some(p) = self.progress.get_mut(&p) {
+                    p.at_end = true;
+                }
+                Ok(None)
+            }
             Some(Err(e)) => Err(admin_err(&format!("reading {}", self.topic), e)),
             Some(Ok(m)) => {
                 let m = convert(&m, &mut self.names);
                 if let Some(p) = self.progress.get_mut(&m.partition) {
-                    p.0 = p.0.max(m.offset + 1);
+                    p.next = p.next.max(m.offset + 1);
+                    p.at_end = false;
                 }
                 Ok(Some(m))
             }
         }
     }
 
-    /// Whether every partition has been read up to its end offset at opening.
+    /// Whether every partition has been read to its end.
     pub fn caught_up(&self) -> bool {
-        self.progress.values().all(|(next, end)| next >= end)
+        self.progress.values().all(Progress::done)
     }
 
     /// Reads until caught up, handing each record to `apply`; `on_progress`
@@ -146,7 +181,7 @@ impl TableReader {
                 apply(m);
             }
             if last.elapsed() >= Duration::from_secs(1) {
-                let behind = self.progress.values().filter(|(n, e)| n < e).count();
+                let behind = self.progress.values().filter(|p| !p.done()).count();
                 on_progress(read, behind);
                 last = std::time::Instant::now();
             }
