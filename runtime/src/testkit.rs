@@ -133,10 +133,10 @@ fn read_topic_blocking(bootstrap: &str, topic: &str) -> Vec<Message> {
     let mut out = Vec::new();
     while done.len() < ends.len() && Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(200)) {
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
-                if next.get(&p) >= ends.get(&p) {
-                    done.insert(p);
-                }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p)))
+                if next.get(&p) >= ends.get(&p) =>
+            {
+                done.insert(p);
             }
             Some(Ok(m)) => {
                 next.insert(m.partition(), m.offset() + 1);
