@@ -248,6 +248,7 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
     let mut components = 0;
     let mut last_rank = 0;
     let mut fraction_in = None;
+    let mut weeks = false;
     while i < b.len() {
         if b[i] == b'T' {
             if in_time {
@@ -299,11 +300,12 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
             return Err(bad());
         }
         last_rank = rank;
+        weeks |= rank == 3;
         total_ms += number * unit_ms;
         components += 1;
         i += 1;
     }
-    if b.contains(&b'W') && components > 1 {
+    if weeks && components > 1 {
         return Err(err(
             "format",
             format!(

@@ -15,20 +15,23 @@
 use crate::check::{Members, get};
 use crate::problem::{Path, Problems};
 
-/// The properties of an event that hold entities, in the order they are
-/// checked.
-pub const ENTITY_PROPERTIES: [&str; 10] = [
-    "actor",
-    "object",
-    "generated",
-    "target",
-    "referrer",
-    "edApp",
-    "group",
-    "membership",
-    "session",
-    "federatedSession",
-];
+/// Whether `key` is a property of an event that holds an entity. A
+/// `match`: it is asked of every property of every event.
+pub fn holds_entity(key: &str) -> bool {
+    matches!(
+        key,
+        "actor"
+            | "object"
+            | "generated"
+            | "target"
+            | "referrer"
+            | "edApp"
+            | "group"
+            | "membership"
+            | "session"
+            | "federatedSession"
+    )
+}
 
 /// The supertype of a Caliper entity type, for the types with one other
 /// than `Entity` (1.2 entity sections; `Reading` and the EPUB types are 1.1's
@@ -312,6 +315,18 @@ mod tests {
             "Session",
             "SurveyInvitation",
         ];
+        let properties = [
+            "actor",
+            "object",
+            "generated",
+            "target",
+            "referrer",
+            "edApp",
+            "group",
+            "membership",
+            "session",
+            "federatedSession",
+        ];
         let events = [
             "Event",
             "AnnotationEvent",
@@ -339,7 +354,8 @@ mod tests {
             "ViewEvent",
         ];
         for e in events {
-            for p in ENTITY_PROPERTIES {
+            for p in properties {
+                assert!(holds_entity(p), "{p}");
                 for t in event_types(e, p) {
                     let mut top = *t;
                     while let Some(up) = supertype(top) {

@@ -95,15 +95,19 @@ pub(super) fn event(
         })
     });
     let (mut actor, mut object) = (None, None);
-    for key in entities::ENTITY_PROPERTIES {
-        let Some(found) = get(members, key).and_then(|e| entity_ref(e, &path.key(key), probs))
-        else {
+    // One pass over the members: a lookup per entity property cost more
+    // than the checks themselves.
+    for (key, value) in members {
+        if matches!(value, Json::Null) || !entities::holds_entity(key) {
+            continue;
+        }
+        let Some(found) = entity_ref(value, &path.key(key), probs) else {
             continue;
         };
         if let (Some(rules), (_, Some(t))) = (&rules, found) {
             rules.check_type(key, t, path, probs);
         }
-        match key {
+        match *key {
             "actor" => actor = Some(found),
             "object" => object = Some(found),
             _ => {}
