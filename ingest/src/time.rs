@@ -226,6 +226,11 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// milliseconds. Years and months have no fixed length; they count as 365
 /// and 30 days, which is what the indicators need (time on task is never
 /// reported in months).
+///
+/// ISO 8601's restrictions apply: designators in order, each at most once;
+/// the week form `PnW` stands alone (`P4W1D` is no duration); only the last
+/// component may have a decimal fraction (with digits on both sides of the
+/// decimal sign); `T` is followed by at least one time component.
 pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
     let bad = || {
         err(
@@ -240,8 +245,10 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
     let mut i = 1;
     let mut in_time = false;
     let mut total_ms = 0f64;
-    let mut seen_any = false;
+    let mut components = 0;
     let mut last_rank = 0;
+    let mut fraction_in = None;
+    let mut weeks = false;
     while i < b.len() {
         if b[i] == b'T' {
             if in_time {
@@ -258,6 +265,14 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
         if start == i || i >= b.len() {
             return Err(bad());
         }
+        if let Some(earlier) = fraction_in {
+            return Err(err(
+                "format",
+                format!(
+                    "`{s}`: only the last component of a duration may have a decimal fraction, and {earlier} is not the last"
+                ),
+            ));
+        }
         let digits = &s[start..i];
         let number: f64 = if digits.len() <= 15 && digits.bytes().all(|c| c.is_ascii_digit()) {
             // Whole numbers (nearly every component) read without a parse;
@@ -265,8 +280,9 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
             digits
                 .bytes()
                 .fold(0u64, |n, c| n * 10 + u64::from(c - b'0')) as f64
-        } else if digits.contains(',') {
-            digits.replace(',', ".").parse().map_err(|_| bad())?
+        } else if digits.contains(['.', ',']) {
+            fraction_in = Some(b[i] as char);
+            decimal(digits).ok_or_else(bad)?
         } else {
             digits.parse().map_err(|_| bad())?
         };
@@ -284,14 +300,34 @@ pub fn parse_duration_ms(s: &str) -> Result<i64, TimeError> {
             return Err(bad());
         }
         last_rank = rank;
+        weeks |= rank == 3;
         total_ms += number * unit_ms;
-        seen_any = true;
+        components += 1;
         i += 1;
     }
-    if !seen_any || (in_time && last_rank < 5) || total_ms > 1.0e15 {
+    if weeks && components > 1 {
+        return Err(err(
+            "format",
+            format!(
+                "`{s}` combines weeks with other designators; the week form stands alone (P4W), so write the whole duration in days instead (P29D, not P4W1D)"
+            ),
+        ));
+    }
+    if components == 0 || (in_time && last_rank < 5) || total_ms > 1.0e15 {
         return Err(bad());
     }
     Ok(total_ms.round() as i64)
+}
+
+/// A component's number with a decimal fraction: digits, one decimal sign
+/// (`.` or ISO 8601's `,`), digits.
+fn decimal(digits: &str) -> Option<f64> {
+    let (whole, fraction) = digits.split_once(['.', ','])?;
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|c| c.is_ascii_digit());
+    if !(all_digits(whole) && all_digits(fraction)) {
+        return None;
+    }
+    format!("{whole}.{fraction}").parse().ok()
 }
 
 #[cfg(test)]
@@ -384,9 +420,39 @@ mod tests {
             "more digits than the whole-number path reads"
         );
         for bad in [
-            "", "P", "PT", "1H", "PT1X", "PT1S2M", "P1H", "PT-5S", "PT1.2.3S",
+            "", "P", "PT", "1H", "PT1X", "PT1S2M", "P1H", "PT-5S", "PT1.2.3S", "P1DT", "PT.5S",
+            "PT5.S", "P1MM",
         ] {
             assert!(parse_duration_ms(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_duration_ms("P1.5D"), Ok(129_600_000));
+        assert_eq!(parse_duration_ms("PT1H0.25M"), Ok(3_615_000));
+    }
+
+    #[test]
+    fn weeks_stand_alone() {
+        assert_eq!(parse_duration_ms("P4W"), Ok(28 * 86_400_000));
+        for bad in ["P4W1D", "P1Y2W", "P2WT1H", "P1W1W"] {
+            let e = parse_duration_ms(bad).unwrap_err();
+            assert_eq!(e.kind, "format", "{bad}");
+        }
+        let e = parse_duration_ms("P4W1D").unwrap_err();
+        assert!(
+            e.message.contains("week form stands alone"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn only_the_last_component_has_a_fraction() {
+        for bad in ["P1.5DT2H", "PT1.5H30M", "PT0.5M1S", "P1,5Y2M"] {
+            let e = parse_duration_ms(bad).unwrap_err();
+            assert!(
+                e.message.contains("decimal fraction"),
+                "{bad}: {}",
+                e.message
+            );
         }
     }
 }

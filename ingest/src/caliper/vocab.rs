@@ -1,6 +1,6 @@
 //! Caliper 1.1 and 1.2 vocabularies: event types and the actions each allows
 //! (spec Appendix B and the 1.2 event fragments), profiles and the event
-//! types they allow (1.2 profile fragments), agent types, and the mapping of
+//! types they allow (1.2 profile fragments), and the mapping of
 //! Caliper actions to lap's action vocabulary.
 
 use lap_schemas::Action;
@@ -358,17 +358,6 @@ pub const PROFILES: &[(&str, &[&str])] = &[
     ),
     ("ToolLaunchProfile", &["ToolLaunchEvent"]),
     ("ToolUseProfile", &["ToolUseEvent"]),
-];
-
-/// Entity types that are Agents (may act).
-pub const AGENT_TYPES: &[&str] = &[
-    "Agent",
-    "Person",
-    "SoftwareApplication",
-    "Organization",
-    "CourseOffering",
-    "CourseSection",
-    "Group",
 ];
 
 /// Actions allowed for `event_type` in `version`, or `None` for an unknown type.

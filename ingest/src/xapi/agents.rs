@@ -1,5 +1,6 @@
 //! Agents and Groups (xAPI Data 2.4.2): inverse functional identifiers,
-//! anonymous and identified groups.
+//! anonymous and identified groups, and the Agent or Group an `authority`
+//! may be (2.4.9).
 
 use lap_schemas::{Actor, ActorKind};
 
@@ -38,7 +39,23 @@ pub fn agent_or_group(
     object_type_required: bool,
     w: &mut Walk<'_>,
 ) -> Option<Actor> {
-    let object_type = v.get("objectType").and_then(Json::as_str);
+    // A number or an object here names no type; read as "absent" it let an
+    // Agent through with any objectType at all.
+    let object_type = match v.get("objectType") {
+        None => None,
+        Some(Json::Str(s)) => Some(*s),
+        Some(other) => {
+            w.probs.add(
+                "xapi.agent.object_type",
+                &path.key("objectType"),
+                format!(
+                    "objectType must be the string \"Agent\" or \"Group\", not {}",
+                    other.kind()
+                ),
+            );
+            return None;
+        }
+    };
     match object_type {
         Some("Group") => group(v, path, w),
         Some("Agent") => agent(v, path, w),
@@ -62,9 +79,26 @@ pub fn agent_or_group(
     }
 }
 
-/// Validates an Agent (never a Group).
+/// Validates an Agent (never a Group): also where only an Agent may stand,
+/// as a Group's member, whose `objectType` is then absent or "Agent".
 pub fn agent(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
     let members = check::object(v, path, "an Agent", &AGENT_KEYS, XAPI, w.probs)?;
+    match get(members, "objectType") {
+        None | Some(Json::Str("Agent")) => {}
+        Some(Json::Str(other)) => w.probs.add(
+            "xapi.agent.object_type",
+            &path.key("objectType"),
+            format!("an Agent's objectType must be \"Agent\", not `{other}`"),
+        ),
+        Some(other) => w.probs.add(
+            "xapi.agent.object_type",
+            &path.key("objectType"),
+            format!(
+                "an Agent's objectType must be the string \"Agent\", not {}",
+                other.kind()
+            ),
+        ),
+    }
     if let Some(n) = get(members, "name") {
         check::string(n, &path.key("name"), XAPI, w.probs);
     }
@@ -150,6 +184,42 @@ fn group(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) -> Option<Actor> {
             );
             None
         }
+    }
+}
+
+/// A statement's `authority`: an Agent, or the Group an OAuth consumer and
+/// its user form, which the spec requires to be anonymous with exactly two
+/// Agents. Any other Group (identified, or of another size) would leave it
+/// unclear who vouches for the statement.
+pub fn authority(v: &Json<'_>, path: &Path<'_>, w: &mut Walk<'_>) {
+    let is_group = matches!(v.get("objectType"), Some(Json::Str("Group")));
+    if agent_or_group(v, path, false, w).is_none() || !is_group {
+        return;
+    }
+    let Some(members) = v.as_object() else {
+        return;
+    };
+    if let Some(found) = identifiers(members).next() {
+        w.probs.add(
+            "xapi.authority",
+            &path.key(found),
+            format!(
+                "an authority Group must be anonymous (the OAuth consumer and its user); remove `{found}`, or use an Agent as authority"
+            ),
+        );
+    }
+    let count = match get(members, "member") {
+        Some(Json::Array(list)) => list.len(),
+        _ => 0,
+    };
+    if count != 2 {
+        w.probs.add(
+            "xapi.authority",
+            &path.key("member"),
+            format!(
+                "an authority Group must have exactly two Agents (the OAuth consumer and its user), not {count}"
+            ),
+        );
     }
 }
 

@@ -2,7 +2,8 @@
 
 use lap_schemas::{Actor, EventResult};
 
-use super::{Walk, XapiVersion, agents, extensions, lang_map, objects, timestamp};
+use super::objects::{self, ObjectKind};
+use super::{Walk, XapiVersion, agents, extensions, lang_map, timestamp};
 use crate::check::{self, Keys, XAPI, get};
 use crate::json::Json;
 use crate::problem::Path;
@@ -175,12 +176,13 @@ fn score(v: &Json<'_>, path: &Path<'_>, r: &mut EventResult, w: &mut Walk<'_>) {
     };
 }
 
-/// Validates `context`. `object_is_actor`: revision and platform are not
-/// allowed when the statement's object is an Agent or Group.
+/// Validates `context`. `object_kind` is the kind of the statement's (or
+/// SubStatement's) object, when it was valid: `revision` and `platform`
+/// describe an Activity, so they are allowed only when the object is one.
 pub(crate) fn context<'j, 'a>(
     v: &'j Json<'a>,
     path: &Path<'_>,
-    object_is_actor: bool,
+    object_kind: Option<ObjectKind>,
     w: &mut Walk<'_>,
 ) -> Option<ContextInfo<'j, 'a>> {
     let keys = match w.version {
@@ -213,12 +215,13 @@ pub(crate) fn context<'j, 'a>(
         };
         let p = path.key(key);
         let s = check::string(val, &p, XAPI, w.probs).map(str::to_string);
-        if object_is_actor {
+        if let Some(kind) = object_kind.filter(|k| *k != ObjectKind::Activity) {
             w.probs.add(
                 "xapi.context.revision_platform",
                 &p,
                 format!(
-                    "`{key}` must not be used when the statement's object is an Agent or Group"
+                    "`{key}` may only be used when the statement's object is an Activity, and here it is {}",
+                    kind.label()
                 ),
             );
         }

@@ -6,6 +6,7 @@
 mod agents;
 pub mod compare;
 mod context;
+mod definition;
 mod objects;
 pub mod verbs;
 
@@ -171,7 +172,7 @@ pub fn parse_statement(v: &Json<'_>, env: &Envelope<'_>) -> Result<Statement, Pr
     let id = get(members, "id").and_then(|id| objects::uuid(id, &root.key("id"), &mut w));
     let stored = get(members, "stored").and_then(|s| timestamp(s, &root.key("stored"), &mut w));
     if let Some(a) = get(members, "authority") {
-        agents::agent_or_group(a, &root.key("authority"), false, &mut w);
+        agents::authority(a, &root.key("authority"), &mut w);
     }
     let body = statement_body(members, &root, false, &mut w);
     if let Some(b) = &body {
@@ -275,9 +276,9 @@ pub(crate) fn statement_body<'j, 'a>(
     let object = check::required(members, "object", path, what, XAPI, w.probs)
         .and_then(|o| objects::object(o, &path.key("object"), sub, w));
     let result = get(members, "result").and_then(|r| context::result(r, &path.key("result"), w));
-    let object_is_actor = object.as_ref().is_some_and(|o| o.kind == ObjectKind::Actor);
+    let object_kind = object.as_ref().map(|o| o.kind);
     let ctx = match get(members, "context") {
-        Some(c) => context::context(c, &path.key("context"), object_is_actor, w),
+        Some(c) => context::context(c, &path.key("context"), object_kind, w),
         None => Some(context::ContextInfo::default()),
     };
     let timestamp = get(members, "timestamp").and_then(|t| timestamp(t, &path.key("timestamp"), w));

@@ -3,40 +3,13 @@
 
 use lap_schemas::EventObject;
 
-use super::{SUBSTATEMENT_KEYS, Walk, agents, lang_map, statement_body};
+use super::{SUBSTATEMENT_KEYS, Walk, agents, definition, statement_body};
 use crate::check::{self, Keys, XAPI, get};
 use crate::json::Json;
 use crate::problem::Path;
 
 const STATEMENT_REF_KEYS: Keys = Keys::new(&["objectType", "id"]);
-const COMPONENT_KEYS: Keys = Keys::new(&["id", "description"]);
 const ACTIVITY_KEYS: Keys = Keys::new(&["objectType", "id", "definition"]);
-const DEFINITION_KEYS: Keys = Keys::new(&[
-    "name",
-    "description",
-    "type",
-    "moreInfo",
-    "extensions",
-    "interactionType",
-    "correctResponsesPattern",
-    "choices",
-    "scale",
-    "source",
-    "target",
-    "steps",
-]);
-const INTERACTION_TYPES: &[&str] = &[
-    "true-false",
-    "choice",
-    "fill-in",
-    "long-fill-in",
-    "matching",
-    "performance",
-    "sequencing",
-    "likert",
-    "numeric",
-    "other",
-];
 const SUBSTATEMENT_FORBIDDEN: &[&str] = &["id", "stored", "version", "authority"];
 
 /// Activity type of a learning objective (ADL activity types vocabulary).
@@ -53,6 +26,18 @@ pub enum ObjectKind {
     StatementRef,
     /// A statement inside the statement.
     SubStatement,
+}
+
+impl ObjectKind {
+    /// The kind as a message names it ("an Activity", ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            ObjectKind::Activity => "an Activity",
+            ObjectKind::Actor => "an Agent or Group",
+            ObjectKind::StatementRef => "a StatementRef",
+            ObjectKind::SubStatement => "a SubStatement",
+        }
+    }
 }
 
 /// The normalised object and what else the validator learnt from it.
@@ -195,97 +180,9 @@ pub fn activity<'j, 'a>(
         extensions: None,
     };
     if let Some(def) = get(members, "definition") {
-        definition(def, &path.key("definition"), &mut info, w);
+        definition::definition(def, &path.key("definition"), &mut info, w);
     }
     id.map(|_| info)
-}
-
-fn definition<'j, 'a>(
-    v: &'j Json<'a>,
-    path: &Path<'_>,
-    info: &mut ObjectInfo<'j, 'a>,
-    w: &mut Walk<'_>,
-) {
-    let Some(members) = check::object(
-        v,
-        path,
-        "an Activity definition",
-        &DEFINITION_KEYS,
-        XAPI,
-        w.probs,
-    ) else {
-        return;
-    };
-    if let Some(name) = get(members, "name") {
-        info.object.name = lang_map(name, &path.key("name"), w).map(str::to_string);
-    }
-    if let Some(d) = get(members, "description") {
-        lang_map(d, &path.key("description"), w);
-    }
-    if let Some(t) = get(members, "type") {
-        info.object.object_type =
-            check::iri(t, &path.key("type"), XAPI, w.probs).map(str::to_string);
-    }
-    if let Some(m) = get(members, "moreInfo") {
-        check::iri(m, &path.key("moreInfo"), XAPI, w.probs);
-    }
-    if let Some(e) = get(members, "extensions") {
-        super::extensions(e, &path.key("extensions"), w);
-        info.extensions = Some(e);
-    }
-    if let Some(it) = get(members, "interactionType") {
-        let p = path.key("interactionType");
-        if let Some(s) = check::string(it, &p, XAPI, w.probs)
-            && !INTERACTION_TYPES.contains(&s)
-        {
-            w.probs.add(
-                "xapi.definition.interaction_type",
-                &p,
-                format!(
-                    "`{s}` is not an interaction type ({})",
-                    INTERACTION_TYPES.join(", ")
-                ),
-            );
-        }
-    }
-    if let Some(c) = get(members, "correctResponsesPattern") {
-        let p = path.key("correctResponsesPattern");
-        if let Some(items) = check::array(c, &p, XAPI, w.probs) {
-            for (i, item) in items.iter().enumerate() {
-                check::string(item, &p.index(i), XAPI, w.probs);
-            }
-        }
-    }
-    for list in ["choices", "scale", "source", "target", "steps"] {
-        let Some(c) = get(members, list) else {
-            continue;
-        };
-        let p = path.key(list);
-        let Some(items) = check::array(c, &p, XAPI, w.probs) else {
-            continue;
-        };
-        for (i, item) in items.iter().enumerate() {
-            let ip = p.index(i);
-            let Some(comp) = check::object(
-                item,
-                &ip,
-                "an interaction component",
-                &COMPONENT_KEYS,
-                XAPI,
-                w.probs,
-            ) else {
-                continue;
-            };
-            if let Some(id) =
-                check::required(comp, "id", &ip, "an interaction component", XAPI, w.probs)
-            {
-                check::string(id, &ip.key("id"), XAPI, w.probs);
-            }
-            if let Some(d) = get(comp, "description") {
-                lang_map(d, &ip.key("description"), w);
-            }
-        }
-    }
 }
 
 fn substatement<'j, 'a>(

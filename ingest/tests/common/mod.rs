@@ -2,6 +2,8 @@
 //! operator on the in-memory transport and collect what it produced.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod front_door;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
