@@ -1,7 +1,7 @@
 //! Ingest's metrics, registered on the service's registry.
 
 use lap_runtime::metrics::Metrics;
-use prometheus::{HistogramVec, IntCounterVec};
+use prometheus::{Histogram, HistogramVec, IntCounterVec};
 
 /// Counters and histograms of the ingest stage.
 #[derive(Clone, Debug)]
@@ -20,6 +20,8 @@ pub struct IngestMetrics {
     pub http_requests: IntCounterVec,
     /// HTTP request latency by route.
     pub http_seconds: HistogramVec,
+    /// From an event's time to its canonical record.
+    pub latency: Histogram,
 }
 
 impl IngestMetrics {
@@ -68,6 +70,7 @@ impl IngestMetrics {
                 &["route"],
                 0.000_25,
             ),
+            latency: metrics.latency_of("ingest", "events"),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use lap_runtime::config::IngestConfig;
+use lap_runtime::metrics::observe_since;
 use lap_runtime::stage::{Operator, Output, StageError};
 use lap_runtime::transport::{Message, OutRecord};
 use lap_schemas::{LearningEvent, Origin, OriginKind, encode};
@@ -175,6 +176,7 @@ impl Ingest {
             .accepted
             .with_label_values(&[source, &event.spec_version])
             .inc();
+        observe_since(&self.metrics.latency, event.event_time);
         out.emit(OutRecord::new(
             self.topics.events.clone(),
             Some(actor_key(event)),
