@@ -91,7 +91,7 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
             .unwrap_or_else(|| panic!("{dataset}.{name}"))
             .clone()
     };
-    // What DESIGN.md §8 says about each: identifiers only in raw topics,
+    // Where identifiers may be: only in raw topics,
     // dead letters and the roster; pseudonyms downstream.
     assert_eq!(column("lap.raw.xapi", "value")["privacy"], "personal");
     assert_eq!(column("lap.events", "actor.id")["privacy"], "personal");

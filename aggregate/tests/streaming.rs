@@ -351,7 +351,7 @@ fn stream(engine: &mut Engine, mut arrivals: Vec<(i64, i32, EnrichedEvent)>) -> 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 
     #[test]
     fn streaming_final_rows_equal_backfill(arrivals in arrivals()) {

@@ -1,7 +1,7 @@
 //! The sink loop: read a batch, dead-letter what cannot be stored, hand
 //! its rows to every store's writers, and acknowledge the batch only once
 //! every writer has committed it, so its offsets are committed only after
-//! the store commits (DESIGN.md §7). Each store has two writers, one for
+//! the store commits. Each store has two writers, one for
 //! indicator rows and one for event rows, and all write independently: a
 //! fast store does not wait for a slow one, event rows do not wait behind
 //! a large indicator upsert, and a writer that falls behind catches up

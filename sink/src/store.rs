@@ -11,8 +11,7 @@ use crate::rows::Rows;
 /// A write is all-or-nothing and idempotent: indicator rows are upserted
 /// keeping the highest `revision`, event rows are inserted once per id. So
 /// the sink can retry a failed write, or replay a batch after a crash,
-/// without changing the result — the basis of effectively-once delivery
-/// (DESIGN.md §7).
+/// without changing the result — the basis of effectively-once delivery.
 pub trait Store: Send {
     /// Short name for metrics and logs (`postgres`, `delta`).
     fn name(&self) -> &'static str;

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 pub use render::markdown;
 
-/// How identifying a column is (DESIGN.md §8).
+/// How identifying a column is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Privacy {

@@ -10,7 +10,7 @@ use lap_runtime::transport::kafka::{TopicReport, ensure_topics};
 /// Topic administration.
 #[derive(Debug, Subcommand)]
 pub enum TopicsAction {
-    /// Create every topic of DESIGN.md §3 that does not exist yet (partitions,
+    /// Create every topic of the pipeline that does not exist yet (partitions,
     /// replication, retention and compaction from the [topics] config).
     /// Existing topics are reported and left unchanged.
     Create,

@@ -198,7 +198,7 @@ fn topic(name: &str, retention_days: i64, compact: bool, description: &str) -> T
     }
 }
 
-/// The topics of the pipeline (DESIGN.md §3).
+/// The topics of the pipeline.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicsConfig {
@@ -515,7 +515,7 @@ impl Default for IdentityConfig {
     }
 }
 
-/// The aggregate stage (DESIGN.md §6, §7).
+/// The aggregate stage: windows, time, indicator SQL, flags, suppression.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct AggregateConfig {

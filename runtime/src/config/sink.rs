@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The sink stage (DESIGN.md §2, §7): where indicator and event rows go.
+/// The sink stage: where indicator and event rows go.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct SinkConfig {
