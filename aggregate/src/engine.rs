@@ -132,7 +132,8 @@ pub struct EngineOptions {
     pub lateness_us: i64,
     /// Out-of-orderness bound of partition watermarks, µs.
     pub bound_us: i64,
-    /// Idle-partition timeout, ms of wall-clock time.
+    /// After this many ms of the stage's input time without an event, a
+    /// partition's watermark follows the input clock.
     pub idle_ms: i64,
     /// k of small-group suppression.
     pub min_group_size: u32,

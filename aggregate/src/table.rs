@@ -1,4 +1,4 @@
-//! The `events` table the indicator SQL reads (README, "Indicator SQL").
+//! The `events` table the indicator SQL reads (docs/indicators.md).
 //!
 //! One row per effective learner event of a window: deduplicated, voided
 //! and voiding events left out. `entity` is what a query groups by: the

@@ -6,7 +6,7 @@
 //! goes on to use: in the end-to-end benchmark that zeroing was 15-17 % of
 //! the sink's CPU, and with huge pages off the sink used 13-18 % less CPU
 //! and the aggregate 5-15 % less while draining the same backlog
-//! (README, End-to-end benchmark). So services turn them off for their
+//! (the end-to-end benchmark). So services turn them off for their
 //! process, unless the operator decides with mimalloc's own
 //! `MIMALLOC_ALLOW_THP`.
 

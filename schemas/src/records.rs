@@ -51,7 +51,7 @@ pub enum ActorKind {
 /// so readers of an older version still read events with newer actions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[allow(missing_docs)] // the symbols are the vocabulary; README documents each mapping
+#[allow(missing_docs)] // the symbols are the vocabulary; docs/sending-data.md maps them
 pub enum Action {
     Started,
     Completed,

@@ -22,6 +22,10 @@ BEGIN
     END LOOP;
     FOREACH t IN ARRAY ARRAY['learner_daily', 'learner_weekly', 'class_daily', 'class_weekly',
                              'school_daily', 'school_weekly'] LOOP
+        IF t NOT LIKE 'school%' THEN
+            EXECUTE format('COMMENT ON TABLE %I IS %L', t,
+                           'Indicators per entity and window from lap-aggregate (docs/indicators.md); one row per window_start, entity_id, class_id, at its highest revision.');
+        END IF;
         EXECUTE format('ALTER TABLE %I ADD COLUMN newest_event_time timestamptz', t);
         EXECUTE format($sql$ALTER TABLE %I ADD COLUMN cleared_flags jsonb NOT NULL DEFAULT '[]'$sql$, t);
         EXECUTE format($sql$

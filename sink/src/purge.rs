@@ -31,7 +31,7 @@ pub enum Purge {
     /// `learner`, entity_id = the pseudonym), their events (`person_key`),
     /// and events about them as a person object (`object_id` =
     /// `person:<key>`). Class rows stay: they hold no learner, only
-    /// aggregates over at least k learners (see README, Erasure).
+    /// aggregates over at least k learners (docs/privacy.md, erasure).
     Learner {
         /// The learner's pseudonym (64 hex digits).
         person_key: String,

@@ -25,7 +25,7 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// The SQL (DataFusion dialect); tables: learner_daily, learner_weekly,
-    /// class_daily, class_weekly, events.
+    /// class_daily, class_weekly, school_daily, school_weekly, events.
     sql: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]

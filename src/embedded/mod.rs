@@ -18,7 +18,7 @@
 //! rows are still emitted while it runs.
 //!
 //! The broker keeps every topic in memory and windows stay open until the
-//! input ends: about 8 KB per record in all (README, Embedded mode), which
+//! input ends: about 8 KB per record in all (docs/getting-started.md), which
 //! suits files of a few hundred thousand records; larger volumes belong on
 //! Kafka and the services.
 

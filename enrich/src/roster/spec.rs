@@ -197,7 +197,7 @@ pub const FILES: &[FileSpec] = &[
 ];
 
 /// lap's own files, read from the export's folder when present (see
-/// README, "Roster files"). They use OneRoster's conventions (a key
+/// docs/rosters.md). They use OneRoster's conventions (a key
 /// column, optional `status`/`dateLastModified`, lists comma-separated).
 pub const LAP_FILES: &[FileSpec] = &[
     FileSpec {

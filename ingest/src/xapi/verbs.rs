@@ -11,7 +11,7 @@ use lap_schemas::Action;
 /// `attended` marks presence).
 pub const LAP_VERBS: &str = "https://lap-analytics.org/xapi/verbs/";
 
-/// (verb IRI, action) pairs; README lists them.
+/// (verb IRI, action) pairs; docs/sending-data.md lists them.
 pub const TABLE: &[(&str, Action)] = &[
     ("http://adlnet.gov/expapi/verbs/answered", Action::Answered),
     (

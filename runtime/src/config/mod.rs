@@ -526,8 +526,9 @@ pub struct AggregateConfig {
     pub allowed_lateness_s: u64,
     /// A partition's watermark trails its newest event time by this much.
     pub max_out_of_orderness_s: u64,
-    /// A partition without messages for this long stops holding the
-    /// instance watermark back.
+    /// A partition without messages for this long (of the stage's input
+    /// time) is quiet: its watermark then follows the input clock, so its
+    /// last week still becomes final without a newer event.
     pub idle_partition_s: u64,
     /// How often open windows with new events are emitted provisionally.
     pub provisional_interval_s: u64,
@@ -536,10 +537,8 @@ pub struct AggregateConfig {
     /// Cap of one gap between events when estimating active time.
     pub session_gap_cap_s: u64,
     /// Most events one run of the indicator SQL sees; a larger emission
-    /// runs in chunks of whole classes. Bounds the memory of an emission:
-    /// at the default, all 100,000 learners of the benchmark peak at
-    /// 1.4 GiB with their 607 MiB of state, as fast as larger chunks
-    /// (README, Benchmarks).
+    /// runs in chunks of whole schools. Bounds the memory of an emission
+    /// (docs/benchmarks.md: the aggregate at scale).
     pub max_query_events: usize,
     /// Folder of indicator SQL files; empty uses the built-in ones.
     pub sql_dir: String,

@@ -151,7 +151,7 @@ pub struct LakeConfig {
     /// days of a district of 20,000 learners (~340,000 events a day) and a
     /// 1,200-learner school's whole term; keeping four dates instead, the
     /// lake's event writes took 19.2-24.9 s instead of 13.1-15.3 s while
-    /// draining a backlog of 1.3 million events (README, End-to-end
+    /// draining a backlog of 1.3 million events (the end-to-end
     /// benchmark). The newest date is kept whatever its size.
     pub cached_event_keys: usize,
 }
