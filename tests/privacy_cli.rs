@@ -142,6 +142,26 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         );
         sink.send(rec).await.unwrap().await.unwrap();
     }
+    // The class's history names both learners under one key; the newest
+    // owner's epoch (9) is on the task record.
+    let class_key = r#"class:"c7a""#;
+    let class_history = format!(
+        r#"7 {{"active_days":[0],"last_active":{{"{gone}":0,"{kept}":0}},"attendance":{{"{gone}":{{"0":true}},"{kept}":{{"0":false}}}},"assignments":{{"a1":[0,5]}},"submitted":{{"{gone}":{{"a1":1}}}}}}"#
+    );
+    for (key, value) in [
+        (class_key, class_history),
+        (
+            "task",
+            r#"9 {"final_watermark":0,"read_below":3}"#.to_string(),
+        ),
+    ] {
+        let rec = OutRecord::new(
+            state.as_str().into(),
+            Some(Bytes::from(key.to_string())),
+            Bytes::from(value),
+        );
+        sink.send(rec).await.unwrap().await.unwrap();
+    }
     // Junk on the roster topic must not block an erasure.
     let junk = OutRecord::new(
         roster.as_str().into(),
@@ -197,6 +217,27 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         out.contains(&format!("kafka     {state} published 1 tombstones")),
         "{out}"
     );
+    assert!(
+        out.contains(&format!(
+            "kafka     {state} published 1 class histories without the learner"
+        )),
+        "{out}"
+    );
+    // The class's latest record keeps the other learner, with the
+    // partition's highest epoch so a restoring owner takes it.
+    let latest = testkit::read_topic(&bootstrap, &state)
+        .await
+        .into_iter()
+        .filter(|m| m.key.as_deref() == Some(class_key.as_bytes()))
+        .last()
+        .and_then(|m| m.payload)
+        .map(|v| String::from_utf8(v.to_vec()).unwrap())
+        .unwrap();
+    assert!(
+        latest.starts_with("9 ") && !latest.contains(&gone) && latest.contains(&kept),
+        "{latest}"
+    );
+    assert!(latest.contains(r#""assignments":{"a1":[0,5]}"#), "{latest}");
 
     let pg = pg_tables(&db).await;
     let mut files = Vec::new();
@@ -256,7 +297,10 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         "{out}"
     );
     assert!(
-        out.contains(&format!("kafka     {state} would publish 0 tombstones")),
+        out.contains(&format!("kafka     {state} would publish 0 tombstones"))
+            && out.contains(&format!(
+                "kafka     {state} would publish 0 class histories without the learner"
+            )),
         "{out}"
     );
     assert!(

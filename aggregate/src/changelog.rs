@@ -74,12 +74,17 @@ impl Restored {
         }
     }
 
-    /// Applies the next record of the log (a tombstone, `value` `None`,
-    /// removes nothing the task needs: history is only ever replaced).
+    /// Applies the next record of the log. A tombstone (`value` `None`,
+    /// published by an erasure) forgets the history it names whoever
+    /// wrote it: erasure is not an owner's write and carries no epoch.
     pub fn apply(&mut self, key: &str, value: Option<&str>) {
         self.records += 1;
-        let Some((epoch, json)) = value.and_then(|v| v.split_once(' ')) else {
-            self.unknown += u64::from(value.is_some());
+        let Some(value) = value else {
+            self.unknown += u64::from(!self.history.restore(key, None));
+            return;
+        };
+        let Some((epoch, json)) = value.split_once(' ') else {
+            self.unknown += 1;
             return;
         };
         let Ok(epoch) = epoch.parse::<i64>() else {
@@ -94,7 +99,7 @@ impl Restored {
         let understood = if key == TASK {
             serde_json::from_str(json).map(|t| self.task = t).is_ok()
         } else {
-            self.history.restore(key, json)
+            self.history.restore(key, Some(json))
         };
         self.unknown += u64::from(!understood);
     }

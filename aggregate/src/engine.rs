@@ -467,6 +467,7 @@ impl Engine {
                 }
                 Step::Checkpoint(tp) => {
                     if let Some(task) = self.tasks.get_mut(&tp) {
+                        task.history.forget_departed(&self.members);
                         let (released, rows) = std::mem::take(&mut task.finalised);
                         let changed = rows > 0 || !released.is_empty();
                         done.released.extend(released);

@@ -14,6 +14,8 @@ use std::sync::Arc;
 use lap_schemas::WindowKind;
 use serde::{Deserialize, Serialize};
 
+use crate::reference::Members;
+
 /// Figures of one finalised window of a learner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Past {
@@ -70,6 +72,38 @@ pub struct ClassHistory {
     /// object id → event time).
     #[serde(default)]
     pub submitted: BTreeMap<Arc<str>, BTreeMap<Arc<str>, i64>>,
+}
+
+impl ClassHistory {
+    /// Forgets every learner `keep` says no to; true if one was known.
+    fn retain_learners(&mut self, keep: impl Fn(&str) -> bool) -> bool {
+        let before = (
+            self.last_active.len(),
+            self.attendance.len(),
+            self.submitted.len(),
+        );
+        self.last_active.retain(|l, _| keep(l));
+        self.attendance.retain(|l, _| keep(l));
+        self.submitted.retain(|l, _| keep(l));
+        before
+            != (
+                self.last_active.len(),
+                self.attendance.len(),
+                self.submitted.len(),
+            )
+    }
+
+    /// This class history as read from a changelog value (`<epoch> <JSON>`)
+    /// with `learner` taken out, stamped with `epoch`; `None` when the value
+    /// is not a class history or does not name the learner. This is how an
+    /// erasure removes a learner from the class histories in the
+    /// changelog, which hold every learner of a class under one key.
+    pub fn erase_from_value(value: &str, learner: &str, epoch: i64) -> Option<String> {
+        let (_, json) = value.split_once(' ')?;
+        let mut h: ClassHistory = serde_json::from_str(json).ok()?;
+        h.retain_learners(|l| l != learner)
+            .then(|| crate::changelog::stamp(epoch, &h))
+    }
 }
 
 /// What a final week adds to a class's history besides its active days.
@@ -177,6 +211,20 @@ impl History {
         self.changed_classes.insert(class.clone());
     }
 
+    /// Forgets, in every class's history, the learners who left its class
+    /// list (they moved, or were erased), so the next checkpoint writes
+    /// the class without them.
+    pub fn forget_departed(&mut self, members: &BTreeMap<String, Members>) {
+        for (class, h) in &mut self.classes {
+            let Some(m) = members.get(&**class).filter(|m| !m.departed.is_empty()) else {
+                continue;
+            };
+            if h.retain_learners(|l| !m.departed.contains(l)) {
+                self.changed_classes.insert(class.clone());
+            }
+        }
+    }
+
     /// Checkpoint records (key, JSON) of everything changed since the last call.
     pub fn take_changes(&mut self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -201,11 +249,17 @@ impl History {
         out
     }
 
-    /// Restores one checkpoint record; false when the key is not history.
-    pub fn restore(&mut self, key: &str, json: &str) -> bool {
+    /// Restores one checkpoint record, `json` `None` for a tombstone (an
+    /// erasure's), which forgets the entry; false when the key or value is
+    /// not history.
+    pub fn restore(&mut self, key: &str, json: Option<&str>) -> bool {
         if let Some(class) = key.strip_prefix("class:") {
             let Ok(class) = serde_json::from_str::<String>(class) else {
                 return false;
+            };
+            let Some(json) = json else {
+                self.classes.remove(class.as_str());
+                return true;
             };
             return match serde_json::from_str(json) {
                 Ok(h) => {
@@ -215,17 +269,23 @@ impl History {
                 Err(_) => false,
             };
         }
-        let Some(rest) = key.strip_prefix("learner:") else {
+        let Some(key) = key
+            .strip_prefix("learner:")
+            .and_then(|rest| serde_json::from_str::<LearnerKey>(rest).ok())
+        else {
             return false;
         };
-        let (Ok(key), Ok(h)) = (
-            serde_json::from_str::<LearnerKey>(rest),
-            serde_json::from_str(json),
-        ) else {
-            return false;
+        let Some(json) = json else {
+            self.learners.remove(&key);
+            return true;
         };
-        self.learners.insert(key, h);
-        true
+        match serde_json::from_str(json) {
+            Ok(h) => {
+                self.learners.insert(key, h);
+                true
+            }
+            Err(_) => false,
+        }
     }
 }
 

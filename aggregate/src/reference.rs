@@ -6,7 +6,7 @@
 //! class lists by pseudonym that `lap roster load` derives give every
 //! learner of a class, active or not.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use lap_schemas::{RosterEntity, RosterRecord, RosterStatus};
 
@@ -56,7 +56,10 @@ pub struct Members {
     /// The class's school.
     pub school: Option<String>,
     /// Learner pseudonyms.
-    pub learners: std::collections::BTreeSet<String>,
+    pub learners: BTreeSet<String>,
+    /// Learners whose membership was deleted while this stage ran (they
+    /// moved, or were erased): the class's history forgets them.
+    pub departed: BTreeSet<String>,
 }
 
 impl Reference {
@@ -69,8 +72,8 @@ impl Reference {
             return false;
         };
         let removed = m.learners.remove(person);
-        if m.learners.is_empty() {
-            self.members.remove(class);
+        if removed {
+            m.departed.insert(person.to_string());
         }
         removed
     }
@@ -122,6 +125,7 @@ impl Reference {
                 };
                 let m = self.members.entry(class.clone()).or_default();
                 m.school = r.fields.get("schoolSourcedId").cloned();
+                m.departed.remove(person);
                 m.learners.insert(person.clone());
             }
             RosterEntity::QuestionnaireItem => {

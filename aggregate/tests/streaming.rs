@@ -277,6 +277,7 @@ fn class_lists() -> Reference {
             Members {
                 school: Some(format!("s{c}")),
                 learners: (0..9).map(|p| format!("p{p}")).collect(),
+                ..Members::default()
             },
         );
     }

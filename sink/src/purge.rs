@@ -109,7 +109,8 @@ pub struct ErasureAudit {
     pub resolved_by: String,
     /// Rows deleted per store and table.
     pub rows_deleted: BTreeMap<&'static str, Removed>,
-    /// Tombstones published per topic.
+    /// Tombstones published per topic; under `<topic> rewritten`, the
+    /// class histories republished there without the learner.
     pub tombstones: BTreeMap<String, u64>,
 }
 

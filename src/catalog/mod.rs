@@ -403,7 +403,7 @@ fn erasure_audit(cfg: &Config) -> Vec<Dataset> {
             "tombstones",
             "jsonb",
             "object",
-            "Tombstones published per topic.",
+            "Tombstones published per topic; under `<topic> rewritten`, the class histories republished there without the learner.",
         ),
     ];
     let audit = |name: String, kind, format: &str, location: String| {

@@ -1,6 +1,7 @@
 //! `lap erase --learner ID`: the right to erasure. Finds the learner in the
 //! roster, publishes tombstones for their roster records and aggregate
-//! history (compaction then removes them from the topics), deletes their
+//! history and rewrites the class histories that name them (compaction
+//! then removes the old records from the topics), deletes their
 //! rows from every table of both stores, vacuums the lake so the files
 //! that held them are gone, and writes an audit record with no personal
 //! data in each store. Running it again finds nothing and changes nothing.
@@ -14,6 +15,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use clap::Args;
 use futures::future::try_join_all;
+use lap_aggregate::history::ClassHistory;
 use lap_enrich::erase::{Directory, Subject};
 use lap_runtime::config::{self, Config};
 use lap_runtime::transport::kafka::{KafkaSink, TableReader};
@@ -120,16 +122,19 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
             println!("{store:9} {table:16} {verb} {n} rows");
         }
     }
+    let publish = if args.dry_run {
+        "would publish"
+    } else {
+        "published"
+    };
     for (topic, n) in &tombstones {
-        println!(
-            "{:9} {topic:16} {} {n} tombstones",
-            "kafka",
-            if args.dry_run {
-                "would publish"
-            } else {
-                "published"
-            }
-        );
+        match topic.strip_suffix(" rewritten") {
+            Some(topic) => println!(
+                "{:9} {topic:16} {publish} {n} class histories without the learner",
+                "kafka"
+            ),
+            None => println!("{:9} {topic:16} {publish} {n} tombstones", "kafka"),
+        }
     }
     if args.dry_run {
         return Ok(());
@@ -196,7 +201,10 @@ async fn read_table(cfg: &Config, topic: &str) -> anyhow::Result<Vec<Message>> {
 }
 
 /// Tombstones for the learner's roster records and their aggregate history
-/// (state keys `learner:{…"<pseudonym>"…}`); waits for acks=all.
+/// (state keys `learner:{…"<pseudonym>"…}`), and each class history that
+/// names them rewritten without them (a class's history holds all its
+/// learners under one key); waits for acks=all. Returns the records
+/// published per topic, rewrites counted under `<state topic> rewritten`.
 async fn publish_tombstones(
     cfg: &Config,
     subject: &Subject,
@@ -206,8 +214,12 @@ async fn publish_tombstones(
     let state = &cfg.topics.aggregate_state.name;
     let quoted = format!("\"{person_key}\"");
     // A task's history lives in the changelog partition of its input
-    // partition: each tombstone goes where its key was found.
+    // partition: each record goes where its key was found. A rewrite
+    // carries the partition's highest epoch so that restoring the
+    // changelog takes it as the current owner's.
     let mut history: BTreeMap<String, i32> = BTreeMap::new();
+    let mut classes: BTreeMap<String, (i32, String)> = BTreeMap::new();
+    let mut epochs: BTreeMap<i32, i64> = BTreeMap::new();
     for m in read_table(cfg, state).await? {
         let Some(key) = m
             .key
@@ -216,15 +228,40 @@ async fn publish_tombstones(
         else {
             continue;
         };
-        if !(key.starts_with("learner:") && key.contains(&quoted)) {
-            continue;
+        let value = m.payload.as_ref().map(|v| String::from_utf8_lossy(v));
+        if let Some(epoch) = value.as_ref().and_then(|v| v.split_once(' '))
+            && let Ok(epoch) = epoch.0.parse::<i64>()
+        {
+            let max = epochs.entry(m.partition).or_insert(epoch);
+            *max = (*max).max(epoch);
         }
-        if m.payload.is_some() {
-            history.insert(key, m.partition);
-        } else {
-            history.remove(&key);
+        if key.starts_with("class:") {
+            match value {
+                Some(v) => classes.insert(key, (m.partition, v.into_owned())),
+                None => classes.remove(&key),
+            };
+        } else if key.starts_with("learner:") && key.contains(&quoted) {
+            match value {
+                Some(_) => history.insert(key, m.partition),
+                None => history.remove(&key),
+            };
         }
     }
+    let rewritten: Vec<OutRecord> = classes
+        .into_iter()
+        .filter_map(|(key, (partition, value))| {
+            let epoch = epochs.get(&partition).copied().unwrap_or_default();
+            let value = ClassHistory::erase_from_value(&value, person_key, epoch)?;
+            Some(
+                OutRecord::new(
+                    state.as_str().into(),
+                    Some(Bytes::from(key)),
+                    Bytes::from(value),
+                )
+                .to_partition(partition),
+            )
+        })
+        .collect();
     let roster_keys = subject.roster_keys.iter().map(|k| (k.clone(), None));
     let mut planned = vec![(
         cfg.topics.roster.name.clone(),
@@ -254,6 +291,12 @@ async fn publish_tombstones(
                 })
                 .await?,
             );
+        }
+    }
+    counts.insert(format!("{state} rewritten"), rewritten.len() as u64);
+    if !dry_run {
+        for record in rewritten {
+            pending.push(sink.send(record).await?);
         }
     }
     try_join_all(pending)

@@ -113,6 +113,7 @@ pub fn with_class_list(learners: &[&str]) -> Reference {
         Members {
             school: Some("s1".into()),
             learners: learners.iter().map(|l| l.to_string()).collect(),
+            ..Members::default()
         },
     );
     r
