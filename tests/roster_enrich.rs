@@ -241,7 +241,7 @@ async fn a_sigkilled_enrich_restarts_without_losing_or_changing_events() {
     let port = testkit::free_port();
     // Static membership, as on Kubernetes (the pod name): the restarted
     // process takes its partitions back at once instead of waiting for the
-    // dead member's session to expire (which noida-db never does).
+    // dead member's session timeout to expire (which noida-db never does).
     let file = write_config(
         &bootstrap,
         &topics.each_ref().map(String::as_str),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts what the test suite talks to, unless it is already there:
+# Installs what the build and the tests need (lap_install_packages: Debian
+# packages) and starts what the test suite talks to, unless it is there:
 #   - noida-db (Kafka protocol; correct end offsets, fast group joins)
 #   - tansu    (Kafka protocol; reassigns a killed consumer's partitions)
 #   - PostgreSQL: a server already on 127.0.0.1:5432 is used as is; otherwise
@@ -24,6 +25,44 @@ LAP_PIDS=()
 LAP_SERVICE_DIR=""
 
 lap_log() { printf '[services] %s\n' "$*" >&2; }
+
+# Debian packages the build and the suite need, each with the check that
+# tells whether it is there. Installed when missing (as root with apt-get);
+# otherwise the message gives the one command to run.
+lap_install_packages() {
+  local need=() why=()
+  lap_want() { # package reason check...
+    local pkg=$1 reason=$2
+    shift 2
+    "$@" >/dev/null 2>&1 || { need+=("$pkg"); why+=("$pkg ($reason)"); }
+  }
+  lap_want build-essential "compiles librdkafka" command -v cc
+  lap_want make "compiles librdkafka" command -v make
+  lap_want pkg-config "finds OpenSSL" command -v pkg-config
+  lap_want libssl-dev "Kafka TLS" pkg-config --exists openssl
+  lap_want openssl "makes keys in the docs' examples" command -v openssl
+  lap_want prometheus "promtool checks the alert rules" command -v promtool
+  lap_want python3-venv "venvs of tansu and the checkers" python3 -c 'import ensurepip'
+  lap_want npm "installs Azurite" command -v npm
+  if ! { command -v pg_isready && pg_isready -q -h 127.0.0.1 -p 5432; } >/dev/null 2>&1 &&
+    ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+    need+=(postgresql)
+    why+=("postgresql (a throwaway test server)")
+  fi
+  unset -f lap_want
+  ((${#need[@]})) || return 0
+  if [[ $(id -u) != 0 ]] || ! command -v apt-get >/dev/null; then
+    lap_log "missing: ${why[*]}"
+    lap_log "run: sudo apt-get install -y ${need[*]}"
+    return 1
+  fi
+  lap_log "installing Debian packages: ${why[*]} (a few minutes, once)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || {
+    lap_log "apt-get install ${need[*]} failed; run it yourself and try again"
+    return 1
+  }
+}
 
 lap_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

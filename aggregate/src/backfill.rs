@@ -36,8 +36,8 @@ pub enum BuildError {
     },
 }
 
-/// Builds the engine an `[aggregate]` section describes: one query
-/// session, one core (the service; scale it with partitions).
+/// Builds the engine an `[aggregate]` section describes:
+/// one DataFusion session, one core (the service; scale it with partitions).
 pub fn build_engine(cfg: &AggregateConfig, reference: &Reference) -> Result<Engine, BuildError> {
     let cal = Calendar::new(&cfg.time_zone)?;
     let mut engine = Engine::new(
@@ -49,8 +49,8 @@ pub fn build_engine(cfg: &AggregateConfig, reference: &Reference) -> Result<Engi
     Ok(engine)
 }
 
-/// The engine of a batch run: with two or more cores, a second query
-/// session runs every other chunk of classes on another core.
+/// The engine of a batch run: with two or more cores,
+/// a second DataFusion session runs every other chunk of classes on another core.
 pub fn build_batch_engine(
     cfg: &AggregateConfig,
     reference: &Reference,

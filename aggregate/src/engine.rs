@@ -275,7 +275,7 @@ pub struct Engine {
     cal: Calendar,
     opts: EngineOptions,
     queries: Queries,
-    /// A second session for batch work: with it, two chunks of an emission
+    /// A second DataFusion session for batch work: with it, two chunks of an emission
     /// run their SQL at once, one per core (see [`Engine::with_helper`]).
     helper: Option<Queries>,
     tasks: BTreeMap<TopicPartition, Task>,
@@ -305,7 +305,7 @@ impl Engine {
         }
     }
 
-    /// Adds a second query session, so that emissions of several chunks
+    /// Adds a second DataFusion session, so that emissions of several chunks
     /// (a backfill) use two cores. Rows do not change: each chunk is still
     /// one single-partition run, and chunks are finished in order.
     pub fn with_helper(mut self, helper: Queries) -> Engine {
@@ -432,7 +432,7 @@ impl Engine {
     }
 
     /// Runs the emission in progress up to and including its next chunk of
-    /// classes (two with a helper session, one per core; see
+    /// classes (two with a second DataFusion session, one per core; see
     /// [`EngineOptions::chunk_events`]), handing that chunk's rows to `out`.
     /// The service hands them to the producer before it calls again, so
     /// only one chunk's rows are ever in memory. The messages a
@@ -506,8 +506,8 @@ impl Engine {
         Ok(done)
     }
 
-    /// Computes `chunks` of `tp`'s task (the second one on the helper
-    /// session, at the same time) and finishes their rows in order, leaving
+    /// Computes `chunks` of `tp`'s task (the second one on the second
+    /// DataFusion session, at the same time) and finishes their rows in order, leaving
     /// out provisional rows that repeat the last ones sent; returns what
     /// it left out and the flags it raised and cleared.
     fn run_chunks(

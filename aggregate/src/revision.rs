@@ -9,7 +9,7 @@
 //! earlier runs) and makes it durable before its first row. So once the
 //! new owner has written a row, nothing the old owner still emits for that
 //! row can replace it: an instance that lost its partitions without
-//! noticing (a missed session) is fenced by the stores' revision guard.
+//! noticing (a missed session timeout) is fenced by the stores' revision guard.
 //!
 //! `lap backfill` writes above every stream revision (2⁶² + its start
 //! time in µs), so a recomputation stands until a later one replaces it.

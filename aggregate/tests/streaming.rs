@@ -370,7 +370,7 @@ proptest! {
         let engine = |cfg: &AggregateConfig| build_engine(cfg, &lists).unwrap();
         let streamed = stream(&mut engine(&chunked), arrivals);
         let batched = engine(&cfg).run_batch(&events, 0).unwrap().rows;
-        // lap backfill's engine runs every other chunk on a second session.
+        // lap backfill's engine runs every other chunk on a second DataFusion session.
         let parallel = AggregateConfig { max_query_events: 5, ..cfg.clone() };
         let two_sessions = lap_aggregate::backfill::backfill(&parallel, &lists, &events, 0).unwrap();
         prop_assert_eq!(content(&two_sessions), content(&batched));

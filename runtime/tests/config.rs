@@ -1,5 +1,6 @@
 //! Configuration layering and error messages.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use lap_runtime::config::{Config, ConfigError, load_from};
@@ -164,25 +165,111 @@ fn the_lake_commit_interval_fits_in_the_drain_timeout() {
     assert_eq!(cfg.sink.lake.commit_interval_ms, 0);
 }
 
+/// The documentation pages (README and `docs/`), by path.
+fn documentation() -> Vec<(String, String)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut pages = vec![format!("{root}/README.md")];
+    for entry in std::fs::read_dir(format!("{root}/docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path.display().to_string());
+        }
+    }
+    pages.sort();
+    pages
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect()
+}
+
 #[test]
-fn every_readme_config_example_is_valid() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let blocks: Vec<&str> = readme
-        .split("```toml\n")
-        .skip(1)
-        .map(|rest| &rest[..rest.find("```").unwrap()])
-        .collect();
+fn every_documented_config_example_is_valid() {
+    let mut blocks = Vec::new();
+    for (page, text) in documentation() {
+        for rest in text.split("```toml\n").skip(1) {
+            blocks.push((page.clone(), rest[..rest.find("```").unwrap()].to_string()));
+        }
+    }
     assert!(
         blocks.len() >= 2,
-        "README shows the main and the sink config"
+        "the configuration reference shows examples"
     );
-    for block in &blocks {
+    for (page, block) in &blocks {
         let f = file(block);
-        load_from(Some(f.path()), env(&[])).unwrap_or_else(|e| panic!("{e}\nin:\n{block}"));
+        load_from(Some(f.path()), env(&[]))
+            .unwrap_or_else(|e| panic!("{e}\nin this example of {page}:\n{block}"));
     }
-    let main = load_from(Some(file(blocks[0]).path()), env(&[])).unwrap();
-    assert_eq!(main.enrich.tenant, "river-district");
+}
+
+/// Every leaf of `value` by dotted path; an empty table (a free-form map
+/// without entries) is a leaf of its own.
+fn leaves(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
+    match value {
+        toml::Value::Table(t) if !t.is_empty() => {
+            for (k, v) in t {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(&path, v, out);
+            }
+        }
+        leaf => {
+            out.insert(prefix.to_string(), leaf.clone());
+        }
+    }
+}
+
+#[test]
+fn the_configuration_reference_gives_every_key_and_its_default() {
+    let mut defaults = BTreeMap::new();
+    leaves(
+        "",
+        &toml::Value::try_from(Config::default()).unwrap(),
+        &mut defaults,
+    );
+    let page = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/configuration.md");
+    let text = std::fs::read_to_string(page).unwrap();
+    let mut documented = BTreeMap::new();
+    for line in text.lines() {
+        // | `key` | `default` | meaning |
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let (Some(key), Some(default)) = (
+            cells
+                .first()
+                .and_then(|c| c.strip_prefix("| `")?.strip_suffix('`')),
+            cells
+                .get(1)
+                .and_then(|c| c.strip_prefix('`')?.strip_suffix('`')),
+        ) else {
+            continue;
+        };
+        let value: toml::Table = toml::from_str(&format!("v = {default}"))
+            .unwrap_or_else(|e| panic!("{page}: the default of `{key}` is not TOML: {e}"));
+        documented.insert(key.to_string(), value["v"].clone());
+    }
+    let mut wrong = Vec::new();
+    for (key, value) in &defaults {
+        match documented.get(key) {
+            None => wrong.push(format!("`{key}` (default {value}) is missing")),
+            Some(d) if d != value => wrong.push(format!(
+                "`{key}`: the page says {d}, the default is {value}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for key in documented.keys().filter(|k| !defaults.contains_key(*k)) {
+        wrong.push(format!("`{key}` is not a configuration key"));
+    }
+    assert!(
+        wrong.is_empty(),
+        "docs/configuration.md:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]

@@ -284,7 +284,7 @@ impl Queries {
             df.collect().await
         };
         // The stage loop is async but calls operators synchronously: run the
-        // query on this session's own runtime without blocking the caller's.
+        // query on this DataFusion session's own runtime without blocking the caller's.
         let rt = self.rt.as_ref().expect("runtime present until drop");
         tokio::task::block_in_place(|| rt.block_on(query)).map_err(|e| SqlError::Query {
             name: file.name.clone(),

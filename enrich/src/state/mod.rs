@@ -96,7 +96,7 @@ pub struct CourseInfo {
 }
 
 /// A term (or other academic session) with its dates, in days since the
-/// epoch; a session without valid dates contains no day.
+/// epoch; an academic session without valid dates contains no day.
 #[derive(Clone, Debug)]
 pub struct Session {
     /// First day.
@@ -282,7 +282,7 @@ impl Roster {
         self.courses.get(id)
     }
 
-    /// A session by sourcedId.
+    /// An academic session by sourcedId.
     pub fn session(&self, id: &str) -> Option<&Session> {
         self.sessions.get(id)
     }

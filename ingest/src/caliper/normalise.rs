@@ -1,6 +1,6 @@
 //! From a valid Caliper event to the parts of its [`LearningEvent`] that
 //! come from its entities: the result (scores, answers, durations) and the
-//! context (class, platform, session, roles, objectives, profile).
+//! context (class, platform, `session`, roles, objectives, profile).
 
 use lap_schemas::{EventContext, EventResult};
 
@@ -78,7 +78,7 @@ fn id_of(v: &Json<'_>) -> Option<String> {
 }
 
 /// Class references (group, its parent offering, the membership's
-/// organisation), platform (edApp), session, roles, learning objectives and
+/// organisation), platform (edApp), `session`, roles, learning objectives and
 /// the governing `profile` (a 1.2 event's own, or the one a 1.1 profile
 /// extension became).
 pub(super) fn context(

@@ -178,7 +178,7 @@ pub enum Rebalance {
     /// handed-out message of them is acknowledged or
     /// [abandoned](Acker::abandon_partitions), commits, and only then lets
     /// the partitions go to their new owner. `lost` means the group already
-    /// gave them away (this member missed its session): nothing is
+    /// gave them away (this member missed its session timeout): nothing is
     /// committed, and whatever the member still emits for them is stale.
     Revoked {
         /// The partitions.
