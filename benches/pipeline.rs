@@ -16,8 +16,6 @@
 //!   the later ones start; with `LAP_BENCH_LOAD=live` the services start
 //!   first and the activity is loaded once they are ready, so all four
 //!   stages work at once and the figure from ready includes the loading.
-//!   `LAP_BENCH_AGGREGATE_REPLICAS` (default 1) runs that many aggregate
-//!   processes in one group; the CPU lines add their CPU up.
 //! - **Latency**: activity produced at `LAP_BENCH_RATE` events/s (default
 //!   5,000) for `LAP_BENCH_SECONDS` (default 60); every 20th xAPI
 //!   statement whose id is sent once is timed from the moment it is handed
@@ -242,12 +240,8 @@ async fn throughput(school: &Options, postgres: bool) {
     }
     let started = Instant::now();
     p.launch_all().await;
-    let aggregates = env_usize("LAP_BENCH_AGGREGATE_REPLICAS", 1).max(1);
-    for _ in 1..aggregates {
-        p.add_replica(2).await;
-    }
     let ready = started.elapsed().as_secs_f64();
-    println!("services ready after {ready:.1} s ({aggregates} aggregate replicas)");
+    println!("services ready after {ready:.1} s");
     // The machine's busy core-seconds and the services' CPU at ready and
     // at the last new row: whose CPU the drain took.
     let cpu_now = |p: &Pipeline| (busy_core_seconds(), services_cpu(p));
