@@ -14,7 +14,7 @@ use lap_runtime::metrics::Metrics;
 use lap_runtime::testkit;
 use lap_runtime::transport::kafka::{KafkaSink, KafkaSource};
 use lap_runtime::transport::memory::MemoryBroker;
-use lap_runtime::transport::{Message, OutRecord, RecordSink, Source};
+use lap_runtime::transport::{Message, OutRecord, Rebalance, RecordSink, Source};
 use parking_lot::Mutex;
 
 const PARTITIONS: i32 = 4;
@@ -379,3 +379,72 @@ macro_rules! contract {
 contract!(memory, Some(Memory(MemoryBroker::new(PARTITIONS))));
 contract!(kafka, Kafka::from_env(testkit::KAFKA_ENV));
 contract!(kafka_tansu, Kafka::from_env(testkit::KAFKA_TANSU_ENV));
+
+/// Reads `source` until it ends and returns the partitions it held then
+/// (assigned and not revoked since): the ones its stage finishes.
+async fn held_at_end<S: Source>(source: &mut S) -> BTreeSet<i32> {
+    let mut held = BTreeSet::new();
+    while let Some(batch) = tokio::time::timeout(DEADLINE, source.next_batch())
+        .await
+        .expect("the source ends")
+        .unwrap()
+    {
+        match batch.rebalance {
+            Some(Rebalance::Assigned(tps)) => held.extend(tps.iter().map(|tp| tp.partition)),
+            Some(Rebalance::Revoked { partitions, .. }) => {
+                for tp in partitions {
+                    held.remove(&tp.partition);
+                }
+            }
+            None => {}
+        }
+    }
+    held
+}
+
+/// A sealed topic read by a group whose members end one after another:
+/// every partition must end up with a member that is still reading, reads
+/// it to the end and then ends holding it, as that member's stage is what
+/// finishes the partition's windows. A partition dealt to a member that
+/// has already stopped reading would be finished by no one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_every_partition_ends_with_a_member_that_read_it_to_the_end() {
+    let broker = MemoryBroker::new(3);
+    broker.create_topic("sealed", 3);
+    for p in 0..3 {
+        let record = OutRecord::new(Arc::from("sealed"), None, Bytes::from("x")).to_partition(p);
+        broker.sink().send(record).await.unwrap().await.unwrap();
+    }
+    broker.seal("sealed");
+    let mut a = broker.subscribe("g", &["sealed"], 10);
+    let mut b = broker.subscribe("g", &["sealed"], 10);
+    let mut c = broker.subscribe("g", &["sealed"], 10);
+    // `a` reads its partition to the end first and keeps it while its
+    // stage finishes; `b` ends and leaves; `c` follows.
+    let held_a = held_at_end(&mut a).await;
+    let b_done = tokio::spawn(async move {
+        let held = held_at_end(&mut b).await;
+        b.close(Duration::ZERO).await.unwrap();
+        held
+    });
+    let c_done = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let held = held_at_end(&mut c).await;
+        c.close(Duration::ZERO).await.unwrap();
+        held
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    a.close(Duration::ZERO).await.unwrap();
+    let (held_b, held_c) = (b_done.await.unwrap(), c_done.await.unwrap());
+    let finished: BTreeSet<i32> = held_a
+        .iter()
+        .chain(&held_b)
+        .chain(&held_c)
+        .copied()
+        .collect();
+    assert_eq!(
+        finished,
+        BTreeSet::from([0, 1, 2]),
+        "partitions held at their end by a: {held_a:?}, b: {held_b:?}, c: {held_c:?}"
+    );
+}

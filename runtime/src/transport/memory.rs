@@ -5,7 +5,9 @@
 //! delivery semantics as Kafka: keyed partitioning, consumer groups that split
 //! partitions, at-least-once redelivery from committed offsets. A topic can be
 //! *sealed* when its producers are done; a source whose topics are all sealed
-//! and fully read ends, which is how a file-driven run finishes.
+//! and fully read ends, which is how a file-driven run finishes. It then
+//! stops counting when its group deals partitions out, so members still
+//! reading take its partitions over once it has left.
 //!
 //! Rebalances follow Kafka's cooperative protocol: a member hands a
 //! [`Rebalance`] notice to its stage before it reads a newly assigned
@@ -238,6 +240,7 @@ impl MemoryBroker {
             revoking: Vec::new(),
             stopped: Arc::new(AtomicBool::new(false)),
             changes: self.inner.changed.subscribe(),
+            finished: false,
             left: false,
         }
     }
@@ -344,6 +347,8 @@ pub struct MemorySource {
     revoking: Vec<TopicPartition>,
     stopped: Arc<AtomicBool>,
     changes: watch::Receiver<u64>,
+    /// Read everything and stopped reading (see `finish_reading`).
+    finished: bool,
     left: bool,
 }
 
@@ -455,6 +460,20 @@ impl MemorySource {
             })
     }
 
+    /// This member has read its partitions to their sealed ends and stops
+    /// reading: it no longer counts when the group deals partitions out,
+    /// but keeps the ones it owns until it leaves (after its stage made its
+    /// results durable). So members still reading take them over from
+    /// there, and a partition is never dealt to a member that has stopped
+    /// reading, where nobody would read it to its end.
+    fn finish_reading(&mut self, st: &mut State) {
+        self.finished = true;
+        if let Some(g) = st.groups.get_mut(&self.group) {
+            g.members.remove(&self.member);
+        }
+        self.broker.notify();
+    }
+
     fn leave(&mut self) {
         if self.left {
             return;
@@ -489,7 +508,7 @@ impl Source for MemorySource {
                 let mut st = broker.inner.state.lock();
                 self.sync_commits(&mut st);
                 self.release_revoked(&mut st);
-                if self.stopped.load(Ordering::SeqCst) {
+                if self.finished || self.stopped.load(Ordering::SeqCst) {
                     return Ok(None);
                 }
                 if let Some(notice) = self.rebalance(&mut st) {
@@ -501,6 +520,7 @@ impl Source for MemorySource {
                     return Ok(Some(self.batch(messages, None)));
                 }
                 if self.fully_read_and_sealed(&st) {
+                    self.finish_reading(&mut st);
                     return Ok(None);
                 }
             }
