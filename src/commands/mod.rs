@@ -16,7 +16,7 @@ use anyhow::Context;
 use lap_enrich::KEY_ENV;
 use lap_enrich::pseudonym::Pseudonymiser;
 use lap_runtime::config::{Config, Secret};
-use lap_sink::delta::Lake;
+use lap_sink::delta::{Commits, Lake};
 use lap_sink::postgres::{PASSWORD_ENV, PgStore};
 
 /// The pseudonymiser with the deployment's key: commands that compute
@@ -69,4 +69,22 @@ pub fn postgres_store(cfg: &Config) -> anyhow::Result<Option<PgStore>> {
 pub fn lake(cfg: &Config, arg: Option<&str>) -> anyhow::Result<Lake> {
     let lake = &cfg.sink.lake;
     Ok(Lake::new(arg.unwrap_or(&lake.path), &lake.storage_options)?)
+}
+
+/// [`lake`] for a command that commits to it: refused when its store
+/// would let this commit and a sink's overwrite each other, unless
+/// `sink.lake.allow_unsafe_commits` says only one writer runs.
+pub async fn writable_lake(cfg: &Config, arg: Option<&str>) -> anyhow::Result<Lake> {
+    let lake = self::lake(cfg, arg)?;
+    if lake
+        .check_commits(cfg.sink.lake.allow_unsafe_commits)
+        .await?
+        == Commits::Unsafe
+    {
+        eprintln!(
+            "warning: {lake} does not keep concurrent commits apart; no other writer may commit \
+             to it while this runs"
+        );
+    }
+    Ok(lake)
 }

@@ -75,7 +75,11 @@ pub async fn run(config_file: Option<&Path>, action: RetentionAction) -> anyhow:
         }
     };
     if cfg.sink.lake.enabled || lake.is_some() {
-        let lake = super::lake(&cfg, lake.as_deref())?;
+        let lake = if dry_run {
+            super::lake(&cfg, lake.as_deref())?
+        } else {
+            super::writable_lake(&cfg, lake.as_deref()).await?
+        };
         let removed = purge(
             &lake,
             &expired,

@@ -34,7 +34,7 @@ pub async fn run(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<()
     let inputs = Inputs {
         roster: args.roster,
         activity: activity_files(&args.input)?,
-        lake: super::lake(&cfg, args.lake.as_deref())?,
+        lake: super::writable_lake(&cfg, args.lake.as_deref()).await?,
     };
     let report = pipeline(&cfg, &inputs).await?;
     println!("{report}");

@@ -119,16 +119,23 @@ pub struct LakeConfig {
     /// Write the lake at all.
     pub enabled: bool,
     /// Where the tables live, one folder each: a directory (created when
-    /// missing) or an Azure Blob Storage / ADLS Gen2 URL such as
-    /// `abfss://lake@account.dfs.core.windows.net/lap` or
-    /// `az://container/prefix`, so replicas on several nodes share it.
+    /// missing) or an object-store URL (`s3://bucket/prefix`,
+    /// `gs://bucket/prefix`, `az://container/prefix`,
+    /// `abfss://lake@account.dfs.core.windows.net/lap`), so replicas on
+    /// several nodes share it.
     pub path: String,
-    /// Object-store settings passed to delta-rs, e.g.
-    /// `azure_storage_account_name` or `azure_storage_endpoint`. Secrets do
-    /// not belong here: delta-rs reads `AZURE_STORAGE_ACCOUNT_KEY`,
-    /// `AZURE_CLIENT_SECRET` and the other `AZURE_*` variables from the
-    /// environment (a Kubernetes Secret).
+    /// Object-store settings passed to delta-rs, e.g. `aws_region`,
+    /// `aws_endpoint_url` or `azure_storage_account_name`. Secrets do not
+    /// belong here: delta-rs reads `AWS_SECRET_ACCESS_KEY`,
+    /// `GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_ACCOUNT_KEY` and the like
+    /// from the environment (a Kubernetes Secret).
     pub storage_options: BTreeMap<String, String>,
+    /// Write to an object store that ignores conditional writes, so that
+    /// concurrent commits could overwrite each other. Writers refuse such
+    /// a store unless this is on; turn it on only when a single writer
+    /// (one sink replica, no `lap erase` or retention while it runs)
+    /// commits at a time.
+    pub allow_unsafe_commits: bool,
     /// Shortest time in milliseconds from the start of one lake write to
     /// the start of the next, per writer (the sink has one for indicator
     /// rows, one for event rows). What arrives meanwhile is written in one
@@ -162,6 +169,7 @@ impl Default for LakeConfig {
             enabled: true,
             path: "lake".into(),
             storage_options: BTreeMap::new(),
+            allow_unsafe_commits: false,
             commit_interval_ms: 2_000,
             cached_event_keys: 2_000_000,
         }

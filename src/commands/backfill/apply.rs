@@ -212,7 +212,11 @@ pub async fn to_stores(
         targets.push(Target::Postgres(pg));
     }
     if cfg.sink.lake.enabled || lake.is_some() {
-        let lake = super::super::lake(cfg, lake)?;
+        let lake = if dry_run {
+            super::super::lake(cfg, lake)?
+        } else {
+            super::super::writable_lake(cfg, lake).await?
+        };
         let store = DeltaStore::new(lake.clone()).configured(&cfg.sink.lake);
         targets.push(Target::Lake(lake, store));
     }
