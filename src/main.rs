@@ -66,6 +66,9 @@ enum Command {
     },
     /// Run SQL over the lake tables and print the result.
     Query(commands::query::QueryArgs),
+    /// Serve the pages teachers, school leaders, parents and learners see,
+    /// over the lake or PostgreSQL, with the demo sign-in.
+    Views(commands::views::ViewsArgs),
     /// Manage the Kafka topics of the pipeline.
     Topics {
         #[command(subcommand)]
@@ -89,6 +92,7 @@ async fn main() -> ExitCode {
         }
         Command::Lake { action } => commands::lake::run(cli.config.as_deref(), action).await,
         Command::Query(args) => commands::query::run(cli.config.as_deref(), args).await,
+        Command::Views(args) => commands::views::run(cli.config.as_deref(), args).await,
         Command::Topics { action } => commands::topics::run(cli.config.as_deref(), action).await,
     };
     match result {

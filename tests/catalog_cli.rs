@@ -56,6 +56,9 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
         "analytics.events",
         "analytics.erasures",
         "erasures",
+        "analytics.views_access",
+        "analytics.views_flag_actions",
+        "views_access",
     ] {
         assert!(names.contains(expected), "{expected} missing: {names:?}");
     }
@@ -102,6 +105,14 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
         "pseudonymous"
     );
     assert_eq!(column("learner_weekly", "flags.reason")["privacy"], "none");
+    assert_eq!(
+        column("analytics.views_access", "person_key")["privacy"],
+        "pseudonymous"
+    );
+    assert_eq!(
+        column("analytics.views_flag_actions", "note")["privacy"],
+        "personal"
+    );
     assert_eq!(
         column("analytics.learner_weekly", "window_start")["data_type"],
         "timestamptz"

@@ -155,6 +155,10 @@ fn stray_sessions(line: &str) -> bool {
     let mut rest = line.to_lowercase();
     for technical in [
         "academic sessions",
+        "sign-in sessions",
+        "sign-in session",
+        "session cookie",
+        "webdriver session",
         "academic session",
         "session timeout",
         "session.timeout",
@@ -223,6 +227,7 @@ fn the_checks_catch_what_they_look_for() {
         "the class's academic session containing the day"
     ));
     assert!(!stray_sessions("/// Broker session timeout."));
+    assert!(!stray_sessions("/// the sign-in session's CSRF token"));
     assert!(!stray_sessions(
         "a second DataFusion session computes every other chunk"
     ));

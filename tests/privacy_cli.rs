@@ -82,6 +82,38 @@ async fn pg_tables(db: &Db) -> Vec<(String, String)> {
     out
 }
 
+/// Access records and a flag action of the views service in the lake,
+/// about the learners `gone` and `kept`.
+fn write_views_records(lake: &Path, gone: &str, kept: &str) {
+    let dir = lake.join("_lap_views");
+    std::fs::create_dir_all(&dir).unwrap();
+    let access = |key: &str| {
+        format!(
+            r#"{{"at":1,"viewer":"t1","role":"teacher","person_key":"{key}","view":"learner"}}"#
+        )
+    };
+    std::fs::write(
+        dir.join("access.jsonl"),
+        format!("{}\n{}\n", access(gone), access(kept)),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("flag-actions.jsonl"),
+        format!(
+            r#"{{"at":1,"viewer":"t1","person_key":"{gone}","class_id":"c1","code":"inactive","action":"resolved","window_start":0,"note":"called home"}}"#
+        ) + "\n",
+    )
+    .unwrap();
+}
+
+/// The views service's lake records keep `kept`'s lines and lose `gone`'s.
+fn assert_views_records_erased(lake: &Path, gone: &str, kept: &str) {
+    let access = std::fs::read_to_string(lake.join("_lap_views/access.jsonl")).unwrap();
+    assert!(!access.contains(gone) && access.contains(kept), "{access}");
+    let actions = std::fs::read_to_string(lake.join("_lap_views/flag-actions.jsonl")).unwrap();
+    assert!(actions.is_empty(), "{actions}");
+}
+
 /// The text of every Parquet file under `dir`, referenced by a table
 /// version or not: what is still on disk.
 async fn parquet_text(dir: &Path, out: &mut Vec<(String, String)>) {
@@ -182,6 +214,26 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
     );
     DeltaStore::new(lake.path()).write(&batch).await.unwrap();
     db.store().write(&batch).await.unwrap();
+    // What the views service recorded about both learners.
+    for key in [&gone, &kept] {
+        db.client
+            .execute(
+                "INSERT INTO views_access (at, viewer, role, person_key, view) \
+                 VALUES (now(), 't1', 'teacher', $1, 'learner')",
+                &[key],
+            )
+            .await
+            .unwrap();
+    }
+    db.client
+        .execute(
+            "INSERT INTO views_flag_actions (at, viewer, person_key, class_id, code, action, window_start, note) \
+             VALUES (now(), 't1', $1, 'c1', 'inactive', 'resolved', now(), 'called home')",
+            &[&gone],
+        )
+        .await
+        .unwrap();
+    write_views_records(lake.path(), &gone, &kept);
 
     let (ok, out) = lap(
         file.path(),
@@ -253,9 +305,10 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
             .any(|(t, text)| t == table && text.contains(&kept))
     };
     assert!(
-        stays("learner_weekly") && stays("events"),
+        stays("learner_weekly") && stays("events") && stays("views_access"),
         "other learners stay: {pg:?}"
     );
+    assert_views_records_erased(lake.path(), &gone, &kept);
     assert!(files.iter().any(|(_, text)| text.contains(&kept)));
     assert_eq!(db.count("class_weekly").await, 1, "class rows stay");
 
@@ -467,6 +520,7 @@ async fn offline_erase_resolves_from_an_export_and_clears_the_lake() {
         vec![event("e1", &gone, 0.5), event("e2", &kept, 0.9)],
     );
     DeltaStore::new(lake.path()).write(&batch).await.unwrap();
+    write_views_records(lake.path(), &gone, &kept);
 
     let export = export_dir();
     let (ok, out) = lap(
@@ -500,6 +554,7 @@ async fn offline_erase_resolves_from_an_export_and_clears_the_lake() {
         "{files:?}"
     );
     assert!(files.iter().any(|(_, text)| text.contains(&kept)));
+    assert_views_records_erased(lake.path(), &gone, &kept);
     let audit = std::fs::read_to_string(lake.path().join("_lap_audit/erasures.ndjson")).unwrap();
     assert_eq!(audit.lines().count(), 1);
     assert!(

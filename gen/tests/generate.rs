@@ -167,8 +167,8 @@ fn every_flag_archetype_is_dealt_and_roster_files_are_complete() {
     let (_, users) = out.roster.iter().find(|(n, _)| *n == "users.csv").unwrap();
     assert_eq!(
         users.lines().count() - 1,
-        summary.learners + 8 + 1,
-        "learners, form teachers, one elective teacher"
+        2 * summary.learners + 8 + 1 + 1,
+        "learners, a guardian each, form teachers, one elective teacher, a school leader"
     );
 }
 

@@ -27,6 +27,17 @@ pub const DELTA_PYTHON_ENV: &str = "LAP_TEST_DELTA_PYTHON";
 /// Environment variable holding the URL of an Azurite blob service (the
 /// Azure Blob Storage emulator): the object store of the lake tests.
 pub const AZURITE_ENV: &str = "LAP_TEST_AZURITE";
+/// Environment variable holding the path of `chromedriver` (Debian's
+/// chromium-driver), which drives a real Chromium over WebDriver.
+pub const CHROMEDRIVER_ENV: &str = "LAP_TEST_CHROMEDRIVER";
+/// Environment variable holding the path of `axe.min.js` (the axe-core
+/// accessibility checker, from npm).
+pub const AXE_ENV: &str = "LAP_TEST_AXE";
+
+/// Environment variable holding the path of the oidc-provider module
+/// (from npm) that `views/tests/oidc-provider.mjs` runs.
+pub const OIDC_PROVIDER_ENV: &str = "LAP_TEST_OIDC_PROVIDER";
+
 /// Environment variable holding the URL of an S3 server (moto), which
 /// honours conditional writes as Amazon S3 does.
 pub const S3_ENV: &str = "LAP_TEST_S3";

@@ -152,6 +152,29 @@ fn enrich_settings_are_checked() {
 }
 
 #[test]
+fn views_settings_are_checked() {
+    let f = file("[views]\nsign_in = \"oidc\"\n[views.oidc]\nclient_id = \"v\"\n");
+    let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();
+    assert!(
+        msg.contains("views.oidc.issuer")
+            && msg.contains("is needed with views.sign_in = \"oidc\""),
+        "{msg}"
+    );
+    let msg = load_from(None, env(&[("LAP__VIEWS__SIGN_IN", "password")]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("`password` is not one of demo, oidc"), "{msg}");
+    let msg = load_from(None, env(&[("LAP__VIEWS__OIDC__ROSTER_FIELD", "phone")]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("views.oidc.roster_field"), "{msg}");
+    let msg = load_from(None, env(&[("LAP__VIEWS__LISTEN", "everywhere")]))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("views.listen"), "{msg}");
+}
+
+#[test]
 fn the_lake_commit_interval_fits_in_the_drain_timeout() {
     let f = file("[sink.lake]\ncommit_interval_ms = 6000\n");
     let msg = load_from(Some(f.path()), env(&[])).unwrap_err().to_string();

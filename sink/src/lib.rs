@@ -11,6 +11,8 @@
 //!   revision-guarded upserts.
 //! - [`purge`]: transport-free — which rows an erasure or retention
 //!   deletes, as a filter both stores translate.
+//! - [`select`]: which indicator rows a reader asks for, translated by
+//!   both stores.
 //! - [`run`]: the loop that acknowledges a batch only after the store
 //!   committed it, retrying a failing store with backoff while not ready.
 //! - [`metrics`]: the stage's Prometheus families.
@@ -24,4 +26,5 @@ pub mod postgres;
 pub mod purge;
 pub mod rows;
 pub mod run;
+pub mod select;
 pub mod store;

@@ -13,6 +13,7 @@ use deltalake::arrow::util::display::{ArrayFormatter, FormatOptions};
 use lap_runtime::testkit::{DELTA_PYTHON_ENV, service};
 use lap_sink::delta::{DeltaStore, Lake, query_context};
 
+use lap_sink::select::Selection;
 use lap_sink::store::Store;
 
 /// `sql` over the lake, one `|`-joined line per row.
@@ -281,10 +282,13 @@ async fn rows_and_events_read_back_as_they_were_written() {
         .write(&rows(written.clone(), events.clone()))
         .await
         .unwrap();
-    let mut back =
-        lap_sink::delta::read::indicator_rows(&lake, "learner_weekly", MONDAY, MONDAY + 14 * DAY)
-            .await
-            .unwrap();
+    let mut back = lap_sink::delta::read::indicator_rows(
+        &lake,
+        "learner_weekly",
+        &Selection::windows(MONDAY, MONDAY + 14 * DAY),
+    )
+    .await
+    .unwrap();
     back.sort_by(|a, b| a.entity_id.cmp(&b.entity_id));
     // A null indicator is not spelled out in the lake's map: it reads back
     // missing, which is the same for every reader.
@@ -293,14 +297,30 @@ async fn rows_and_events_read_back_as_they_were_written() {
         .iter_mut()
         .for_each(|r| r.indicators.retain(|_, v| v.is_some()));
     assert_eq!(back, expected);
-    let only_first =
-        lap_sink::delta::read::indicator_rows(&lake, "learner_weekly", MONDAY, MONDAY + DAY)
-            .await
-            .unwrap();
+    let only_first = lap_sink::delta::read::indicator_rows(
+        &lake,
+        "learner_weekly",
+        &Selection::windows(MONDAY, MONDAY + DAY),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         only_first.len(),
         1,
         "windows outside the range are left out"
+    );
+    let second = written[1].entity_id.clone();
+    let one_learner = lap_sink::delta::read::indicator_rows(
+        &lake,
+        "learner_weekly",
+        &Selection::windows(MONDAY, MONDAY + 14 * DAY).of_entities(vec![second.clone()]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        one_learner.iter().map(|r| &r.entity_id).collect::<Vec<_>>(),
+        [&second],
+        "a selection of entities reads only theirs"
     );
     let mut back = lap_sink::delta::read::events(&lake, MONDAY + DAY)
         .await

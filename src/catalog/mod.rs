@@ -7,6 +7,7 @@
 
 mod avro;
 mod render;
+mod views;
 
 use lap_runtime::config::{Config, TopicSpec};
 use lap_sink::delta::purge::{AUDIT_DIR, AUDIT_FILE};
@@ -360,6 +361,7 @@ pub fn build(cfg: &Config) -> Result<Catalog, CatalogError> {
         }
     }
     datasets.extend(erasure_audit(cfg));
+    datasets.extend(views::datasets(cfg));
     Ok(Catalog { datasets })
 }
 

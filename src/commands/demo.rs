@@ -118,5 +118,12 @@ pub async fn run(config_file: Option<&Path>, args: DemoArgs) -> anyhow::Result<(
         std::env::args().next().unwrap_or_else(|| "lap".into()),
         lake
     );
+    println!(
+        "\nSee what teachers, school leaders and parents see (then open http://127.0.0.1:8090/ and sign in as anyone of the demo's roster):\n  LAP_ENRICH_KEY=$(cat {}) {} views --roster {} --lake {}",
+        key_file.display(),
+        std::env::args().next().unwrap_or_else(|| "lap".into()),
+        inputs.roster.display(),
+        lake
+    );
     Ok(())
 }

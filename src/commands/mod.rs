@@ -11,6 +11,7 @@ pub mod retention;
 pub mod roster;
 pub mod run;
 pub mod topics;
+pub mod views;
 
 use anyhow::Context;
 use lap_enrich::KEY_ENV;

@@ -311,6 +311,7 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
     validate_ingest(cfg, &invalid)?;
     validate_enrich(cfg, &invalid)?;
     validate_aggregate(cfg, &invalid)?;
+    validate_views(cfg, &invalid)?;
     let t = &cfg.topics;
     if t.partitions < 1 {
         return Err(invalid("topics.partitions", "must be at least 1".into()));
@@ -512,6 +513,55 @@ fn validate_enrich(
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+fn validate_views(
+    cfg: &Config,
+    invalid: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let v = &cfg.views;
+    if v.listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(invalid(
+            "views.listen",
+            format!("`{}` is not an address such as 127.0.0.1:8090", v.listen),
+        ));
+    }
+    match v.sign_in.as_str() {
+        "demo" => {}
+        "oidc" => {
+            for (key, value) in [
+                ("views.oidc.issuer", &v.oidc.issuer),
+                ("views.oidc.client_id", &v.oidc.client_id),
+                ("views.oidc.redirect_url", &v.oidc.redirect_url),
+                ("views.oidc.claim", &v.oidc.claim),
+            ] {
+                if value.is_empty() {
+                    return Err(invalid(
+                        key,
+                        "is needed with views.sign_in = \"oidc\"".into(),
+                    ));
+                }
+            }
+        }
+        other => {
+            return Err(invalid(
+                "views.sign_in",
+                format!("`{other}` is not one of demo, oidc"),
+            ));
+        }
+    }
+    let fields = ["email", "username", "identifier", "sourcedId"];
+    if !fields.contains(&v.oidc.roster_field.as_str()) {
+        return Err(invalid(
+            "views.oidc.roster_field",
+            format!(
+                "`{}` is not one of {}",
+                v.oidc.roster_field,
+                fields.join(", ")
+            ),
+        ));
     }
     Ok(())
 }

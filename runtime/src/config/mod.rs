@@ -14,6 +14,7 @@
 mod load;
 mod secret;
 mod sink;
+mod views;
 
 use std::net::SocketAddr;
 
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use load::{ConfigError, load, load_from};
 pub use secret::Secret;
 pub use sink::{LakeConfig, PostgresConfig, RetentionConfig, SinkConfig};
+pub use views::{OidcConfig, ViewsConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -43,6 +45,8 @@ pub struct Config {
     pub aggregate: AggregateConfig,
     /// The sink stage: which analytics stores to write and how to retry.
     pub sink: SinkConfig,
+    /// The pages for teachers, school leaders and parents.
+    pub views: ViewsConfig,
 }
 
 /// How to reach Kafka and how the clients behave.

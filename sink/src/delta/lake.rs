@@ -186,6 +186,84 @@ impl Lake {
             .object_store(None))
     }
 
+    /// The bytes of the file `file` in the folder `folder` of the lake, or
+    /// `None` when there is no such file: the small logs [`Lake::append_line`]
+    /// writes, read back.
+    pub async fn read_file(&self, folder: &str, file: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let failed = |e: String| StoreError::Write {
+            store: super::STORE,
+            action: format!("read {}{folder}/{file}", self.root),
+            reason: e,
+        };
+        if let Some(dir) = &self.dir {
+            return match std::fs::read(dir.join(folder).join(file)) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(failed(e.to_string())),
+            };
+        }
+        let store = self.object_store(folder).map_err(failed)?;
+        match store.get(&path::Path::from(file)).await {
+            Ok(found) => Ok(Some(
+                found
+                    .bytes()
+                    .await
+                    .map_err(|e| failed(e.to_string()))?
+                    .to_vec(),
+            )),
+            Err(deltalake::ObjectStoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(failed(e.to_string())),
+        }
+    }
+
+    /// Removes the lines of the file `file` in the folder `folder` for
+    /// which `gone` holds (rewriting it whole; nothing when there is no
+    /// such file); with `dry_run` only counts them. Returns how many.
+    pub async fn remove_lines(
+        &self,
+        folder: &str,
+        file: &str,
+        dry_run: bool,
+        gone: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<u64, StoreError> {
+        let Some(bytes) = self.read_file(folder, file).await? else {
+            return Ok(0);
+        };
+        let mut kept = Vec::with_capacity(bytes.len());
+        let mut removed = 0;
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            if gone(line) {
+                removed += 1;
+            } else {
+                kept.extend_from_slice(line);
+                kept.push(b'\n');
+            }
+        }
+        if removed == 0 || dry_run {
+            return Ok(removed);
+        }
+        let failed = |e: String| StoreError::Write {
+            store: super::STORE,
+            action: format!("rewrite {}{folder}/{file}", self.root),
+            reason: e,
+        };
+        if let Some(dir) = &self.dir {
+            let path = dir.join(folder).join(file);
+            let tmp = dir.join(folder).join(format!(".{file}.tmp"));
+            std::fs::write(&tmp, &kept)
+                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .map_err(|e| failed(e.to_string()))?;
+        } else {
+            self.object_store(folder)
+                .map_err(failed)?
+                .put(&path::Path::from(file), PutPayload::from(kept))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(removed)
+    }
+
     /// Appends `line` (and a newline) to the file `file` in the folder
     /// `folder` of the lake. An object store has no append: the object is
     /// read and written back whole, which suits small logs written by one

@@ -17,6 +17,16 @@ pub const AUDIT_DIR: &str = "_lap_audit";
 /// The erasure audit log: one JSON [`ErasureAudit`] per line.
 pub const AUDIT_FILE: &str = "erasures.ndjson";
 
+/// Folder under the lake root holding the views service's records (`lap
+/// views`): access records and flag actions, one JSON object per line,
+/// each naming the learner's `person_key`.
+pub const VIEWS_DIR: &str = "_lap_views";
+/// The views service's record files in [`VIEWS_DIR`], by table name.
+pub const VIEWS_FILES: [(&str, &str); 2] = [
+    ("views_access", "access.jsonl"),
+    ("views_flag_actions", "flag-actions.jsonl"),
+];
+
 /// The filter as a DataFusion expression over the table's columns.
 fn expr(f: &RowFilter) -> Expr {
     match f {
@@ -79,6 +89,18 @@ pub async fn purge(
             .with_enforce_retention_duration(false)
             .await
             .map_err(|e| failed("vacuum", e))?;
+    }
+    if let Purge::Learner { person_key, .. } = purge {
+        for (name, file) in VIEWS_FILES {
+            let gone = lake
+                .remove_lines(VIEWS_DIR, file, dry_run, &|line| {
+                    serde_json::from_slice::<serde_json::Value>(line)
+                        .ok()
+                        .is_some_and(|v| v["person_key"] == person_key.as_str())
+                })
+                .await?;
+            removed.insert(name, gone);
+        }
     }
     Ok(removed)
 }

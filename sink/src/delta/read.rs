@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::schema::{EVENT_DATE, WINDOW_DATE, event_schema, indicator_schema};
 use super::{EVENTS, Lake, STORE, open_existing};
+use crate::select::Selection;
 use crate::store::StoreError;
 
 fn failed(action: &str, reason: impl std::fmt::Display) -> StoreError {
@@ -68,18 +69,16 @@ async fn read<T: DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| failed(&action, e))
 }
 
-/// The rows of indicator table `table` whose window starts in
-/// `since..until` (UTC µs).
+/// The rows of indicator table `table` that `selection` names.
 pub async fn indicator_rows(
     lake: &Lake,
     table: &str,
-    since: i64,
-    until: i64,
+    selection: &Selection,
 ) -> Result<Vec<IndicatorRow>, StoreError> {
     let sql = format!(
-        "SELECT '{table}' AS table_name, {} FROM t \
-         WHERE CAST(window_start AS BIGINT) >= {since} AND CAST(window_start AS BIGINT) < {until}",
-        columns(&indicator_schema(), WINDOW_DATE)
+        "SELECT '{table}' AS table_name, {} FROM t WHERE {}",
+        columns(&indicator_schema(), WINDOW_DATE),
+        selection.sql_literal("CAST(window_start AS BIGINT)")
     );
     read(lake, table, &sql).await
 }

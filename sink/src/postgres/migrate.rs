@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_schools_freshness_cleared_flags.sql",
         sql: include_str!("../../migrations/0005_schools_freshness_cleared_flags.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_views_service.sql",
+        sql: include_str!("../../migrations/0006_views_service.sql"),
+    },
 ];
 
 const STORE: &str = "postgres";

@@ -118,6 +118,13 @@ impl PgStore {
         })
     }
 
+    /// The open connection's client, connecting and migrating first if
+    /// there is none: for a service that keeps its own tables beside the
+    /// analytics tables (the views service's access records).
+    pub async fn client(&mut self) -> Result<&Client, StoreError> {
+        Ok(&self.connection().await?.client)
+    }
+
     /// The open connection, connecting and migrating first if there is none.
     async fn connection(&mut self) -> Result<&mut Connection, StoreError> {
         if self.conn.as_ref().is_some_and(|c| c.client.is_closed()) {

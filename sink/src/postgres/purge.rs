@@ -73,6 +73,26 @@ impl PgStore {
             };
             removed.insert(table, rows);
         }
+        if let Purge::Learner { person_key, .. } = purge {
+            // The views service's records of the learner (access records,
+            // flag actions with their notes).
+            for table in ["views_access", "views_flag_actions"] {
+                let rows = if dry_run {
+                    let sql = format!("SELECT count(*) FROM {table} WHERE person_key = $1");
+                    let row = tx
+                        .query_one(&sql, &[person_key])
+                        .await
+                        .map_err(failed(format!("count in {table}")))?;
+                    row.get::<_, i64>(0) as u64
+                } else {
+                    let sql = format!("DELETE FROM {table} WHERE person_key = $1");
+                    tx.execute(&sql, &[person_key])
+                        .await
+                        .map_err(failed(format!("delete from {table}")))?
+                };
+                removed.insert(table, rows);
+            }
+        }
         tx.commit().await.map_err(failed("commit".into()))?;
         Ok(removed)
     }

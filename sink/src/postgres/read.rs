@@ -5,6 +5,7 @@ use lap_schemas::{EntityKind, IndicatorRow, WindowKind};
 use tokio_postgres::Row;
 
 use super::{PgStore, failed};
+use crate::select::Selection;
 use crate::store::StoreError;
 
 /// The columns read, in [`row`]'s order.
@@ -52,23 +53,37 @@ fn row(table: &str, r: &Row) -> Result<IndicatorRow, String> {
 }
 
 impl PgStore {
-    /// The rows of `table` (one of the indicator tables) whose window
-    /// starts in `since..until` (UTC µs).
+    /// The rows of `table` (one of the indicator tables) that `selection`
+    /// names. A condition whose parameter is NULL holds for every row, so
+    /// one statement serves every selection; PostgreSQL plans an unnamed
+    /// statement with its values, so the indexes on class and entity are
+    /// used.
     pub async fn indicator_rows(
         &mut self,
         table: &'static str,
-        since: i64,
-        until: i64,
+        selection: &Selection,
     ) -> Result<Vec<IndicatorRow>, StoreError> {
         let conn = self.connection().await?;
         let sql = format!(
             "SELECT {COLUMNS} FROM {table} WHERE window_start >= micros_to_timestamptz($1) \
-             AND window_start < micros_to_timestamptz($2)"
+             AND window_start < micros_to_timestamptz($2) \
+             AND ($3::text IS NULL OR class_id = $3) AND ($4::text IS NULL OR school_id = $4) \
+             AND ($5::text[] IS NULL OR entity_id = ANY($5)) \
+             ORDER BY window_start, entity_id"
         );
         let action = format!("read {table}");
         let rows = conn
             .client
-            .query(&sql, &[&since, &until])
+            .query(
+                &sql,
+                &[
+                    &selection.since,
+                    &selection.until,
+                    &selection.class,
+                    &selection.school,
+                    &selection.entities,
+                ],
+            )
             .await
             .map_err(failed(action.clone()))?;
         rows.iter()

@@ -21,6 +21,7 @@ use lap_schemas::{Flag, IndicatorRow, WindowKind};
 use lap_sink::delta::{DeltaStore, Lake};
 use lap_sink::postgres::PgStore;
 use lap_sink::rows::Rows;
+use lap_sink::select::Selection;
 use lap_sink::store::Store;
 
 /// Rows written per store write.
@@ -48,10 +49,11 @@ impl Target {
         table: &'static str,
         (since, until): (i64, i64),
     ) -> anyhow::Result<Vec<IndicatorRow>> {
+        let window = Selection::windows(since, until);
         Ok(match self {
-            Target::Postgres(pg) => pg.indicator_rows(table, since, until).await?,
+            Target::Postgres(pg) => pg.indicator_rows(table, &window).await?,
             Target::Lake(lake, _) => {
-                lap_sink::delta::read::indicator_rows(lake, table, since, until).await?
+                lap_sink::delta::read::indicator_rows(lake, table, &window).await?
             }
         })
     }

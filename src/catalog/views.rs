@@ -1,0 +1,175 @@
+//! The views service's own records (`lap views`): access records and flag
+//! actions, in PostgreSQL and in the lake.
+
+use lap_runtime::config::Config;
+use lap_sink::delta::purge::VIEWS_DIR as LAKE_FOLDER;
+
+use super::{Column, Dataset, Privacy};
+
+const SERVICE: &str = "lap views reads the indicator tables, the roster export and the pseudonymisation key; it shows teachers their classes and those classes' learners by name, school leaders class and school rows only, guardians their own children and learners themselves, and puts names on rows only while rendering a page.";
+
+/// (name, PostgreSQL type, JSON type, privacy, description)
+type Field = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Privacy,
+    &'static str,
+);
+
+const ACCESS: &[Field] = &[
+    (
+        "at",
+        "timestamptz",
+        "integer (µs since 1970, UTC)",
+        Privacy::None,
+        "When the page was shown.",
+    ),
+    (
+        "viewer",
+        "text",
+        "string",
+        Privacy::Personal,
+        "Roster sourcedId of the person who saw it.",
+    ),
+    (
+        "role",
+        "text",
+        "string",
+        Privacy::None,
+        "Their role: teacher, leader, guardian or learner.",
+    ),
+    (
+        "person_key",
+        "text",
+        "string",
+        Privacy::Pseudonymous,
+        "Pseudonym of the learner whose rows were shown.",
+    ),
+    (
+        "view",
+        "text",
+        "string",
+        Privacy::None,
+        "Which page: class, learner or learner.csv.",
+    ),
+];
+
+const FLAG_ACTIONS: &[Field] = &[
+    (
+        "at",
+        "timestamptz",
+        "integer (µs since 1970, UTC)",
+        Privacy::None,
+        "When the teacher acted.",
+    ),
+    (
+        "viewer",
+        "text",
+        "string",
+        Privacy::Personal,
+        "Roster sourcedId of the teacher.",
+    ),
+    (
+        "person_key",
+        "text",
+        "string",
+        Privacy::Pseudonymous,
+        "Pseudonym of the flagged learner.",
+    ),
+    (
+        "class_id",
+        "text",
+        "string or null",
+        Privacy::None,
+        "Class of the flagged row.",
+    ),
+    ("code", "text", "string", Privacy::None, "Flag code."),
+    (
+        "action",
+        "text",
+        "string",
+        Privacy::None,
+        "acknowledged, resolved or not_useful.",
+    ),
+    (
+        "window_start",
+        "timestamptz",
+        "integer (µs since 1970, UTC)",
+        Privacy::None,
+        "Window of the flagged row: the action holds until a later window raises the flag again.",
+    ),
+    (
+        "note",
+        "text",
+        "string",
+        Privacy::Personal,
+        "The teacher's short note on a resolution (at most 280 characters); free text, so treated as personal.",
+    ),
+];
+
+/// The datasets of the views service in the stores `cfg` enables.
+pub fn datasets(cfg: &Config) -> Vec<Dataset> {
+    let mut out = Vec::new();
+    let sets = [
+        (
+            "views_access",
+            "access.jsonl",
+            "One record per page that showed a learner's rows: who, whose, when, which page.",
+            "kept (the learner's and guardians' record of who looked); lap erase removes a learner's records",
+            ACCESS,
+        ),
+        (
+            "views_flag_actions",
+            "flag-actions.jsonl",
+            "What teachers did with early-warning flags.",
+            "kept; lap erase removes a learner's records",
+            FLAG_ACTIONS,
+        ),
+    ];
+    for (table, file, what, retention, fields) in sets {
+        let columns = |lake: bool| {
+            fields
+                .iter()
+                .map(|(name, pg, json, privacy, description)| Column {
+                    name: name.to_string(),
+                    data_type: (if lake { json } else { pg }).to_string(),
+                    description: description.to_string(),
+                    privacy: *privacy,
+                })
+                .collect()
+        };
+        let dataset = |name: String, kind, format: &str, location: String, lake: bool| {
+            Dataset {
+            name,
+            kind,
+            description: format!("{what} {SERVICE}"),
+            format: format.into(),
+            retention: retention.into(),
+            lineage: "written by lap views; read by lap views (the who-looked list of a learner's page) and by auditors".into(),
+            location,
+            columns: columns(lake),
+        }
+        };
+        if cfg.sink.lake.enabled {
+            out.push(dataset(
+                table.into(),
+                "lake file",
+                "NDJSON, one record per line",
+                format!("{}/{LAKE_FOLDER}/{file}", cfg.sink.lake.path),
+                true,
+            ));
+        }
+        if cfg.sink.postgres.enabled {
+            let schema = &cfg.sink.postgres.schema;
+            out.push(dataset(
+                format!("{schema}.{table}"),
+                "PostgreSQL table",
+                "PostgreSQL table (migration 0006_views_service.sql)",
+                format!("schema {schema} of the sink.postgres database"),
+                false,
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,425 @@
+//! The views over real stores (a lake in a folder, and PostgreSQL when the
+//! test script started it) through a real HTTP client: each person sees
+//! what their role allows and nothing more, names appear only on pages,
+//! every learner view leaves an access record, and flag actions work
+//! only with the sign-in session's CSRF token.
+
+mod common;
+
+use common::*;
+use lap_runtime::config::PostgresConfig;
+use lap_runtime::testkit::{POSTGRES_ENV, service, unique};
+use lap_sink::delta::{DeltaStore, Lake};
+use lap_sink::postgres::PgStore;
+use lap_sink::store::Store;
+use lap_views::{Backend, Role};
+
+#[test]
+fn the_roster_alone_says_who_sees_what() {
+    let dir = tempfile::tempdir().unwrap();
+    write_roster(dir.path());
+    let d = directory(dir.path());
+    let names = |id: &str| {
+        let v = d.viewer(id).unwrap();
+        v.learners
+            .values()
+            .map(|l| l.name.clone())
+            .collect::<Vec<_>>()
+    };
+
+    let tove = d.viewer("t1").unwrap();
+    assert_eq!(tove.role, Role::Teacher);
+    assert_eq!(tove.classes.iter().collect::<Vec<_>>(), ["c1"]);
+    // Oli opted out: nobody's, not even his teacher's.
+    let mut of_tove = names("t1");
+    of_tove.sort();
+    assert_eq!(
+        of_tove,
+        ["Lea Lund", "Leo Lind", "Lin Lake", "Lou Lark", "Lyn Loft"]
+    );
+    assert_eq!(
+        tove.learner(&p("l1"))
+            .unwrap()
+            .classes
+            .iter()
+            .collect::<Vec<_>>(),
+        ["c1"],
+        "Tove sees Lea in her class only, not in History"
+    );
+
+    let ada = d.viewer("a1").unwrap();
+    assert_eq!(ada.role, Role::Leader);
+    assert_eq!(ada.schools.iter().collect::<Vec<_>>(), ["s1"]);
+    assert_eq!(ada.classes.iter().collect::<Vec<_>>(), ["c1", "c2"]);
+    assert!(ada.learners.is_empty(), "leaders see no learner");
+    let dag = d.viewer("a2").unwrap();
+    assert_eq!(
+        dag.schools.iter().collect::<Vec<_>>(),
+        ["s1", "s2"],
+        "a district leads its schools"
+    );
+
+    assert_eq!(names("g1"), ["Lea Lund"], "the learner names the agent");
+    assert_eq!(names("g2"), ["Leo Lind"], "the agent names the learner");
+    assert_eq!(d.viewer("g1").unwrap().role, Role::Guardian);
+    assert_eq!(
+        d.viewer("g1")
+            .unwrap()
+            .learner(&p("l1"))
+            .unwrap()
+            .classes
+            .len(),
+        2,
+        "a guardian sees every class of the child"
+    );
+
+    assert_eq!(names("l7"), ["Liv Learner"]);
+    assert!(
+        d.viewer("l6").is_none(),
+        "an opted-out learner has nothing to see"
+    );
+    assert!(d.viewer("nobody").is_none());
+    assert_eq!(
+        d.find("email".parse().unwrap(), "TOVE@birch.example")
+            .unwrap()
+            .id,
+        "t1"
+    );
+    assert_eq!(d.find("username".parse().unwrap(), "hal").unwrap().id, "g2");
+}
+
+/// Every roster name, e-mail or username found in the files under `dir`.
+fn personal_data_in(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in walk(dir) {
+        let bytes = std::fs::read(&e).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for word in PERSONAL {
+            if text.contains(word) {
+                found.push(format!("{word} in {}", e.display()));
+            }
+        }
+    }
+    found
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The scenario both stores must pass.
+async fn each_person_sees_their_part(base: &str) {
+    // Nobody signed in: sent to sign in, whatever they ask for.
+    let anon = Browser::anonymous(base);
+    let r = anon.get(&format!("/learners/{}", p("l1"))).await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/signin"));
+    assert_eq!(
+        anon.post("/signin", &[("person", "nobody")]).await.status,
+        404
+    );
+
+    // Tove, teacher of Maths 7A.
+    let tove = Browser::signed_in(base, "t1").await;
+    let home = tove.get("/").await;
+    assert!(
+        home.body.contains("Maths 7A") && !home.body.contains("Art 9"),
+        "{}",
+        home.body
+    );
+    let class = tove.get("/classes/c1").await;
+    assert_eq!(class.status, 200);
+    for name in ["Lea Lund", "Leo Lind", "Lin Lake", "Lou Lark", "Lyn Loft"] {
+        assert!(class.body.contains(name), "{name} on the class page");
+    }
+    assert!(
+        !class.body.contains("Oli Optout"),
+        "the opted-out learner is nowhere"
+    );
+    assert!(
+        class.body.contains("No recent activity"),
+        "Lea's open flag is listed"
+    );
+    assert!(
+        class.body.contains("Provisional"),
+        "the newest week is provisional"
+    );
+    assert!(class.body.contains("<svg"), "a trend chart");
+    assert_eq!(tove.get("/classes/c3").await.status, 404, "not her class");
+    assert_eq!(
+        tove.get("/classes/c2").await.status,
+        404,
+        "Lea's other class is not hers"
+    );
+    assert_eq!(
+        tove.get("/classes/nope").await.status,
+        404,
+        "unknown looks the same"
+    );
+    assert_eq!(
+        tove.get(&format!("/learners/{}", p("l7"))).await.status,
+        404
+    );
+    assert_eq!(
+        tove.get(&format!("/learners/{}", p("l6"))).await.status,
+        404
+    );
+    assert_eq!(tove.get("/schools/s1").await.status, 404);
+
+    let lea = format!("/learners/{}", p("l1"));
+    let page = tove.get(&lea).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Lea Lund") && page.body.contains("No recent activity"));
+    assert!(page.body.contains("days inactive"), "the evidence is shown");
+    let csv = tove.get(&format!("{lea}/learner_weekly.csv")).await;
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", csv.body);
+    assert!(
+        lines[0].starts_with("window_start,window_end,class_id,is_final"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[2].ends_with(",inactive"), "{}", lines[2]);
+    assert!(
+        !csv.body.contains(&p("l1")) && !csv.body.contains("Lea"),
+        "no identifier in the file"
+    );
+    let class_csv = tove.get("/classes/c1/class_weekly.csv").await;
+    assert_eq!(class_csv.body.lines().count(), 3, "{}", class_csv.body);
+    assert_eq!(
+        tove.get("/classes/c1/learner_weekly.csv").await.status,
+        404,
+        "only class tables"
+    );
+
+    // Acting on the flag needs the sign-in session's token.
+    let csrf = tove.csrf(&lea).await;
+    let start = (MONDAY + WEEK).to_string();
+    let mut fields = vec![
+        ("code", "inactive"),
+        ("class_id", "c1"),
+        ("window_start", start.as_str()),
+        ("action", "resolved"),
+        ("note", "talked with the family"),
+    ];
+    let zeros = "0".repeat(64);
+    let forged = [fields.clone(), vec![("csrf", zeros.as_str())]].concat();
+    assert_eq!(
+        tove.post(&format!("{lea}/flags"), &forged).await.status,
+        403
+    );
+    assert!(
+        tove.get(&lea).await.body.contains("No recent activity"),
+        "a forged form changes nothing"
+    );
+    fields.push(("csrf", csrf.as_str()));
+    let done = tove.post(&format!("{lea}/flags"), &fields).await;
+    assert_eq!((done.status, done.location.as_str()), (303, lea.as_str()));
+    assert!(
+        tove.get(&lea).await.body.contains("No open flags."),
+        "resolved"
+    );
+    assert!(
+        !tove
+            .get("/classes/c1")
+            .await
+            .body
+            .contains("No recent activity")
+    );
+    let in_c2: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|&(k, v)| if k == "class_id" { (k, "c2") } else { (k, v) })
+        .collect();
+    assert_eq!(
+        tove.post(&format!("{lea}/flags"), &in_c2).await.status,
+        404,
+        "no action on a class she does not teach"
+    );
+
+    // Uma, teacher of Art 9 with three learners: k = 5, so the class's
+    // well-being stays hidden although the row carries it.
+    let uma = Browser::signed_in(base, "t2").await;
+    let art = uma.get("/classes/c3").await;
+    assert_eq!(art.status, 200);
+    assert!(
+        !art.body.contains("66 %"),
+        "well-being of 3 learners is never shown"
+    );
+    assert!(art.body.contains("Liv Learner"));
+
+    // Ada leads Birch School: class and school rows, no learner, no name.
+    let ada = Browser::signed_in(base, "a1").await;
+    let school = ada.get("/schools/s1").await;
+    assert_eq!(school.status, 200);
+    assert!(school.body.contains("Maths 7A") && school.body.contains("History 7A"));
+    assert!(school.body.contains("93 %"), "the school's attendance");
+    let c1 = ada.get("/classes/c1").await;
+    assert_eq!(c1.status, 200);
+    for name in ["Lea Lund", "Leo Lind", "Lin Lake", "Lou Lark", "Lyn Loft"] {
+        assert!(!c1.body.contains(name), "{name} on a leader's page");
+    }
+    assert!(
+        ada.get("/classes/c2")
+            .await
+            .body
+            .contains("Fewer than 5 learners")
+    );
+    assert_eq!(ada.get(&lea).await.status, 404);
+    assert_eq!(ada.get("/schools/s2").await.status, 404);
+    assert_eq!(ada.get("/classes/c3").await.status, 404);
+    assert!(school.body.contains("None so far") || school.body.contains("Marked not useful"));
+
+    // Gro, Lea's guardian: Lea only, with who looked at her rows.
+    let gro = Browser::signed_in(base, "g1").await;
+    let child = gro.get(&lea).await;
+    assert_eq!(child.status, 200);
+    assert!(child.body.contains("Lea Lund"));
+    assert!(
+        !child
+            .body
+            .contains("<button type=\"submit\" name=\"action\""),
+        "no flag actions for guardians"
+    );
+    assert_eq!(
+        gro.get(&format!("/learners/{}", p("l2"))).await.status,
+        404,
+        "another child"
+    );
+    assert_eq!(gro.get("/classes/c1").await.status, 404, "no class view");
+    let mine = gro.get("/my-data").await;
+    assert!(
+        mine.body.contains("Who looked at Lea Lund"),
+        "{}",
+        mine.body
+    );
+    assert!(
+        mine.body.contains("Tove Teacher"),
+        "the teacher's visit is listed"
+    );
+
+    // Signing out ends the sign-in session.
+    let csrf = gro.csrf("/").await;
+    assert_eq!(gro.post("/signout", &[("csrf", &csrf)]).await.status, 303);
+    assert_eq!(gro.get(&lea).await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_lake() {
+    let roster = tempfile::tempdir().unwrap();
+    write_roster(roster.path());
+    let lake_dir = tempfile::tempdir().unwrap();
+    let lake = Lake::local(lake_dir.path());
+    DeltaStore::new(lake.clone()).write(&rows()).await.unwrap();
+    let (base, views) = start(roster.path(), Backend::lake(lake)).await;
+    each_person_sees_their_part(&base).await;
+
+    assert_eq!(personal_data_in(lake_dir.path()), Vec::<String>::new());
+    let lea = views.backend().accesses(&p("l1")).await.unwrap();
+    assert!(
+        lea.iter().any(|a| a.viewer == "t1" && a.view == "learner"),
+        "{lea:?}"
+    );
+    assert!(lea.iter().any(|a| a.viewer == "t1" && a.view == "class"));
+    assert!(lea.iter().any(|a| a.viewer == "g1" && a.role == "guardian"));
+    assert!(
+        views.backend().accesses(&p("l6")).await.unwrap().is_empty(),
+        "never shown, never recorded"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_postgres() {
+    let Some(url) = service(POSTGRES_ENV) else {
+        return;
+    };
+    let schema = unique("views").replace('-', "_");
+    let cfg = PostgresConfig {
+        enabled: true,
+        url: url.clone(),
+        schema: schema.clone(),
+        ..PostgresConfig::default()
+    };
+    PgStore::new(&cfg, None)
+        .unwrap()
+        .write(&rows())
+        .await
+        .unwrap();
+    let roster = tempfile::tempdir().unwrap();
+    write_roster(roster.path());
+    let (base, _views) = start(
+        roster.path(),
+        Backend::postgres(PgStore::new(&cfg, None).unwrap()),
+    )
+    .await;
+    each_person_sees_their_part(&base).await;
+
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let count = |sql: String| {
+        let client = &client;
+        async move { client.query_one(&sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let lea = p("l1");
+    assert!(count(format!("SELECT count(*) FROM {schema}.views_access WHERE person_key = '{lea}' AND viewer = 't1' AND view = 'learner'")).await >= 3);
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM {schema}.views_access WHERE person_key = '{}'",
+            p("l6")
+        ))
+        .await,
+        0
+    );
+    assert_eq!(count(format!("SELECT count(*) FROM {schema}.views_flag_actions WHERE action = 'resolved' AND code = 'inactive'")).await, 1);
+    // No name, e-mail or username in any table of the store.
+    let dump: String = client
+        .query_one(
+            &format!(
+                "SELECT string_agg(t::text, ' ') FROM (\
+                 SELECT to_jsonb(a)::text AS t FROM {schema}.views_access a UNION ALL \
+                 SELECT to_jsonb(f)::text FROM {schema}.views_flag_actions f UNION ALL \
+                 SELECT to_jsonb(w)::text FROM {schema}.learner_weekly w UNION ALL \
+                 SELECT to_jsonb(c)::text FROM {schema}.class_weekly c) x"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let leaked: Vec<&&str> = PERSONAL.iter().filter(|w| dump.contains(**w)).collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_demo_sign_in_refuses_an_address_others_can_reach() {
+    let roster = tempfile::tempdir().unwrap();
+    write_roster(roster.path());
+    let lake = tempfile::tempdir().unwrap();
+    let views = lap_views::Views::new(
+        directory(roster.path()),
+        Backend::lake(Lake::local(lake.path())),
+        lap_views::Options {
+            min_group_size: 5,
+            sign_in: lap_views::SignIn::Demo,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let err = lap_views::serve(views, listener, async {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("loopback addresses only"), "{err}");
+}
