@@ -18,6 +18,8 @@
 mod learning;
 #[path = "support/measure.rs"]
 mod measure;
+#[path = "support/postgres.rs"]
+mod postgres;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -173,14 +175,7 @@ async fn main() {
         for (what, messages) in figures {
             write_all(&mut store, what, messages, BATCH).await;
         }
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
+        postgres::drop_schema(&url, &schema).await;
     }
     for batch in [BATCH, 20_000] {
         let lake = tempfile::tempdir().unwrap();

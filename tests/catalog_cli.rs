@@ -59,6 +59,8 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
         "analytics.views_access",
         "analytics.views_flag_actions",
         "views_access",
+        "analytics.views_groups",
+        "views_groups",
     ] {
         assert!(names.contains(expected), "{expected} missing: {names:?}");
     }

@@ -98,6 +98,13 @@ fn write_views_records(lake: &Path, gone: &str, kept: &str) {
     )
     .unwrap();
     std::fs::write(
+        dir.join("groups.jsonl"),
+        format!(
+            r#"{{"id":"g1","created_at":1,"owner":"t1","class_id":"c1","name":"readers","members":["{gone}","{kept}"],"shared_with":[]}}"#
+        ) + "\n",
+    )
+    .unwrap();
+    std::fs::write(
         dir.join("flag-actions.jsonl"),
         format!(
             r#"{{"at":1,"viewer":"t1","person_key":"{gone}","class_id":"c1","code":"inactive","action":"resolved","window_start":0,"note":"called home"}}"#
@@ -112,6 +119,11 @@ fn assert_views_records_erased(lake: &Path, gone: &str, kept: &str) {
     assert!(!access.contains(gone) && access.contains(kept), "{access}");
     let actions = std::fs::read_to_string(lake.join("_lap_views/flag-actions.jsonl")).unwrap();
     assert!(actions.is_empty(), "{actions}");
+    let groups = std::fs::read_to_string(lake.join("_lap_views/groups.jsonl")).unwrap();
+    assert!(
+        !groups.contains(gone) && groups.contains(kept) && groups.contains("readers"),
+        "the group keeps its other members: {groups}"
+    );
 }
 
 /// The text of every Parquet file under `dir`, referenced by a table
@@ -233,6 +245,14 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         )
         .await
         .unwrap();
+    db.client
+        .execute(
+            "INSERT INTO views_groups (id, created_at, owner, class_id, name, members) \
+             VALUES ('g1', now(), 't1', 'c1', 'readers', ARRAY[$1, $2])",
+            &[&gone, &kept],
+        )
+        .await
+        .unwrap();
     write_views_records(lake.path(), &gone, &kept);
 
     let (ok, out) = lap(
@@ -305,7 +325,10 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
             .any(|(t, text)| t == table && text.contains(&kept))
     };
     assert!(
-        stays("learner_weekly") && stays("events") && stays("views_access"),
+        stays("learner_weekly")
+            && stays("events")
+            && stays("views_access")
+            && stays("views_groups"),
         "other learners stay: {pg:?}"
     );
     assert_views_records_erased(lake.path(), &gone, &kept);

@@ -156,19 +156,7 @@ mod tests {
     use super::*;
 
     fn record(entity: RosterEntity, id: &str, fields: &[(&str, &str)]) -> RosterRecord {
-        RosterRecord {
-            tenant: "t".into(),
-            entity,
-            sourced_id: id.into(),
-            status: RosterStatus::Active,
-            date_last_modified: None,
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            metadata: BTreeMap::new(),
-            spec_version: "1.1".into(),
-        }
+        RosterRecord::active("t", entity, id, fields)
     }
 
     fn directory() -> Directory {

@@ -572,3 +572,29 @@ pub struct RosterRecord {
     pub metadata: BTreeMap<String, String>,
     pub spec_version: String,
 }
+
+impl RosterRecord {
+    /// An active OneRoster 1.1 record of `tenant` with `fields`, as a
+    /// loaded export would hold it: for tools and tests that build a
+    /// roster in memory.
+    pub fn active(
+        tenant: &str,
+        entity: RosterEntity,
+        sourced_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Self {
+        RosterRecord {
+            tenant: tenant.into(),
+            entity,
+            sourced_id: sourced_id.into(),
+            status: RosterStatus::Active,
+            date_last_modified: None,
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            metadata: BTreeMap::new(),
+            spec_version: "1.1".into(),
+        }
+    }
+}

@@ -108,6 +108,58 @@ const FLAG_ACTIONS: &[Field] = &[
     ),
 ];
 
+const GROUPS: &[Field] = &[
+    (
+        "id",
+        "text",
+        "string",
+        Privacy::None,
+        "Random id of the group (its address in the views).",
+    ),
+    (
+        "created_at",
+        "timestamptz",
+        "integer (µs since 1970, UTC)",
+        Privacy::None,
+        "When it was saved.",
+    ),
+    (
+        "owner",
+        "text",
+        "string",
+        Privacy::Personal,
+        "Roster sourcedId of the teacher who saved it.",
+    ),
+    (
+        "class_id",
+        "text",
+        "string",
+        Privacy::None,
+        "The class its members were picked from.",
+    ),
+    (
+        "name",
+        "text",
+        "string",
+        Privacy::Personal,
+        "The name the teacher gave it; free text, so treated as personal.",
+    ),
+    (
+        "members",
+        "text[]",
+        "array of strings",
+        Privacy::Pseudonymous,
+        "Pseudonyms of the learners in it.",
+    ),
+    (
+        "shared_with",
+        "text[]",
+        "array of strings",
+        Privacy::Personal,
+        "Roster sourcedIds of the colleagues it is shared with.",
+    ),
+];
+
 /// The datasets of the views service in the stores `cfg` enables.
 pub fn datasets(cfg: &Config) -> Vec<Dataset> {
     let mut out = Vec::new();
@@ -125,6 +177,13 @@ pub fn datasets(cfg: &Config) -> Vec<Dataset> {
             "What teachers did with early-warning flags.",
             "kept; lap erase removes a learner's records",
             FLAG_ACTIONS,
+        ),
+        (
+            "views_groups",
+            "groups.jsonl",
+            "Groups of learners a teacher saved, and who they are shared with (the lake file keeps every version; the newest per id counts).",
+            "kept; lap erase removes a learner from every group",
+            GROUPS,
         ),
     ];
     for (table, file, what, retention, fields) in sets {
@@ -165,7 +224,7 @@ pub fn datasets(cfg: &Config) -> Vec<Dataset> {
             out.push(dataset(
                 format!("{schema}.{table}"),
                 "PostgreSQL table",
-                "PostgreSQL table (migration 0006_views_service.sql)",
+                "PostgreSQL table (migrations 0006_views_service.sql, 0007_views_groups.sql)",
                 format!("schema {schema} of the sink.postgres database"),
                 false,
             ));

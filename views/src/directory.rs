@@ -169,6 +169,10 @@ pub struct Directory {
     teaching: BTreeMap<String, BTreeSet<String>>,
     /// Learner → classes (student enrollments).
     learning: BTreeMap<String, BTreeSet<String>>,
+    /// Class → its learners (the same enrollments, the other way round).
+    class_learners: BTreeMap<String, BTreeSet<String>>,
+    /// Guardian → the learners listing them in `agentSourcedIds`.
+    listed_by: BTreeMap<String, BTreeSet<String>>,
     opted_out: BTreeSet<String>,
     /// Learner sourcedId → pseudonym.
     pseudonyms: BTreeMap<String, String>,
@@ -266,7 +270,13 @@ impl Directory {
             let (class, user) = (field(&e, "classSourcedId"), field(&e, "userSourcedId"));
             let into = match field(&e, "role") {
                 "teacher" => &mut d.teaching,
-                "student" => &mut d.learning,
+                "student" => {
+                    d.class_learners
+                        .entry(class.to_string())
+                        .or_default()
+                        .insert(user.to_string());
+                    &mut d.learning
+                }
                 _ => continue,
             };
             into.entry(user.to_string())
@@ -276,6 +286,12 @@ impl Directory {
         for (id, person) in &d.people {
             if person.roster_role == "student" || d.learning.contains_key(id) {
                 d.pseudonyms.insert(id.clone(), keys.key(tenant, id));
+                for agent in &person.agents {
+                    d.listed_by
+                        .entry(agent.clone())
+                        .or_default()
+                        .insert(id.clone());
+                }
             }
         }
         d
@@ -309,6 +325,25 @@ impl Directory {
         self.classes.get(id)
     }
 
+    /// The people a teacher of `class` may share a group of it with: its
+    /// teachers and the leaders of its school.
+    pub fn colleagues(&self, class: &Class) -> Vec<&Person> {
+        self.people
+            .values()
+            .filter(|p| match self.role(p) {
+                Some(Role::Teacher) => self
+                    .teaching
+                    .get(&p.id)
+                    .is_some_and(|c| c.contains(&class.id)),
+                Some(Role::Leader) => class
+                    .school
+                    .as_ref()
+                    .is_some_and(|s| self.schools_under(&p.orgs).contains(s)),
+                _ => false,
+            })
+            .collect()
+    }
+
     /// The organisation with `id`.
     pub fn org(&self, id: &str) -> Option<&Org> {
         self.orgs.get(id)
@@ -331,10 +366,8 @@ impl Directory {
             Role::Teacher => {
                 viewer.classes = self.teaching.get(id).cloned().unwrap_or_default();
                 for class in viewer.classes.clone() {
-                    for (learner, classes) in &self.learning {
-                        if classes.contains(&class) {
-                            self.entitle(&mut viewer, learner, [class.clone()]);
-                        }
+                    for learner in self.class_learners.get(&class).into_iter().flatten() {
+                        self.entitle(&mut viewer, learner, [class.clone()]);
                     }
                 }
             }
@@ -419,11 +452,13 @@ impl Directory {
             .filter(|a| self.pseudonyms.contains_key(*a))
             .cloned()
             .collect();
-        for (id, p) in &self.people {
-            if self.pseudonyms.contains_key(id) && p.agents.contains(&guardian.id) {
-                out.insert(id.clone());
-            }
-        }
+        out.extend(
+            self.listed_by
+                .get(&guardian.id)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
         out
     }
 

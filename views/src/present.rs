@@ -99,6 +99,54 @@ pub fn indicator_names(rows: &[IndicatorRow]) -> Vec<String> {
     present
 }
 
+/// A group's rows, one per window: each indicator the mean over the
+/// members with a value, `contributors` the members with a row in the
+/// window, and nothing at all (suppressed) when fewer than `k` have one.
+/// `rows` are the members' rows of one class and window kind.
+pub fn group_rows(rows: &[IndicatorRow], k: u32) -> Vec<IndicatorRow> {
+    let mut windows: BTreeMap<i64, Vec<&IndicatorRow>> = BTreeMap::new();
+    for r in rows {
+        windows.entry(r.window_start).or_default().push(r);
+    }
+    windows
+        .into_values()
+        .map(|members| {
+            let first = members[0];
+            let contributors = members.len() as i32;
+            let suppressed = contributors < k as i32;
+            let mut indicators = BTreeMap::new();
+            if !suppressed {
+                for name in
+                    indicator_names(&members.iter().map(|r| (*r).clone()).collect::<Vec<_>>())
+                {
+                    let values: Vec<f64> = members
+                        .iter()
+                        .filter_map(|r| r.indicators.get(&name).copied().flatten())
+                        .collect();
+                    let mean = (!values.is_empty())
+                        .then(|| values.iter().sum::<f64>() / values.len() as f64);
+                    indicators.insert(name, mean);
+                }
+            }
+            IndicatorRow {
+                table_name: "group".into(),
+                entity_kind: lap_schemas::EntityKind::Class,
+                entity_id: String::new(),
+                contributors,
+                suppressed,
+                indicators,
+                flags: Vec::new(),
+                cleared_flags: Vec::new(),
+                is_final: members.iter().all(|r| r.is_final),
+                emitted_time: members.iter().map(|r| r.emitted_time).max().unwrap_or(0),
+                newest_event_time: members.iter().filter_map(|r| r.newest_event_time).max(),
+                revision: 0,
+                ..first.clone()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +230,35 @@ mod tests {
         let mut other = action(3, "inactive", Action::Resolved);
         other.class_id = Some("c2".into());
         assert_eq!(codes(&open_flags(&later, &[other])), [("inactive", false)]);
+    }
+
+    #[test]
+    fn a_group_is_the_mean_of_its_members_and_nothing_below_k() {
+        let member = |id: &str, week: i64, score: f64| {
+            let mut r = row(week, &[]);
+            r.entity_id = id.into();
+            r.indicators.insert("mean_score".into(), Some(score));
+            r
+        };
+        let mut rows: Vec<IndicatorRow> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .zip([0.2, 0.4, 0.6, 0.8, 1.0])
+            .map(|(id, s)| member(id, 1, s))
+            .collect();
+        rows.extend([
+            member("a", 2, 0.5),
+            member("b", 2, 0.5),
+            member("c", 2, 0.5),
+        ]);
+        let group = group_rows(&rows, 5);
+        assert_eq!(group.len(), 2);
+        assert_eq!(group[0].contributors, 5);
+        let mean = group[0].indicators["mean_score"].unwrap();
+        assert!((mean - 0.6).abs() < 1e-9, "{mean}");
+        assert!(!group[0].suppressed);
+        // Week 2: three members, below k = 5: no value at all.
+        assert_eq!((group[1].contributors, group[1].suppressed), (3, true));
+        assert!(group[1].indicators.is_empty());
     }
 
     #[test]

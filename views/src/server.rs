@@ -82,8 +82,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// A random token (256 bits, hex) for sign-in sessions and CSRF.
-fn token() -> String {
+/// A random token (256 bits, hex) for sign-in sessions, CSRF and ids.
+pub(crate) fn token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system's random source is available");
     hex::encode(bytes)
@@ -277,6 +277,13 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
+async fn live_script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("live.js"),
+    )
+}
+
 async fn not_found() -> PageError {
     PageError::NotFound
 }
@@ -297,6 +304,11 @@ pub fn router(views: Arc<Views>) -> Router {
         .route("/signout", post(pages::home::sign_out))
         .route("/my-data", get(pages::home::my_data))
         .route("/classes/{class}", get(pages::class::page))
+        .route("/classes/{class}/live", get(pages::live::class))
+        .route("/classes/{class}/group", get(pages::groups::picked))
+        .route("/classes/{class}/groups", post(pages::groups::save))
+        .route("/groups/{id}", get(pages::groups::page))
+        .route("/groups/{id}/share", post(pages::groups::share))
         .route("/classes/{class}/{table}", get(pages::class::csv))
         .route("/schools/{school}", get(pages::school::page))
         .route("/schools/{school}/{table}", get(pages::school::csv))
@@ -305,8 +317,10 @@ pub fn router(views: Arc<Views>) -> Router {
             "/learners/{learner}/flags",
             post(pages::learner::flag_action),
         )
+        .route("/learners/{learner}/live", get(pages::live::learner))
         .route("/learners/{learner}/{table}", get(pages::learner::csv))
         .route("/style.css", get(stylesheet))
+        .route("/live.js", get(live_script))
         .route("/healthz", get(health))
         .fallback(not_found)
         .layer(axum::middleware::from_fn(secure_headers))

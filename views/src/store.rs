@@ -22,6 +22,7 @@ use lap_sink::delta::purge::{VIEWS_DIR as LAKE_FOLDER, VIEWS_FILES};
 
 const ACCESS_FILE: &str = VIEWS_FILES[0].1;
 const FLAG_FILE: &str = VIEWS_FILES[1].1;
+const GROUP_FILE: &str = VIEWS_FILES[2].1;
 
 /// One page that showed a learner's rows to someone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +89,26 @@ pub struct FlagAction {
     pub window_start: i64,
     /// A short note (resolutions); kept in this record only.
     pub note: String,
+}
+
+/// Learners of one class a teacher saved as a group, and who else may
+/// see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Random id (the group's URL).
+    pub id: String,
+    /// When it was saved (UTC µs).
+    pub created_at: i64,
+    /// The teacher who saved it (roster sourcedId).
+    pub owner: String,
+    /// The class its members were picked from.
+    pub class_id: String,
+    /// The name the teacher gave it.
+    pub name: String,
+    /// The members' pseudonyms.
+    pub members: Vec<String>,
+    /// Colleagues it is shared with (roster sourcedIds).
+    pub shared_with: Vec<String>,
 }
 
 /// The store behind the views.
@@ -268,6 +289,79 @@ impl Backend {
                 Ok(counts.into_iter().collect())
             }
         }
+    }
+
+    /// Saves `group` (a new one, or a new version of it: sharing).
+    pub async fn save_group(&self, group: &Group) -> Result<(), StoreError> {
+        match self {
+            Backend::Postgres(pg) => {
+                pg_query(
+                    pg,
+                    "save a group",
+                    "INSERT INTO views_groups (id, created_at, owner, class_id, name, members, shared_with) \
+                     VALUES ($1, micros_to_timestamptz($2), $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, members = excluded.members, \
+                     shared_with = excluded.shared_with",
+                    &[
+                        &group.id,
+                        &group.created_at,
+                        &group.owner,
+                        &group.class_id,
+                        &group.name,
+                        &group.members,
+                        &group.shared_with,
+                    ],
+                )
+                .await?;
+                Ok(())
+            }
+            Backend::Lake(lake, lock) => {
+                let _one = lock.lock().await;
+                let line = serde_json::to_vec(group).map_err(|e| io("encode a group", e))?;
+                lake.append_line(LAKE_FOLDER, GROUP_FILE, &line).await
+            }
+        }
+    }
+
+    /// The groups `person` saved or was given, oldest first.
+    pub async fn groups_of(&self, person: &str) -> Result<Vec<Group>, StoreError> {
+        let all = match self {
+            Backend::Postgres(pg) => pg_query(
+                pg,
+                "read groups",
+                "SELECT id, (extract(epoch FROM created_at) * 1000000)::bigint, owner, class_id, name, \
+                 members, shared_with FROM views_groups WHERE owner = $1 OR $1 = ANY(shared_with) \
+                 ORDER BY created_at",
+                &[&person],
+            )
+            .await?
+            .iter()
+            .map(|r| Group {
+                id: r.get(0),
+                created_at: r.get(1),
+                owner: r.get(2),
+                class_id: r.get(3),
+                name: r.get(4),
+                members: r.get(5),
+                shared_with: r.get(6),
+            })
+            .collect(),
+            Backend::Lake(lake, _) => {
+                // The newest version of each group, in the order first saved.
+                let mut latest: Vec<Group> = Vec::new();
+                for g in read_lines::<Group>(lake, GROUP_FILE).await? {
+                    match latest.iter_mut().find(|x| x.id == g.id) {
+                        Some(x) => *x = g,
+                        None => latest.push(g),
+                    }
+                }
+                latest
+            }
+        };
+        Ok(all
+            .into_iter()
+            .filter(|g| g.owner == person || g.shared_with.iter().any(|p| p == person))
+            .collect())
     }
 
     /// The access records of the learner `person_key`, newest first: who

@@ -134,6 +134,16 @@ impl Chromium {
         .await;
     }
 
+    /// Runs `script` in the page; what it returns.
+    async fn script(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
     async fn text(&self) -> String {
         self.cmd(
             reqwest::Method::POST,
@@ -249,12 +259,20 @@ async fn every_page_is_accessible_in_a_real_browser_and_shows_each_person_their_
     let lake_dir = tempfile::tempdir().unwrap();
     let lake = Lake::local(lake_dir.path());
     DeltaStore::new(lake.clone()).write(&rows()).await.unwrap();
-    let (base, _views) = start(roster.path(), Backend::lake(lake)).await;
+    let (base, _views) = start(roster.path(), Backend::lake(lake.clone())).await;
     let (_driver, browser) = Chromium::start(&driver).await;
 
     let mut problems = Vec::new();
     let mut check = async |name: &str, must: &[&str], must_not: &[&str]| {
-        let text = browser.text().await;
+        // A click returns once the next page is on its way, not loaded.
+        let mut text = browser.text().await;
+        for _ in 0..50 {
+            if must.iter().all(|m| text.contains(m)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            text = browser.text().await;
+        }
         for m in must {
             assert!(text.contains(m), "{name}: `{m}` missing in:\n{text}");
         }
@@ -288,6 +306,39 @@ async fn every_page_is_accessible_in_a_real_browser_and_shows_each_person_their_
         &["Oli Optout"],
     )
     .await;
+    // A newer revision of the class's week lands: the open page shows it
+    // by itself, and is the same page (no reload: the mark stays).
+    browser
+        .script("window.notReloaded = true; return null;")
+        .await;
+    let mut newer = rows();
+    let week = newer.indicators.get_mut("class_weekly").unwrap();
+    week.retain(|r| r.entity_id == "c1" && r.window_start == MONDAY + WEEK);
+    week[0].revision = 2;
+    week[0].emitted_time += 60_000_000;
+    week[0]
+        .indicators
+        .insert("activity_events".into(), Some(77.0));
+    newer.indicators.retain(|t, _| *t == "class_weekly");
+    DeltaStore::new(lake.clone()).write(&newer).await.unwrap();
+    let mut seen = String::new();
+    for _ in 0..150 {
+        seen = browser.text().await;
+        if seen.contains("77") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen.contains("77") && seen.contains("Updated with new data"),
+        "the page did not update (now at {}, not reloaded: {}):\n{seen}",
+        browser.script("return window.location.href;").await,
+        browser.script("return window.notReloaded === true;").await
+    );
+    assert_eq!(
+        browser.script("return window.notReloaded === true;").await,
+        json!(true)
+    );
     browser.click("//a[contains(., 'Lea Lund')]").await;
     check(
         "teacher-learner",

@@ -245,6 +245,89 @@ async fn each_person_sees_their_part(base: &str) {
         "no action on a class she does not teach"
     );
 
+    // A group of learners Tove picks: the mean of five, nothing of two,
+    // and nobody she does not teach in this class.
+    let pick = |ids: &[&str]| {
+        let q: Vec<String> = ids.iter().map(|l| format!("learner={}", p(l))).collect();
+        format!("/classes/c1/group?{}", q.join("&"))
+    };
+    let five = tove.get(&pick(&["l1", "l2", "l3", "l4", "l5"])).await;
+    assert_eq!(five.status, 200, "{}", five.body);
+    // activity_events 1..5 in each week: a mean of 3.
+    assert!(
+        five.body.contains("<td>3</td>") && five.body.contains("Lin Lake"),
+        "{}",
+        five.body
+    );
+    let two = tove.get(&pick(&["l1", "l2"])).await;
+    assert!(two.body.contains("Fewer than 5 learners"), "{}", two.body);
+    assert!(!two.body.contains("<td>1</td>") && !two.body.contains("<td>2</td>"));
+    assert_eq!(
+        tove.get(&pick(&["l1", "l7"])).await.status,
+        404,
+        "Liv is not hers"
+    );
+    assert_eq!(
+        tove.get(&pick(&["l1", "l6"])).await.status,
+        404,
+        "Oli opted out"
+    );
+
+    // Tove saves the five as a group and shares it with Ada, who leads
+    // the school: Ada sees the group's values, not who is in it.
+    let csrf = tove.csrf("/classes/c1").await;
+    let mut save: Vec<(&str, String)> = ["l1", "l2", "l3", "l4", "l5"]
+        .iter()
+        .map(|l| ("learner", p(l)))
+        .collect();
+    save.push(("name", "Reading group".into()));
+    fn with_csrf<'a>(v: &[(&'a str, String)], csrf: &str) -> Vec<(&'a str, String)> {
+        let mut f = v.to_vec();
+        f.push(("csrf", csrf.to_string()));
+        f
+    }
+    let post = async |b: &Browser, path: &str, f: Vec<(&str, String)>| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        b.post(path, &f).await
+    };
+    assert_eq!(
+        post(&tove, "/classes/c1/groups", with_csrf(&save, "0"))
+            .await
+            .status,
+        403
+    );
+    let saved = post(&tove, "/classes/c1/groups", with_csrf(&save, &csrf)).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let group = saved.location.clone();
+    let page = tove.get(&group).await;
+    assert!(
+        page.body.contains("Reading group") && page.body.contains("Lyn Loft"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("Ada Admin") && page.body.contains("Dag Director"),
+        "colleagues to share with"
+    );
+    assert!(
+        !page.body.contains("Uma Teacher"),
+        "not a colleague of this class"
+    );
+    let share = |who: &str| vec![("person", who.to_string()), ("csrf", csrf.clone())];
+    assert_eq!(
+        post(&tove, &format!("{group}/share"), share("t2"))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        post(&tove, &format!("{group}/share"), share("a1"))
+            .await
+            .status,
+        303
+    );
+    assert!(tove.get("/").await.body.contains("Reading group"));
+
     // Uma, teacher of Art 9 with three learners: k = 5, so the class's
     // well-being stays hidden although the row carries it.
     let uma = Browser::signed_in(base, "t2").await;
@@ -277,6 +360,36 @@ async fn each_person_sees_their_part(base: &str) {
     assert_eq!(ada.get("/schools/s2").await.status, 404);
     assert_eq!(ada.get("/classes/c3").await.status, 404);
     assert!(school.body.contains("None so far") || school.body.contains("Marked not useful"));
+    let home = ada.get("/").await;
+    assert!(
+        home.body.contains("Reading group") && home.body.contains("shared with you"),
+        "{}",
+        home.body
+    );
+    let gid = home
+        .body
+        .split("href=\"/groups/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let shared = ada.get(&format!("/groups/{gid}")).await;
+    assert_eq!(shared.status, 200);
+    assert!(
+        shared.body.contains("<td>3</td>"),
+        "the group's values: {}",
+        shared.body
+    );
+    for name in ["Lea Lund", "Leo Lind", "Lin Lake", "Lou Lark", "Lyn Loft"] {
+        assert!(!shared.body.contains(name), "{name} named to a leader");
+    }
+    assert!(!shared.body.contains("/share\""), "only the owner shares");
+    assert_eq!(
+        uma.get(&format!("/groups/{gid}")).await.status,
+        404,
+        "not Uma's class"
+    );
 
     // Gro, Lea's guardian: Lea only, with who looked at her rows.
     let gro = Browser::signed_in(base, "g1").await;
@@ -295,6 +408,11 @@ async fn each_person_sees_their_part(base: &str) {
         "another child"
     );
     assert_eq!(gro.get("/classes/c1").await.status, 404, "no class view");
+    assert_eq!(
+        gro.get(&format!("/groups/{gid}")).await.status,
+        404,
+        "nor groups"
+    );
     let mine = gro.get("/my-data").await;
     assert!(
         mine.body.contains("Who looked at Lea Lund"),

@@ -216,15 +216,17 @@ impl Lake {
         }
     }
 
-    /// Removes the lines of the file `file` in the folder `folder` for
-    /// which `gone` holds (rewriting it whole; nothing when there is no
-    /// such file); with `dry_run` only counts them. Returns how many.
-    pub async fn remove_lines(
+    /// Edits the lines of the file `file` in the folder `folder`: `edit`
+    /// says of each line whether it stays, goes, or becomes another line
+    /// (the file is rewritten whole; nothing happens when there is no such
+    /// file). With `dry_run` it only counts. Returns how many lines went
+    /// or changed.
+    pub async fn edit_lines(
         &self,
         folder: &str,
         file: &str,
         dry_run: bool,
-        gone: &(dyn Fn(&[u8]) -> bool + Sync),
+        edit: &(dyn Fn(&[u8]) -> LineEdit + Sync),
     ) -> Result<u64, StoreError> {
         let Some(bytes) = self.read_file(folder, file).await? else {
             return Ok(0);
@@ -232,12 +234,19 @@ impl Lake {
         let mut kept = Vec::with_capacity(bytes.len());
         let mut removed = 0;
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            if gone(line) {
-                removed += 1;
-            } else {
-                kept.extend_from_slice(line);
-                kept.push(b'\n');
-            }
+            let now = match edit(line) {
+                LineEdit::Keep => line.to_vec(),
+                LineEdit::Drop => {
+                    removed += 1;
+                    continue;
+                }
+                LineEdit::Replace(new) => {
+                    removed += 1;
+                    new
+                }
+            };
+            kept.extend_from_slice(&now);
+            kept.push(b'\n');
         }
         if removed == 0 || dry_run {
             return Ok(removed);
@@ -301,6 +310,17 @@ impl Lake {
             .map_err(|e| failed(e.to_string()))?;
         Ok(())
     }
+}
+
+/// What [`Lake::edit_lines`] does with one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LineEdit {
+    /// The line stays as it is.
+    Keep,
+    /// The line goes.
+    Drop,
+    /// The line is replaced by this one (without its newline).
+    Replace(Vec<u8>),
 }
 
 /// Creates `probe` in `store`, then again on the condition that it does

@@ -30,7 +30,7 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableError};
 
-pub use lake::{Commits, Lake, OBJECT_STORE_SCHEMES};
+pub use lake::{Commits, Lake, LineEdit, OBJECT_STORE_SCHEMES};
 
 use lap_runtime::config::LakeConfig;
 

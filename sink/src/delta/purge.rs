@@ -7,7 +7,7 @@
 use deltalake::datafusion::prelude::{Expr, SessionContext, col, lit};
 use deltalake::datafusion::scalar::ScalarValue;
 
-use super::{Lake, open_existing, table_error};
+use super::{Lake, LineEdit, open_existing, table_error};
 use crate::purge::{ErasureAudit, Purge, Removed, RowFilter};
 use crate::store::StoreError;
 
@@ -22,10 +22,31 @@ pub const AUDIT_FILE: &str = "erasures.ndjson";
 /// each naming the learner's `person_key`.
 pub const VIEWS_DIR: &str = "_lap_views";
 /// The views service's record files in [`VIEWS_DIR`], by table name.
-pub const VIEWS_FILES: [(&str, &str); 2] = [
+pub const VIEWS_FILES: [(&str, &str); 3] = [
     ("views_access", "access.jsonl"),
     ("views_flag_actions", "flag-actions.jsonl"),
+    ("views_groups", "groups.jsonl"),
 ];
+
+/// What erasing the learner `person_key` does to one line of the views'
+/// records: a record about them goes; a group keeps its other members.
+fn erase_from_line(line: &[u8], person_key: &str) -> LineEdit {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(line) else {
+        return LineEdit::Keep;
+    };
+    if v["person_key"] == person_key {
+        return LineEdit::Drop;
+    }
+    let Some(members) = v.get_mut("members").and_then(|m| m.as_array_mut()) else {
+        return LineEdit::Keep;
+    };
+    let before = members.len();
+    members.retain(|m| m != person_key);
+    if members.len() == before {
+        return LineEdit::Keep;
+    }
+    LineEdit::Replace(serde_json::to_vec(&v).expect("JSON serialises"))
+}
 
 /// The filter as a DataFusion expression over the table's columns.
 fn expr(f: &RowFilter) -> Expr {
@@ -93,10 +114,8 @@ pub async fn purge(
     if let Purge::Learner { person_key, .. } = purge {
         for (name, file) in VIEWS_FILES {
             let gone = lake
-                .remove_lines(VIEWS_DIR, file, dry_run, &|line| {
-                    serde_json::from_slice::<serde_json::Value>(line)
-                        .ok()
-                        .is_some_and(|v| v["person_key"] == person_key.as_str())
+                .edit_lines(VIEWS_DIR, file, dry_run, &|line| {
+                    erase_from_line(line, person_key)
                 })
                 .await?;
             removed.insert(name, gone);

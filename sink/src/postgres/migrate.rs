@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_views_service.sql",
         sql: include_str!("../../migrations/0006_views_service.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_views_groups.sql",
+        sql: include_str!("../../migrations/0007_views_groups.sql"),
+    },
 ];
 
 const STORE: &str = "postgres";

@@ -75,17 +75,33 @@ impl PgStore {
         }
         if let Purge::Learner { person_key, .. } = purge {
             // The views service's records of the learner (access records,
-            // flag actions with their notes).
-            for table in ["views_access", "views_flag_actions"] {
+            // flag actions with their notes) and their place in groups.
+            for (table, condition, change) in [
+                (
+                    "views_access",
+                    "person_key = $1",
+                    "DELETE FROM views_access",
+                ),
+                (
+                    "views_flag_actions",
+                    "person_key = $1",
+                    "DELETE FROM views_flag_actions",
+                ),
+                (
+                    "views_groups",
+                    "$1 = ANY(members)",
+                    "UPDATE views_groups SET members = array_remove(members, $1)",
+                ),
+            ] {
                 let rows = if dry_run {
-                    let sql = format!("SELECT count(*) FROM {table} WHERE person_key = $1");
+                    let sql = format!("SELECT count(*) FROM {table} WHERE {condition}");
                     let row = tx
                         .query_one(&sql, &[person_key])
                         .await
                         .map_err(failed(format!("count in {table}")))?;
                     row.get::<_, i64>(0) as u64
                 } else {
-                    let sql = format!("DELETE FROM {table} WHERE person_key = $1");
+                    let sql = format!("{change} WHERE {condition}");
                     tx.execute(&sql, &[person_key])
                         .await
                         .map_err(failed(format!("delete from {table}")))?

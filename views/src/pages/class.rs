@@ -10,7 +10,7 @@ use lap_sink::select::Selection;
 use maud::html;
 
 use super::{
-    csv as csv_response, freshness, indicator_table, layout, record_access, table_of, trends,
+    csv as csv_response, freshness, indicator_table, layout_live, record_access, table_of, trends,
 };
 use crate::directory::{Class, Role};
 use crate::labels;
@@ -18,7 +18,11 @@ use crate::present::{newest, open_flags};
 use crate::server::{PageError, Signed, Views};
 
 /// The class `id` if `signed` may see it.
-fn class<'a>(views: &'a Views, signed: &Signed, id: &str) -> Result<&'a Class, PageError> {
+pub(crate) fn entitled_class<'a>(
+    views: &'a Views,
+    signed: &Signed,
+    id: &str,
+) -> Result<&'a Class, PageError> {
     views
         .directory
         .class(id)
@@ -41,7 +45,7 @@ pub async fn page(
     signed: Signed,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let class = class(&views, &signed, &id)?;
+    let class = entitled_class(&views, &signed, &id)?;
     let v = &signed.viewer;
     let all = Selection::ever()
         .of_class(&class.id)
@@ -82,7 +86,7 @@ pub async fn page(
                 (freshness(row))
                 (indicator_table(&views, "Indicators of the newest week", row))
                 h2 { "Trend over the term" }
-                (trends(&views, "class", &weekly, &format!("/classes/{}/class_weekly.csv", class.id)))
+                (trends(&views, "class", &weekly, Some(&format!("/classes/{}/class_weekly.csv", class.id))))
                 p { a href={"/classes/" (class.id) "/class_daily.csv"} download { "Daily rows as CSV" } }
             }
         }
@@ -91,9 +95,11 @@ pub async fn page(
             @if learners.is_empty() {
                 p { "No learners of this class can be shown." }
             } @else {
+                form method="get" action={"/classes/" (class.id) "/group"} {
                 table {
                     caption { "Each learner's newest week in this class" }
                     thead { tr {
+                        th scope="col" { "Pick" }
                         th scope="col" { "Learner" }
                         @for c in LEARNER_COLUMNS { th scope="col" { (labels::indicator(c).0) } }
                         th scope="col" { "Open flags" }
@@ -103,6 +109,7 @@ pub async fn page(
                         @let row = newest(&mine).into_iter().last();
                         @let flags = open_flags(&mine, &actions);
                         tr {
+                            td { input type="checkbox" name="learner" value=(l.pseudonym) aria-label={"Pick " (l.name) " for a group"}; }
                             th scope="row" { a href={"/learners/" (l.pseudonym)} { (l.name) } }
                             @for c in LEARNER_COLUMNS {
                                 td { (labels::value(c, row.and_then(|r| r.indicators.get(c).copied().flatten()))) }
@@ -116,10 +123,13 @@ pub async fn page(
                         }
                     } }
                 }
+                button type="submit" { "Show the picked learners as a group" }
+                }
             }
         }
     };
-    Ok(layout(&class.title, Some((v, &signed.csrf)), body).into_response())
+    let live = format!("/classes/{}/live", class.id);
+    Ok(layout_live(&class.title, Some((v, &signed.csrf)), Some(&live), body).into_response())
 }
 
 /// `GET /classes/{class}/{class_weekly|class_daily}.csv`.
@@ -128,7 +138,7 @@ pub async fn csv(
     signed: Signed,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let class = class(&views, &signed, &id)?;
+    let class = entitled_class(&views, &signed, &id)?;
     let table = table_of(&file, "class_")?;
     let sel = Selection::ever()
         .of_class(&class.id)

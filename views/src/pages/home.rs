@@ -17,9 +17,16 @@ use crate::server::{COOKIE, PageError, SIGNIN_COOKIE, SignIn, Signed, Views, coo
 use tracing::warn;
 
 /// `GET /`: what the signed-in person may look at.
-pub async fn home(State(views): State<Arc<Views>>, signed: Signed) -> Response {
+pub async fn home(State(views): State<Arc<Views>>, signed: Signed) -> Result<Response, PageError> {
     let v = &signed.viewer;
     let d = &views.directory;
+    let groups: Vec<_> = views
+        .backend
+        .groups_of(&v.person)
+        .await?
+        .into_iter()
+        .filter(|g| d.class(&g.class_id).is_some_and(|c| v.sees_class(c)))
+        .collect();
     let body = html! {
         h1 { "Hello, " (v.name) }
         @match v.role {
@@ -43,8 +50,16 @@ pub async fn home(State(views): State<Arc<Views>>, signed: Signed) -> Response {
                 p { a href="/my-data" { "Which data is used, and who looked at it" } }
             }
         }
+        @if !groups.is_empty() {
+            h2 { "Groups" }
+            ul { @for g in &groups {
+                li { a href={"/groups/" (g.id)} { (g.name) }
+                    " (" (d.class(&g.class_id).map_or(g.class_id.as_str(), |c| c.title.as_str()))
+                    @if g.owner != v.person { ", shared with you" } ")" }
+            } }
+        }
     };
-    layout("Start", Some((v, &signed.csrf)), body).into_response()
+    Ok(layout("Start", Some((v, &signed.csrf)), body).into_response())
 }
 
 /// `GET /signin`: with the demo sign-in, the list of people to sign in

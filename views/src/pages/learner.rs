@@ -12,7 +12,7 @@ use lap_sink::select::Selection;
 use maud::html;
 use serde::Deserialize;
 
-use super::{csv as csv_response, freshness, layout, record_access, table_of, trends};
+use super::{csv as csv_response, freshness, layout_live, record_access, table_of, trends};
 use crate::chart::date;
 use crate::directory::{Learner, Role};
 use crate::labels;
@@ -131,13 +131,20 @@ pub async fn page(
                         p.cleared { (labels::flag(&cleared.code)) " was raised earlier and cleared by data that arrived later." }
                     }
                 }
-                (trends(&views, &format!("class{i}"), &of, &format!("/learners/{}/learner_weekly.csv", learner.pseudonym)))
+                (trends(&views, &format!("class{i}"), &of, Some(&format!("/learners/{}/learner_weekly.csv", learner.pseudonym))))
             }
         }
         @if rows.is_empty() { p { "No weekly rows yet." } }
         @if !teacher { p { a href="/my-data" { "Which data is used, and who looked at it" } } }
     };
-    Ok(layout(&learner.name, Some((&signed.viewer, &signed.csrf)), body).into_response())
+    let live = format!("/learners/{}/live", learner.pseudonym);
+    Ok(layout_live(
+        &learner.name,
+        Some((&signed.viewer, &signed.csrf)),
+        Some(&live),
+        body,
+    )
+    .into_response())
 }
 
 /// `GET /learners/{learner}/{learner_weekly|learner_daily}.csv`.

@@ -2,8 +2,10 @@
 //! freshness, indicator tables, trend charts and CSV downloads.
 
 pub mod class;
+pub mod groups;
 pub mod home;
 pub mod learner;
+pub mod live;
 pub mod school;
 
 use axum::http::header;
@@ -21,6 +23,17 @@ use crate::store::Access;
 /// A page with the site's header; `signed` adds the viewer's name and the
 /// sign-out button.
 pub fn layout(title: &str, signed: Option<(&Viewer, &str)>, body: Markup) -> Html<String> {
+    layout_live(title, signed, None, body)
+}
+
+/// [`layout`] for a page that keeps itself current from the server-sent
+/// events at `live` (see [`live`]).
+pub fn layout_live(
+    title: &str,
+    signed: Option<(&Viewer, &str)>,
+    live: Option<&str>,
+    body: Markup,
+) -> Html<String> {
     Html(
         html! {
             (DOCTYPE)
@@ -30,6 +43,9 @@ pub fn layout(title: &str, signed: Option<(&Viewer, &str)>, body: Markup) -> Htm
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (title) " · lap" }
                     link rel="stylesheet" href="/style.css";
+                    @if live.is_some() {
+                        script src="/live.js" defer {}
+                    }
                 }
                 body {
                     a.skip href="#main" { "Skip to content" }
@@ -44,8 +60,11 @@ pub fn layout(title: &str, signed: Option<(&Viewer, &str)>, body: Markup) -> Htm
                                 }
                             }
                         }
+                        @if live.is_some() {
+                            p #live-status role="status" aria-live="polite" {}
+                        }
                     }
-                    main id="main" { (body) }
+                    main id="main" data-live=[live] { (body) }
                 }
             }
         }
@@ -153,8 +172,8 @@ const TRENDS: &[(&str, Unit, &[&str])] = &[
 ];
 
 /// Trend charts of `rows` (one entity, oldest first), each with its
-/// numbers in a table, and a link to the CSV at `csv`.
-pub fn trends(views: &Views, id: &str, rows: &[IndicatorRow], csv: &str) -> Markup {
+/// numbers in a table, and a link to the CSV at `csv` if there is one.
+pub fn trends(views: &Views, id: &str, rows: &[IndicatorRow], csv: Option<&str>) -> Markup {
     html! {
         @for (i, (title, unit, names)) in TRENDS.iter().enumerate() {
             @let series: Vec<Series> = names.iter()
@@ -188,7 +207,9 @@ pub fn trends(views: &Views, id: &str, rows: &[IndicatorRow], csv: &str) -> Mark
                 }
             }
         }
-        p { a href=(csv) download { "Download all rows as CSV" } }
+        @if let Some(csv) = csv {
+            p { a href=(csv) download { "Download all rows as CSV" } }
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub async fn page(
                 (freshness(row))
                 (indicator_table(&views, "Indicators of the newest week", row))
                 h2 { "Trend over the term" }
-                (trends(&views, "school", &weekly, &format!("/schools/{}/school_weekly.csv", org.id)))
+                (trends(&views, "school", &weekly, Some(&format!("/schools/{}/school_weekly.csv", org.id))))
             }
         }
         h2 { "Classes in the newest week" }
