@@ -175,7 +175,7 @@ async fn main() {
         for (what, messages) in figures {
             write_all(&mut store, what, messages, BATCH).await;
         }
-        postgres::drop_schema(&url, &schema).await;
+        postgres::execute(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
     }
     for batch in [BATCH, 20_000] {
         let lake = tempfile::tempdir().unwrap();

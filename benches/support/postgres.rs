@@ -1,14 +1,14 @@
-//! PostgreSQL helpers of the benchmarks that write into a schema of their
+//! PostgreSQL helper of the benchmarks that write into a schema of their
 //! own.
 
-/// Drops `schema` (and everything in it) on the server at `url`.
-pub async fn drop_schema(url: &str, schema: &str) {
+/// Runs `sql` (one or more statements) on the server at `url`.
+pub async fn execute(url: &str, sql: &str) {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("the bench's PostgreSQL answers");
     tokio::spawn(conn);
     client
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .batch_execute(sql)
         .await
-        .expect("the bench's schema is dropped");
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }

@@ -297,17 +297,20 @@ impl Directory {
         d
     }
 
-    /// The person whose `claim` field is `value`.
+    /// The person whose `claim` field is `value`; `None` when nobody's is,
+    /// or when several people's are (a shared value names nobody).
     pub fn find(&self, claim: Claim, value: &str) -> Option<&Person> {
         if value.is_empty() {
             return None;
         }
-        self.people.values().find(|p| match claim {
+        let mut found = self.people.values().filter(|p| match claim {
             Claim::SourcedId => p.id == value,
             Claim::Username => p.username == value,
             Claim::Email => p.email.eq_ignore_ascii_case(value),
             Claim::Identifier => p.identifier == value,
-        })
+        });
+        let one = found.next()?;
+        found.next().is_none().then_some(one)
     }
 
     /// Everyone in the roster, for the demo's sign-in list.

@@ -86,6 +86,11 @@ fn the_roster_alone_says_who_sees_what() {
         "t1"
     );
     assert_eq!(d.find("username".parse().unwrap(), "hal").unwrap().id, "g2");
+    assert!(
+        d.find("email".parse().unwrap(), "shared@home.example")
+            .is_none(),
+        "an e-mail two people share names nobody"
+    );
 }
 
 /// Every roster name, e-mail or username found in the files under `dir`.

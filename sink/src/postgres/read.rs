@@ -54,7 +54,8 @@ fn row(table: &str, r: &Row) -> Result<IndicatorRow, String> {
 
 impl PgStore {
     /// The rows of `table` (one of the indicator tables) that `selection`
-    /// names. A condition whose parameter is NULL holds for every row, so
+    /// names, in no particular order (an `ORDER BY` would tempt the planner
+    /// into walking the key index). A condition whose parameter is NULL holds for every row, so
     /// one statement serves every selection; PostgreSQL plans an unnamed
     /// statement with its values, so the indexes on class and entity are
     /// used.
@@ -68,8 +69,7 @@ impl PgStore {
             "SELECT {COLUMNS} FROM {table} WHERE window_start >= micros_to_timestamptz($1) \
              AND window_start < micros_to_timestamptz($2) \
              AND ($3::text IS NULL OR class_id = $3) AND ($4::text IS NULL OR school_id = $4) \
-             AND ($5::text[] IS NULL OR entity_id = ANY($5)) \
-             ORDER BY window_start, entity_id"
+             AND ($5::text[] IS NULL OR entity_id = ANY($5))"
         );
         let action = format!("read {table}");
         let rows = conn

@@ -192,7 +192,7 @@ pub async fn callback(
     match views.directory.find(*field, &value).and_then(|p| views.directory.viewer(&p.id)) {
         Some(viewer) => signed_in(&views, &viewer.person),
         None => refused(
-            "You signed in, but the school's roster has no teacher, leader, guardian or learner with that account. Ask the school's administrator to check the roster.".into(),
+            "You signed in, but the school's roster has no teacher, leader, guardian or learner with that account (or several people share it). Ask the school's administrator to check the roster.".into(),
         ),
     }
 }

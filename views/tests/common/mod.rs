@@ -61,7 +61,9 @@ pub fn write_roster(dir: &Path) {
              l6,active,,true,s1,student,oli,Oli,Optout,,oli@birch.example,\n\
              l7,active,,true,s2,student,liv,Liv,Learner,,liv@cedar.example,\n\
              g1,active,,true,s1,parent,gro,Gro,Guardian,,gro@home.example,\n\
-             g2,active,,true,s1,guardian,hal,Hal,Guardian,,hal@home.example,l2\n",
+             g2,active,,true,s1,guardian,hal,Hal,Guardian,,hal@home.example,l2\n\
+             g3,active,,true,s1,parent,twin,Tw,In,,shared@home.example,\n\
+             g4,active,,true,s1,parent,twin2,Tw,In2,,shared@home.example,\n",
         ),
         (
             "enrollments.csv",
