@@ -275,6 +275,7 @@ async fn main() {
         Options {
             min_group_size: 5,
             sign_in: SignIn::Demo,
+            digest_default: lap_views::digest::Frequency::None,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -69,6 +69,9 @@ enum Command {
     /// Serve the pages teachers, school leaders, parents and learners see,
     /// over the lake or PostgreSQL, with the demo sign-in.
     Views(commands::views::ViewsArgs),
+    /// Send teachers the digests due now: the new and worsening flags of
+    /// their classes, by e-mail and webhook, without names.
+    Digest(commands::digest::DigestArgs),
     /// Manage the Kafka topics of the pipeline.
     Topics {
         #[command(subcommand)]
@@ -93,6 +96,7 @@ async fn main() -> ExitCode {
         Command::Lake { action } => commands::lake::run(cli.config.as_deref(), action).await,
         Command::Query(args) => commands::query::run(cli.config.as_deref(), args).await,
         Command::Views(args) => commands::views::run(cli.config.as_deref(), args).await,
+        Command::Digest(args) => commands::digest::run(cli.config.as_deref(), args).await,
         Command::Topics { action } => commands::topics::run(cli.config.as_deref(), action).await,
     };
     match result {

@@ -61,6 +61,8 @@ fn the_catalogue_describes_and_classifies_every_column_of_every_dataset() {
         "views_access",
         "analytics.views_groups",
         "views_groups",
+        "analytics.views_digest_flags",
+        "views_digests",
     ] {
         assert!(names.contains(expected), "{expected} missing: {names:?}");
     }

@@ -104,6 +104,16 @@ fn write_views_records(lake: &Path, gone: &str, kept: &str) {
         ) + "\n",
     )
     .unwrap();
+    let noted = |key: &str| {
+        format!(
+            r#"{{"person":"t1","period":"2026-W50","person_key":"{key}","class_id":"c1","code":"inactive","window_kind":"daily","value":5.0}}"#
+        )
+    };
+    std::fs::write(
+        dir.join("digest-flags.jsonl"),
+        format!("{}\n{}\n", noted(gone), noted(kept)),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("flag-actions.jsonl"),
         format!(
@@ -119,6 +129,8 @@ fn assert_views_records_erased(lake: &Path, gone: &str, kept: &str) {
     assert!(!access.contains(gone) && access.contains(kept), "{access}");
     let actions = std::fs::read_to_string(lake.join("_lap_views/flag-actions.jsonl")).unwrap();
     assert!(actions.is_empty(), "{actions}");
+    let noted = std::fs::read_to_string(lake.join("_lap_views/digest-flags.jsonl")).unwrap();
+    assert!(!noted.contains(gone) && noted.contains(kept), "{noted}");
     let groups = std::fs::read_to_string(lake.join("_lap_views/groups.jsonl")).unwrap();
     assert!(
         !groups.contains(gone) && groups.contains(kept) && groups.contains("readers"),
@@ -236,6 +248,14 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
             )
             .await
             .unwrap();
+        db.client
+            .execute(
+                "INSERT INTO views_digest_flags (person, period, person_key, class_id, code, window_kind, value) \
+                 VALUES ('t1', '2026-W50', $1, 'c1', 'inactive', 'daily', 5)",
+                &[key],
+            )
+            .await
+            .unwrap();
     }
     db.client
         .execute(
@@ -328,6 +348,7 @@ async fn erase_removes_a_learner_from_both_stores_and_the_topics() {
         stays("learner_weekly")
             && stays("events")
             && stays("views_access")
+            && stays("views_digest_flags")
             && stays("views_groups"),
         "other learners stay: {pg:?}"
     );

@@ -17,6 +17,8 @@
 #     real browser. chromedriver is started by the test itself.
 #   - oidc-provider (a certified OpenID provider, from npm): the views'
 #     sign-in; the test starts it with views/tests/oidc-provider.mjs.
+#   - aiosmtpd (an SMTP server, from PyPI, in a venv): the views' e-mailed
+#     digests; the test starts it on a free port.
 #   - the offline Kubernetes manifest checker's packages (kubernetes-validate,
 #     jsonschema, PyYAML), in a venv; kubectl itself comes with the machine.
 # Everything listens on 127.0.0.1 and is stopped by PID by lap_stop_services.
@@ -30,6 +32,7 @@ AZURITE_VERSION=3.37.0
 AXE_VERSION=4.14.1
 OIDC_PROVIDER_VERSION=9.13.3
 MOTO_PACKAGES=("moto[server]==5.2.6")
+SMTPD_PACKAGES=(aiosmtpd==1.4.6)
 K8S_CHECK_PACKAGES=(kubernetes-validate==1.37.0 jsonschema==4.26.0 PyYAML==6.0.4)
 LAP_PIDS=()
 LAP_SERVICE_DIR=""
@@ -166,6 +169,10 @@ lap_start_moto() { # exports LAP_TEST_S3
   lap_log "moto S3 server on $LAP_TEST_S3 (pid ${LAP_PIDS[-1]})"
 }
 
+lap_install_smtpd() { # exports LAP_TEST_SMTPD (the venv's python, to run -m aiosmtpd)
+  lap_install_venv smtpd-venv aiosmtpd LAP_TEST_SMTPD "${SMTPD_PACKAGES[@]}"
+}
+
 lap_install_k8s_checker() {
   lap_install_venv k8s-venv "kubernetes_validate, jsonschema, yaml" LAP_TEST_K8S_PYTHON "${K8S_CHECK_PACKAGES[@]}"
 }
@@ -237,6 +244,7 @@ lap_start_services() {
   lap_install_k8s_checker || { lap_log "manifest checker install failed"; return 1; }
   lap_install_axe || { lap_log "axe-core install failed"; return 1; }
   lap_install_oidc_provider || { lap_log "oidc-provider install failed"; return 1; }
+  lap_install_smtpd || { lap_log "aiosmtpd install failed"; return 1; }
 
   port=$(lap_free_port)
   "$tansu" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \

@@ -3,11 +3,15 @@
 //! demo sign-in; the sign-in page lists the generated roster's teachers,
 //! school leader and parents; the leader sees the school's and classes'
 //! rows without a learner's name, a parent their own child's page.
+//! `lap digest` over the same lake mails each teacher with flags once per
+//! day, through a real SMTP server, and refuses to run with nowhere to
+//! send.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use lap_gen::{Options, write_dir};
+use lap_runtime::testkit::{SMTPD_ENV, Smtpd, service};
 
 const KEY: &str = "a-test-key-of-32-characters-----";
 
@@ -187,4 +191,74 @@ async fn lap_views_serves_a_generated_school_to_its_leader_and_parents() {
     assert!(page.contains(&format!("Learner {parent_id}")), "{page}");
     let (status, _, _, _) = call(&http, &format!("{base}/schools/sch-0"), &parent, None).await;
     assert_eq!(status, 404, "a parent has no school page");
+
+    drop(_served);
+
+    // Digests: nowhere to send is an error that says what to set.
+    let digest = |cfg: &std::path::Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lap"));
+        cmd.arg("--config")
+            .arg(cfg)
+            .args([
+                "digest",
+                "--roster",
+                roster.to_str().unwrap(),
+                "--lake",
+                &lake_arg,
+            ])
+            .args(["--at", "2025-09-15T07:00:00Z"])
+            .env("LAP_ENRICH_KEY", KEY);
+        cmd.output().unwrap()
+    };
+    let nowhere = digest(&config);
+    let said = String::from_utf8_lossy(&nowhere.stderr);
+    assert!(
+        !nowhere.status.success() && said.contains("views.digest.smtp_url"),
+        "{said}"
+    );
+    let Some(python) = service(SMTPD_ENV) else {
+        return;
+    };
+    let smtpd = Smtpd::start(&python, dir.path());
+    let mailing = dir.path().join("mail.toml");
+    std::fs::write(
+        &mailing,
+        format!(
+            "[views.digest]\ndefault_frequency = \"daily\"\nsmtp_url = \"smtp://127.0.0.1:{}\"\nfrom = \"lap@school.lap-demo.example\"\nbase_url = \"https://views.lap-demo.example\"\n",
+            smtpd.port
+        ),
+    )
+    .unwrap();
+    let first = digest(&mailing);
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(
+        first.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let sent: usize = out
+        .strip_prefix("digests: ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {out}"));
+    assert!(
+        sent >= 1,
+        "the generated school has flagged learners: {out}"
+    );
+    let mail = smtpd.messages();
+    assert_eq!(mail.len(), sent, "{out}");
+    for m in &mail {
+        assert!(
+            m.contains("To: tch-") && m.contains("https://views.lap-demo.example/classes/"),
+            "{m}"
+        );
+        assert!(!m.contains("Learner l-"), "no learner named: {m}");
+    }
+    let again = digest(&mailing);
+    let out = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        again.status.success() && out.starts_with("digests: 0 sent, 0 with nothing new"),
+        "one digest per day: {out}"
+    );
+    assert_eq!(smtpd.messages().len(), sent);
 }

@@ -1,5 +1,5 @@
-//! The views service's own records (`lap views`): access records and flag
-//! actions, in PostgreSQL and in the lake.
+//! The views service's own records (`lap views`, `lap digest`): access
+//! records, flag actions, groups and digests, in PostgreSQL and in the lake.
 
 use lap_runtime::config::Config;
 use lap_sink::delta::purge::VIEWS_DIR as LAKE_FOLDER;
@@ -16,6 +16,16 @@ type Field = (
     Privacy,
     &'static str,
 );
+
+/// The class and code of a flag, as flag actions and digests keep them.
+const FLAG_CLASS: Field = (
+    "class_id",
+    "text",
+    "string or null",
+    Privacy::None,
+    "Class of the flagged row.",
+);
+const FLAG_CODE: Field = ("code", "text", "string", Privacy::None, "Flag code.");
 
 const ACCESS: &[Field] = &[
     (
@@ -77,14 +87,8 @@ const FLAG_ACTIONS: &[Field] = &[
         Privacy::Pseudonymous,
         "Pseudonym of the flagged learner.",
     ),
-    (
-        "class_id",
-        "text",
-        "string or null",
-        Privacy::None,
-        "Class of the flagged row.",
-    ),
-    ("code", "text", "string", Privacy::None, "Flag code."),
+    FLAG_CLASS,
+    FLAG_CODE,
     (
         "action",
         "text",
@@ -160,6 +164,101 @@ const GROUPS: &[Field] = &[
     ),
 ];
 
+const DIGEST_PREFS: &[Field] = &[
+    (
+        "person",
+        "text",
+        "string",
+        Privacy::Personal,
+        "Roster sourcedId of the teacher.",
+    ),
+    (
+        "frequency",
+        "text",
+        "string",
+        Privacy::None,
+        "none, daily or weekly.",
+    ),
+    (
+        "updated_at",
+        "timestamptz",
+        "integer (µs since 1970, UTC)",
+        Privacy::None,
+        "When the teacher chose.",
+    ),
+];
+
+const DIGESTS: &[Field] = &[
+    (
+        "person",
+        "text",
+        "string",
+        Privacy::Personal,
+        "Roster sourcedId of the teacher.",
+    ),
+    (
+        "period",
+        "text",
+        "string",
+        Privacy::None,
+        "The digest's day (2026-12-08) or ISO week (2026-W50).",
+    ),
+    (
+        "sent_at",
+        "timestamptz",
+        "integer (µs since 1970, UTC)",
+        Privacy::None,
+        "When it was worked out and sent.",
+    ),
+    (
+        "channels",
+        "text[]",
+        "array of strings",
+        Privacy::None,
+        "Where it went (email, webhook); empty when nothing was new.",
+    ),
+];
+
+const DIGEST_FLAGS: &[Field] = &[
+    (
+        "person",
+        "text",
+        "string",
+        Privacy::Personal,
+        "Roster sourcedId of the teacher the digest was for.",
+    ),
+    (
+        "period",
+        "text",
+        "string",
+        Privacy::None,
+        "The digest's period.",
+    ),
+    (
+        "person_key",
+        "text",
+        "string",
+        Privacy::Pseudonymous,
+        "Pseudonym of the learner whose flag was open.",
+    ),
+    FLAG_CLASS,
+    FLAG_CODE,
+    (
+        "window_kind",
+        "text",
+        "string",
+        Privacy::None,
+        "daily or weekly: the kind of the newest row carrying the flag.",
+    ),
+    (
+        "value",
+        "double precision",
+        "number or null",
+        Privacy::Pseudonymous,
+        "The flag's measure (e.g. days inactive), compared by the next digest to tell a worse flag.",
+    ),
+];
+
 /// The datasets of the views service in the stores `cfg` enables.
 pub fn datasets(cfg: &Config) -> Vec<Dataset> {
     let mut out = Vec::new();
@@ -185,6 +284,27 @@ pub fn datasets(cfg: &Config) -> Vec<Dataset> {
             "kept; lap erase removes a learner from every group",
             GROUPS,
         ),
+        (
+            "views_digest_prefs",
+            "digest-prefs.jsonl",
+            "How often each teacher wants a digest of new and worsening flags (the lake file keeps every choice; the newest counts).",
+            "kept while the teacher is in the roster",
+            DIGEST_PREFS,
+        ),
+        (
+            "views_digests",
+            "digests.jsonl",
+            "One record per digest period and teacher (lap digest): when it went out and over which channels.",
+            "kept",
+            DIGESTS,
+        ),
+        (
+            "views_digest_flags",
+            "digest-flags.jsonl",
+            "The open flags each digest found, the baseline the teacher's next digest compares with.",
+            "kept; lap erase removes a learner's records",
+            DIGEST_FLAGS,
+        ),
     ];
     for (table, file, what, retention, fields) in sets {
         let columns = |lake: bool| {
@@ -205,7 +325,7 @@ pub fn datasets(cfg: &Config) -> Vec<Dataset> {
             description: format!("{what} {SERVICE}"),
             format: format.into(),
             retention: retention.into(),
-            lineage: "written by lap views; read by lap views (the who-looked list of a learner's page) and by auditors".into(),
+            lineage: "written by lap views and lap digest; read by them (the who-looked list of a learner's page, the next digest) and by auditors".into(),
             location,
             columns: columns(lake),
         }
@@ -224,7 +344,7 @@ pub fn datasets(cfg: &Config) -> Vec<Dataset> {
             out.push(dataset(
                 format!("{schema}.{table}"),
                 "PostgreSQL table",
-                "PostgreSQL table (migrations 0006_views_service.sql, 0007_views_groups.sql)",
+                "PostgreSQL table (migrations 0006_views_service.sql, 0007_views_groups.sql, 0008_views_digests.sql)",
                 format!("schema {schema} of the sink.postgres database"),
                 false,
             ));

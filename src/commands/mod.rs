@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod catalog;
 pub mod demo;
+pub mod digest;
 pub mod erase;
 pub mod generate;
 pub mod lake;

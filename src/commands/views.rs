@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use lap_runtime::config::{self, Config, Secret};
+use lap_views::digest::Frequency;
 use lap_views::oidc::{Oidc, Settings};
 use lap_views::{Backend, Directory, Options, SignIn, Views};
 
@@ -69,24 +70,42 @@ async fn sign_in(cfg: &Config) -> anyhow::Result<SignIn> {
     })
 }
 
+/// The roster's directory and the store the views read: PostgreSQL when
+/// `sink.postgres.enabled`, else the lake (`lake` or `sink.lake.path`).
+pub async fn open(
+    cfg: &Config,
+    roster: Option<PathBuf>,
+    lake: Option<&str>,
+) -> anyhow::Result<(Directory, Backend)> {
+    let roster = roster
+        .or_else(|| Some(PathBuf::from(&cfg.views.roster)).filter(|p| !p.as_os_str().is_empty()))
+        .context("no roster export: give --roster or set views.roster")?;
+    let directory = directory(cfg, &roster)?;
+    let backend = match super::postgres_store(cfg)? {
+        Some(pg) => Backend::postgres(pg),
+        None => Backend::lake(super::lake(cfg, lake)?),
+    };
+    Ok((directory, backend))
+}
+
+/// The digest frequency of teachers who have not chosen.
+pub fn digest_default(cfg: &Config) -> Frequency {
+    Frequency::parse(&cfg.views.digest.default_frequency)
+        .expect("the config's validation admits known frequencies only")
+}
+
 /// Runs `lap views` until Ctrl-C.
 pub async fn run(config_file: Option<&Path>, args: ViewsArgs) -> anyhow::Result<()> {
     let cfg = config::load(config_file)?;
-    let roster = args
-        .roster
-        .or_else(|| Some(PathBuf::from(&cfg.views.roster)).filter(|p| !p.as_os_str().is_empty()))
-        .context("no roster export: give --roster or set views.roster")?;
-    let directory = directory(&cfg, &roster)?;
-    let backend = match super::postgres_store(&cfg)? {
-        Some(pg) => Backend::postgres(pg),
-        None => Backend::lake(super::lake(&cfg, args.lake.as_deref())?),
-    };
+    lap_runtime::telemetry::init(&cfg.log);
+    let (directory, backend) = open(&cfg, args.roster, args.lake.as_deref()).await?;
     let views = Views::new(
         directory,
         backend,
         Options {
             min_group_size: cfg.aggregate.min_group_size,
             sign_in: sign_in(&cfg).await?,
+            digest_default: digest_default(&cfg),
         },
     );
     let listen = match args.listen {

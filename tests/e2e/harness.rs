@@ -439,6 +439,13 @@ schema = "{schema}"
         }
     }
 
+    /// Sends one xAPI statement through the HTTP front door.
+    #[allow(dead_code)] // benches/pipeline.rs shares this file without it
+    pub async fn send_xapi(&self, statement: &Value) {
+        self.post(&reqwest::Client::new(), &statement.to_string(), false)
+            .await;
+    }
+
     /// Sends one generated line over HTTP as an LMS would: each xAPI
     /// statement on its own (so one invalid statement rejects only
     /// itself, as on the raw topic), each Caliper event in an envelope of

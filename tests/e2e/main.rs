@@ -6,7 +6,8 @@
 //! over the topics must give the same rows; once uninterrupted (then
 //! `lap backfill` recomputes into the stores after late events, see
 //! [`backfill`]), once with every service SIGKILLed at a random point
-//! while data flows.
+//! while data flows; and the views over what the services stored, in a
+//! real browser ([`views`]).
 
 mod backfill;
 #[path = "../common/mod.rs"]
@@ -14,6 +15,7 @@ mod common;
 mod compare;
 mod harness;
 mod scale;
+mod views;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use lap_sink::store::StoreError;
 use tracing::warn;
 
+use crate::digest::Frequency;
 use crate::directory::{Claim, Directory, Viewer};
 use crate::oidc::Oidc;
 use crate::pages;
@@ -52,6 +53,8 @@ pub struct Options {
     pub min_group_size: u32,
     /// How people sign in.
     pub sign_in: SignIn,
+    /// How often a teacher who has not chosen gets a digest.
+    pub digest_default: Frequency,
 }
 
 /// A signed-in browser.
@@ -303,6 +306,10 @@ pub fn router(views: Arc<Views>) -> Router {
         .route("/signin/callback", get(pages::home::callback))
         .route("/signout", post(pages::home::sign_out))
         .route("/my-data", get(pages::home::my_data))
+        .route(
+            "/digest",
+            get(pages::digest::page).post(pages::digest::save),
+        )
         .route("/classes/{class}", get(pages::class::page))
         .route("/classes/{class}/live", get(pages::live::class))
         .route("/classes/{class}/group", get(pages::groups::picked))

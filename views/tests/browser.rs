@@ -9,244 +9,19 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-use lap_runtime::testkit::{AXE_ENV, CHROMEDRIVER_ENV, OIDC_PROVIDER_ENV, free_port, service};
+use lap_runtime::testkit::{
+    AXE_ENV, CHROMEDRIVER_ENV, Chromium, OIDC_PROVIDER_ENV, free_port, service,
+};
 use lap_sink::delta::{DeltaStore, Lake};
 use lap_sink::store::Store;
 use lap_views::oidc::{Oidc, Settings};
 use lap_views::{Backend, Claim, SignIn};
-use serde_json::{Value, json};
-
-/// chromedriver, killed when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// One WebDriver session on a headless Chromium.
-struct Chromium {
-    http: reqwest::Client,
-    url: String,
-}
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-impl Chromium {
-    async fn start(driver: &str) -> (Driver, Chromium) {
-        let port = free_port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver starts");
-        let driver = Driver(child);
-        let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
-        let caps = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": "/usr/bin/chromium",
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,900"]}
-        }}});
-        let mut last = String::new();
-        for _ in 0..100 {
-            match call(
-                &http,
-                reqwest::Method::POST,
-                &format!("{base}/session"),
-                &caps,
-            )
-            .await
-            {
-                Ok(v) => {
-                    let id = v["sessionId"].as_str().unwrap().to_string();
-                    let c = Chromium {
-                        http,
-                        url: format!("{base}/session/{id}"),
-                    };
-                    c.cmd(
-                        reqwest::Method::POST,
-                        "/timeouts",
-                        json!({"script": 60_000}),
-                    )
-                    .await;
-                    return (driver, c);
-                }
-                Err(e) => last = e,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no WebDriver session: {last}");
-    }
-
-    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        call(&self.http, method, &format!("{}{path}", self.url), &body)
-            .await
-            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))
-    }
-
-    async fn open(&self, url: &str) {
-        self.cmd(reqwest::Method::POST, "/url", json!({"url": url}))
-            .await;
-    }
-
-    /// The element at `xpath`; a failure shows the page it looked at.
-    async fn find(&self, xpath: &str) -> String {
-        let url = format!("{}/element", self.url);
-        match call(
-            &self.http,
-            reqwest::Method::POST,
-            &url,
-            &json!({"using": "xpath", "value": xpath}),
-        )
-        .await
-        {
-            Ok(found) => found[ELEMENT].as_str().unwrap().to_string(),
-            Err(e) => panic!("no {xpath} on the page ({e}):\n{}", self.text().await),
-        }
-    }
-
-    async fn click(&self, xpath: &str) {
-        let id = self.find(xpath).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/click"),
-            json!({}),
-        )
-        .await;
-    }
-
-    async fn fill(&self, xpath: &str, text: &str) {
-        let id = self.find(xpath).await;
-        self.cmd(
-            reqwest::Method::POST,
-            &format!("/element/{id}/value"),
-            json!({"text": text}),
-        )
-        .await;
-    }
-
-    /// Runs `script` in the page; what it returns.
-    async fn script(&self, script: &str) -> Value {
-        self.cmd(
-            reqwest::Method::POST,
-            "/execute/sync",
-            json!({"script": script, "args": []}),
-        )
-        .await
-    }
-
-    async fn text(&self) -> String {
-        self.cmd(
-            reqwest::Method::POST,
-            "/execute/sync",
-            json!({"script": "return document.body.innerText", "args": []}),
-        )
-        .await
-        .as_str()
-        .unwrap()
-        .to_string()
-    }
-
-    /// axe-core's violations on the current page, one line each.
-    async fn violations(&self, axe: &str) -> Vec<String> {
-        self.cmd(
-            reqwest::Method::POST,
-            "/execute/sync",
-            json!({"script": format!("{axe}\nreturn typeof axe;"), "args": []}),
-        )
-        .await;
-        let script = "const done = arguments[arguments.length - 1];\
-            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})\
-              .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\
-              .catch(e => done(['axe failed: ' + e]));";
-        let found = self
-            .cmd(
-                reqwest::Method::POST,
-                "/execute/async",
-                json!({"script": script, "args": []}),
-            )
-            .await;
-        found
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect()
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self
-            .cmd(reqwest::Method::GET, "/screenshot", json!({}))
-            .await;
-        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("views-screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join(format!("{name}.png")),
-            decode(png.as_str().unwrap()),
-        )
-        .unwrap();
-    }
-}
-
-/// A WebDriver call; the `value` of its answer, or the error.
-async fn call(
-    http: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
-    body: &Value,
-) -> Result<Value, String> {
-    let mut req = http.request(method.clone(), url);
-    if method != reqwest::Method::GET {
-        req = req
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let res = req.send().await.map_err(|e| e.to_string())?;
-    let status = res.status();
-    let v: Value = serde_json::from_str(&res.text().await.map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(v["value"].clone())
-    } else {
-        Err(format!("{status}: {v}"))
-    }
-}
-
-/// Standard base64 (WebDriver's screenshots).
-fn decode(text: &str) -> Vec<u8> {
-    let val = |c: u8| match c {
-        b'A'..=b'Z' => c - b'A',
-        b'a'..=b'z' => c - b'a' + 26,
-        b'0'..=b'9' => c - b'0' + 52,
-        b'+' => 62,
-        _ => 63,
-    };
-    let bytes: Vec<u8> = text
-        .bytes()
-        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
-        .map(val)
-        .collect();
-    bytes
-        .chunks(4)
-        .flat_map(|c| {
-            let n = c
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, v)| n | u32::from(*v) << (18 - 6 * i));
-            let out = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.into_iter().take(c.len() - 1)
-        })
-        .collect()
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_is_accessible_in_a_real_browser_and_shows_each_person_their_part() {
@@ -279,7 +54,12 @@ async fn every_page_is_accessible_in_a_real_browser_and_shows_each_person_their_
         for m in must_not {
             assert!(!text.contains(m), "{name}: `{m}` shown in:\n{text}");
         }
-        browser.screenshot(name).await;
+        browser
+            .screenshot(
+                &Path::new(env!("CARGO_TARGET_TMPDIR")).join("views-screenshots"),
+                name,
+            )
+            .await;
         for v in browser.violations(&axe).await {
             problems.push(format!("{name}: {v}"));
         }
@@ -356,6 +136,25 @@ async fn every_page_is_accessible_in_a_real_browser_and_shows_each_person_their_
     browser.open(&format!("{base}/learners/{}", p("l7"))).await;
     check("teacher-other-learner", &["Not found"], &["Liv Learner"]).await;
     browser.open(&format!("{base}/")).await;
+    browser.click("//a[contains(., 'Your digest')]").await;
+    check(
+        "teacher-digest",
+        &["How often do you want it?", "Weekly"],
+        &[],
+    )
+    .await;
+    browser.click("//label[contains(., 'Weekly')]").await;
+    browser.click("//button[contains(., 'Save')]").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    browser.open(&format!("{base}/digest")).await;
+    check("teacher-digest-saved", &["How often do you want it?"], &[]).await;
+    assert_eq!(
+        browser
+            .script("return document.getElementById('f-weekly').checked;")
+            .await,
+        json!(true),
+        "the choice is kept"
+    );
     browser.click("//button[contains(., 'Sign out')]").await;
 
     browser.click("//button[contains(., 'Ada Admin')]").await;

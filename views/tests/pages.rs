@@ -93,34 +93,6 @@ fn the_roster_alone_says_who_sees_what() {
     );
 }
 
-/// Every roster name, e-mail or username found in the files under `dir`.
-fn personal_data_in(dir: &std::path::Path) -> Vec<String> {
-    let mut found = Vec::new();
-    for e in walk(dir) {
-        let bytes = std::fs::read(&e).unwrap();
-        let text = String::from_utf8_lossy(&bytes);
-        for word in PERSONAL {
-            if text.contains(word) {
-                found.push(format!("{word} in {}", e.display()));
-            }
-        }
-    }
-    found
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 /// The scenario both stores must pass.
 async fn each_person_sees_their_part(base: &str) {
     // Nobody signed in: sent to sign in, whatever they ask for.
@@ -158,6 +130,39 @@ async fn each_person_sees_their_part(base: &str) {
         "the newest week is provisional"
     );
     assert!(class.body.contains("<svg"), "a trend chart");
+
+    // Tove's digest: weekly until she chooses (the service's default),
+    // then what she chose; only with the form's token; nobody else's page.
+    let digest = tove.get("/digest").await;
+    assert_eq!(digest.status, 200);
+    assert!(
+        digest.body.contains(r#"id="f-none" value="none" checked"#),
+        "the default until she chooses: {}",
+        digest.body
+    );
+    assert_eq!(
+        tove.post("/digest", &[("csrf", "forged"), ("frequency", "daily")])
+            .await
+            .status,
+        403
+    );
+    let csrf = tove.csrf("/digest").await;
+    let saved = tove
+        .post("/digest", &[("csrf", &csrf), ("frequency", "daily")])
+        .await;
+    assert_eq!((saved.status, saved.location.as_str()), (303, "/digest"));
+    assert!(
+        tove.get("/digest")
+            .await
+            .body
+            .contains(r#"id="f-daily" value="daily" checked"#)
+    );
+    assert_eq!(
+        tove.post("/digest", &[("csrf", &csrf), ("frequency", "hourly")])
+            .await
+            .status,
+        400
+    );
     assert_eq!(tove.get("/classes/c3").await.status, 404, "not her class");
     assert_eq!(
         tove.get("/classes/c2").await.status,
@@ -398,6 +403,11 @@ async fn each_person_sees_their_part(base: &str) {
 
     // Gro, Lea's guardian: Lea only, with who looked at her rows.
     let gro = Browser::signed_in(base, "g1").await;
+    assert_eq!(
+        gro.get("/digest").await.status,
+        404,
+        "digests are for teachers"
+    );
     let child = gro.get(&lea).await;
     assert_eq!(child.status, 200);
     assert!(child.body.contains("Lea Lund"));
@@ -538,6 +548,7 @@ async fn the_demo_sign_in_refuses_an_address_others_can_reach() {
         lap_views::Options {
             min_group_size: 5,
             sign_in: lap_views::SignIn::Demo,
+            digest_default: lap_views::digest::Frequency::None,
         },
     );
     let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();

@@ -252,16 +252,7 @@ fn validate(cfg: &Config, origins: &Origins) -> Result<(), ConfigError> {
         origin: origins.of(key),
         reason,
     };
-    let one_of = |key: &str, value: &str, allowed: &[&str]| {
-        if allowed.contains(&value) {
-            Ok(())
-        } else {
-            Err(invalid(
-                key,
-                format!("`{value}` is not one of {}", allowed.join(", ")),
-            ))
-        }
-    };
+    let one_of = |key: &str, value: &str, allowed: &[&str]| choice(&invalid, key, value, allowed);
     let k = &cfg.kafka;
     if k.bootstrap_servers.trim().is_empty() {
         return Err(invalid(
@@ -517,6 +508,23 @@ fn validate_enrich(
     Ok(())
 }
 
+/// Refuses `value` of `key` unless it is one of `allowed`.
+fn choice(
+    invalid: &impl Fn(&str, String) -> ConfigError,
+    key: &str,
+    value: &str,
+    allowed: &[&str],
+) -> Result<(), ConfigError> {
+    if allowed.contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("`{value}` is not one of {}", allowed.join(", ")),
+        ))
+    }
+}
+
 fn validate_views(
     cfg: &Config,
     invalid: &impl Fn(&str, String) -> ConfigError,
@@ -561,6 +569,56 @@ fn validate_views(
                 v.oidc.roster_field,
                 fields.join(", ")
             ),
+        ));
+    }
+    let d = &v.digest;
+    let one_of = |key: &str, value: &str, allowed: &[&str]| choice(invalid, key, value, allowed);
+    one_of(
+        "views.digest.default_frequency",
+        &d.default_frequency,
+        &["none", "daily", "weekly"],
+    )?;
+    one_of(
+        "views.digest.weekly_day",
+        &d.weekly_day,
+        &[
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ],
+    )?;
+    for (key, value, schemes) in [
+        (
+            "views.digest.smtp_url",
+            &d.smtp_url,
+            &["smtp://", "smtps://"][..],
+        ),
+        (
+            "views.digest.webhook_url",
+            &d.webhook_url,
+            &["http://", "https://"][..],
+        ),
+        (
+            "views.digest.base_url",
+            &d.base_url,
+            &["http://", "https://"][..],
+        ),
+    ] {
+        if !value.is_empty() && !schemes.iter().any(|s| value.starts_with(s)) {
+            return Err(invalid(
+                key,
+                format!("`{value}` does not start with {}", schemes.join(" or ")),
+            ));
+        }
+    }
+    if !d.smtp_url.is_empty() && !d.from.contains('@') {
+        return Err(invalid(
+            "views.digest.from",
+            "is needed with views.digest.smtp_url: the address digests are sent from".into(),
         ));
     }
     Ok(())

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use load::{ConfigError, load, load_from};
 pub use secret::Secret;
 pub use sink::{LakeConfig, PostgresConfig, RetentionConfig, SinkConfig};
-pub use views::{OidcConfig, ViewsConfig};
+pub use views::{DigestConfig, OidcConfig, ViewsConfig};
 
 /// The whole configuration.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]

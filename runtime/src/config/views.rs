@@ -18,6 +18,8 @@ pub struct ViewsConfig {
     pub sign_in: String,
     /// The OpenID provider, for `sign_in = "oidc"`.
     pub oidc: OidcConfig,
+    /// Digests of new and worsening flags sent to teachers (`lap digest`).
+    pub digest: DigestConfig,
 }
 
 impl Default for ViewsConfig {
@@ -27,6 +29,7 @@ impl Default for ViewsConfig {
             roster: String::new(),
             sign_in: "demo".into(),
             oidc: OidcConfig::default(),
+            digest: DigestConfig::default(),
         }
     }
 }
@@ -65,6 +68,54 @@ impl Default for OidcConfig {
             claim: "email".into(),
             roster_field: "email".into(),
             scopes: "email".into(),
+        }
+    }
+}
+
+/// Digests: each teacher gets the new and worsening flags of their classes
+/// by e-mail and through a webhook, daily or weekly as they choose on the
+/// views' digest page. `lap digest` sends the ones that are due.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigestConfig {
+    /// How often a teacher who has not chosen gets a digest: `none`,
+    /// `daily` or `weekly`.
+    pub default_frequency: String,
+    /// The day weekly digests go out (`monday` … `sunday`), in
+    /// `aggregate.time_zone`; a run later in the week still sends the
+    /// week's digest once.
+    pub weekly_day: String,
+    /// The views' address as teachers reach it, for the links in a digest
+    /// (e.g. `https://views.school.example`); empty: `http://` and
+    /// `views.listen`.
+    pub base_url: String,
+    /// SMTP server to send e-mail through: `smtp://host:port` (add
+    /// `?tls=required` for STARTTLS) or `smtps://host:port`, with
+    /// `user@` before the host for authentication. Empty: no e-mail.
+    pub smtp_url: String,
+    /// File holding the SMTP password; `LAP_VIEWS_SMTP_PASSWORD` wins.
+    pub smtp_password_file: String,
+    /// The digest's sender address.
+    pub from: String,
+    /// URL each digest is also POSTed to as JSON, without any name (e.g.
+    /// a messaging integration). Empty: none.
+    pub webhook_url: String,
+    /// File holding a bearer token sent to the webhook;
+    /// `LAP_VIEWS_WEBHOOK_TOKEN` wins. Empty: none.
+    pub webhook_token_file: String,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            default_frequency: "none".into(),
+            weekly_day: "monday".into(),
+            base_url: String::new(),
+            smtp_url: String::new(),
+            smtp_password_file: String::new(),
+            from: String::new(),
+            webhook_url: String::new(),
+            webhook_token_file: String::new(),
         }
     }
 }

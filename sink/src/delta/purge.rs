@@ -21,11 +21,19 @@ pub const AUDIT_FILE: &str = "erasures.ndjson";
 /// views`): access records and flag actions, one JSON object per line,
 /// each naming the learner's `person_key`.
 pub const VIEWS_DIR: &str = "_lap_views";
-/// The views service's record files in [`VIEWS_DIR`], by table name.
-pub const VIEWS_FILES: [(&str, &str); 3] = [
+/// The views service's record files in [`VIEWS_DIR`] that name learners,
+/// by table name: erasing a learner edits each.
+pub const VIEWS_FILES: [(&str, &str); 4] = [
     ("views_access", "access.jsonl"),
     ("views_flag_actions", "flag-actions.jsonl"),
     ("views_groups", "groups.jsonl"),
+    ("views_digest_flags", "digest-flags.jsonl"),
+];
+/// The views service's other record files in [`VIEWS_DIR`], about
+/// teachers only: digest preferences and the digests sent.
+pub const VIEWS_TEACHER_FILES: [(&str, &str); 2] = [
+    ("views_digest_prefs", "digest-prefs.jsonl"),
+    ("views_digests", "digests.jsonl"),
 ];
 
 /// What erasing the learner `person_key` does to one line of the views'

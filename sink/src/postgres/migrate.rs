@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_views_groups.sql",
         sql: include_str!("../../migrations/0007_views_groups.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_views_digests.sql",
+        sql: include_str!("../../migrations/0008_views_digests.sql"),
+    },
 ];
 
 const STORE: &str = "postgres";

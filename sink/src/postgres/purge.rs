@@ -88,6 +88,11 @@ impl PgStore {
                     "DELETE FROM views_flag_actions",
                 ),
                 (
+                    "views_digest_flags",
+                    "person_key = $1",
+                    "DELETE FROM views_digest_flags",
+                ),
+                (
                     "views_groups",
                     "$1 = ANY(members)",
                     "UPDATE views_groups SET members = array_remove(members, $1)",

@@ -35,6 +35,7 @@ pub async fn home(State(views): State<Arc<Views>>, signed: Signed) -> Result<Res
                 ul { @for c in v.classes.iter().filter_map(|c| d.class(c)) {
                     li { a href={"/classes/" (c.id)} { (c.title) } " (" (c.id) ")" }
                 } }
+                p { a href="/digest" { "Your digest of new and worsening flags" } }
             }
             Role::Leader => {
                 h2 { "Your schools" }

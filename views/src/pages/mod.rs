@@ -2,6 +2,7 @@
 //! freshness, indicator tables, trend charts and CSV downloads.
 
 pub mod class;
+pub mod digest;
 pub mod groups;
 pub mod home;
 pub mod learner;

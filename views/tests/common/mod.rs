@@ -261,6 +261,7 @@ pub fn serve_on(
         Options {
             min_group_size: 5,
             sign_in,
+            digest_default: lap_views::digest::Frequency::None,
         },
     );
     let served = views.clone();
@@ -360,4 +361,32 @@ impl Browser {
             + 19;
         body[at..at + 64].to_string()
     }
+}
+
+/// Every roster word of [`PERSONAL`] found in a file under `dir`.
+pub fn personal_data_in(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in walk(dir) {
+        let bytes = std::fs::read(&e).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for word in PERSONAL {
+            if text.contains(word) {
+                found.push(format!("{word} in {}", e.display()));
+            }
+        }
+    }
+    found
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -2,11 +2,12 @@
 //! the services layout, the lake in embedded mode (the demo). The pages
 //! are the same either way.
 //!
-//! The views keep two records of their own: access records (one per page
-//! that showed a learner's rows) and flag actions (a teacher acknowledged,
-//! resolved or marked a flag not useful). In PostgreSQL they are the
-//! tables `views_access` and `views_flag_actions`; in the lake, JSON lines
-//! under `_lap_views/`.
+//! The views keep records of their own: access records (one per page
+//! that showed a learner's rows), flag actions (a teacher acknowledged,
+//! resolved or marked a flag not useful), saved groups, and the digests
+//! (teachers' choices, the digests sent and the flags each noted). In
+//! PostgreSQL they are the `views_*` tables; in the lake, JSON lines under
+//! `_lap_views/`.
 
 use lap_schemas::IndicatorRow;
 use lap_sink::delta::Lake;
@@ -18,11 +19,18 @@ use tokio::sync::Mutex;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use lap_sink::delta::purge::{VIEWS_DIR as LAKE_FOLDER, VIEWS_FILES};
+use lap_sink::delta::purge::{VIEWS_DIR as LAKE_FOLDER, VIEWS_FILES, VIEWS_TEACHER_FILES};
+
+mod digests;
+
+pub use digests::DigestRecord;
 
 const ACCESS_FILE: &str = VIEWS_FILES[0].1;
 const FLAG_FILE: &str = VIEWS_FILES[1].1;
 const GROUP_FILE: &str = VIEWS_FILES[2].1;
+const DIGEST_FLAG_FILE: &str = VIEWS_FILES[3].1;
+const PREF_FILE: &str = VIEWS_TEACHER_FILES[0].1;
+const DIGEST_FILE: &str = VIEWS_TEACHER_FILES[1].1;
 
 /// One page that showed a learner's rows to someone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

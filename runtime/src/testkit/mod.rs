@@ -15,6 +15,12 @@ use crate::config::{KafkaConfig, TopicSpec};
 use crate::transport::Message;
 use crate::transport::kafka::ensure_topics;
 
+mod browser;
+mod smtpd;
+
+pub use browser::{Chromium, Driver};
+pub use smtpd::Smtpd;
+
 /// Environment variable naming the main test broker (noida-db).
 pub const KAFKA_ENV: &str = "LAP_TEST_KAFKA";
 /// Environment variable naming the second test broker (tansu).
@@ -41,6 +47,10 @@ pub const OIDC_PROVIDER_ENV: &str = "LAP_TEST_OIDC_PROVIDER";
 /// Environment variable holding the URL of an S3 server (moto), which
 /// honours conditional writes as Amazon S3 does.
 pub const S3_ENV: &str = "LAP_TEST_S3";
+
+/// Environment variable holding a Python with `aiosmtpd` (an SMTP server
+/// the test starts with `-m aiosmtpd`), for the views' e-mailed digests.
+pub const SMTPD_ENV: &str = "LAP_TEST_SMTPD";
 
 /// The value of `var`, or `None` with a printed reason. With
 /// `LAP_REQUIRE_SERVICES=1` (set by the test script) a missing service is a
