@@ -448,3 +448,53 @@ async fn memory_every_partition_ends_with_a_member_that_read_it_to_the_end() {
         "partitions held at their end by a: {held_a:?}, b: {held_b:?}, c: {held_c:?}"
     );
 }
+
+/// A member whose stage falls behind its channel by more than the drain
+/// timeout while a partition moves to another member: the assignment
+/// notice and the messages of that partition still waiting in its channel
+/// must not be handed out any more, or the member would take on, and emit
+/// for, a partition its new owner already took on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_tansu_a_late_reader_is_not_handed_what_it_lost() {
+    let Some(mut h) = Kafka::from_env(testkit::KAFKA_TANSU_ENV) else {
+        return;
+    };
+    h.0.consumer.drain_timeout_ms = 500;
+    let topic = h.topic().await;
+    produce(&h, &topic, 0..8).await;
+    let group = testkit::unique("late");
+    // `a` joins, is assigned every partition and fetches, but reads none
+    // of it yet: the notice and the messages wait in its channel.
+    let mut a = h.source(&group, &topic);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut b = h.source(&group, &topic);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    let taken: BTreeSet<i32> = loop {
+        let batch = tokio::time::timeout_at(deadline, b.next_batch())
+            .await
+            .expect("the second member never got a partition")
+            .unwrap()
+            .unwrap();
+        if let Some(Rebalance::Assigned(tps)) = &batch.rebalance
+            && !tps.is_empty()
+        {
+            break tps.iter().map(|tp| tp.partition).collect();
+        }
+    };
+    // Now `a` reads what waited: nothing of the partitions `b` took.
+    let mut handed = BTreeSet::new();
+    while let Ok(next) = tokio::time::timeout(Duration::from_secs(3), a.next_batch()).await {
+        let batch = next.unwrap().unwrap();
+        if let Some(Rebalance::Assigned(tps)) = &batch.rebalance {
+            handed.extend(tps.iter().map(|tp| tp.partition));
+        }
+        handed.extend(batch.messages.iter().map(|m| m.partition));
+        batch.acker().ack(batch.messages.iter().map(Message::id));
+    }
+    assert!(
+        handed.is_disjoint(&taken),
+        "`a` was handed {handed:?} after `b` took {taken:?}"
+    );
+    a.close(Duration::from_secs(5)).await.unwrap();
+    b.close(Duration::from_secs(5)).await.unwrap();
+}

@@ -123,6 +123,75 @@ pub fn line_chart(id: &str, title: &str, unit: Unit, series: &[Series]) -> Marku
     }
 }
 
+/// How many of `values` fall in each of five bins: fifths of 0–100 % for
+/// percentages, else equal widths from 0 to the largest value (whole
+/// numbers for counts and minutes). Each bin with its label.
+pub fn bins(unit: Unit, values: &[f64]) -> Vec<(String, usize)> {
+    const N: usize = 5;
+    let max = values.iter().copied().fold(0.0_f64, f64::max);
+    let (width, label): (f64, Box<dyn Fn(f64, f64) -> String>) = match unit {
+        Unit::Percent => (
+            0.2,
+            Box::new(|lo, hi| format!("{:.0}–{:.0} %", lo * 100.0, hi * 100.0)),
+        ),
+        Unit::Count | Unit::Minutes => (
+            ((max + 1.0) / N as f64).ceil().max(1.0),
+            Box::new(|lo, hi| format!("{lo:.0}–{:.0}", hi - 1.0)),
+        ),
+        Unit::Number => (
+            (max / N as f64).max(f64::MIN_POSITIVE),
+            Box::new(|lo, hi| format!("{lo:.2}–{hi:.2}")),
+        ),
+    };
+    let mut counts = vec![0usize; N];
+    for v in values {
+        counts[((v / width) as usize).min(N - 1)] += 1;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (label(i as f64 * width, (i + 1) as f64 * width), n))
+        .collect()
+}
+
+/// A bar chart of how `values` (one per learner) spread over [`bins`],
+/// with an `id` unique on the page; the counts are in the bars' titles and
+/// in the table the page puts beside it.
+pub fn histogram(id: &str, title: &str, unit: Unit, values: &[f64]) -> Markup {
+    let bins = bins(unit, values);
+    let most = bins.iter().map(|b| b.1).max().unwrap_or(0).max(1) as f64;
+    let slot = (WIDTH - LEFT - RIGHT) / bins.len() as f64;
+    let y = |n: f64| TOP + (1.0 - n / most) * (HEIGHT - TOP - BOTTOM);
+    let desc = format!(
+        "How {} learners spread: {}; the numbers are in the table below the chart.",
+        values.len(),
+        bins.iter()
+            .map(|(l, n)| format!("{n} in {l}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    html! {
+        figure.chart {
+            svg viewBox={"0 0 " (WIDTH) " " (HEIGHT)} role="img" aria-labelledby={(id) "-t " (id) "-d"} {
+                title id={(id) "-t"} { (title) }
+                desc id={(id) "-d"} { (desc) }
+                line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y(0.0)) y2=(y(0.0)) stroke="#333" {}
+                @for (i, (label, n)) in bins.iter().enumerate() {
+                    @let x = LEFT + slot * i as f64;
+                    rect x=(format!("{:.1}", x + slot * 0.1)) y=(format!("{:.1}", y(*n as f64)))
+                        width=(format!("{:.1}", slot * 0.8)) height=(format!("{:.1}", y(0.0) - y(*n as f64)))
+                        fill=(COLOURS[0]) {
+                        title { (label) ": " (n) " learners" }
+                    }
+                    text x=(format!("{:.1}", x + slot / 2.0)) y=(format!("{:.1}", y(*n as f64) - 4.0)) text-anchor="middle" font-size="12" fill="#1a1a1a" { (n) }
+                    text x=(format!("{:.1}", x + slot / 2.0)) y=(HEIGHT - BOTTOM + 16.0) text-anchor="middle" font-size="11" fill="#333" { (label) }
+                }
+            }
+            figcaption { (title) }
+        }
+    }
+}
+
 /// The unbroken stretches of `points` with values.
 fn runs(points: &[(i64, Option<f64>)]) -> Vec<Vec<(i64, f64)>> {
     let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new()];
@@ -144,6 +213,29 @@ mod tests {
     fn a_missing_value_breaks_the_line() {
         let pts = [(1, Some(0.5)), (2, None), (3, Some(0.7)), (4, Some(0.8))];
         assert_eq!(runs(&pts), vec![vec![(1, 0.5)], vec![(3, 0.7), (4, 0.8)]]);
+    }
+
+    #[test]
+    fn values_fall_in_five_bins_the_top_one_closed() {
+        let pct = bins(Unit::Percent, &[0.0, 0.19, 0.2, 0.95, 1.0]);
+        assert_eq!(
+            pct,
+            [
+                ("0–20 %".to_string(), 2),
+                ("20–40 %".to_string(), 1),
+                ("40–60 %".to_string(), 0),
+                ("60–80 %".to_string(), 0),
+                ("80–100 %".to_string(), 2),
+            ]
+        );
+        // Counts up to 9: bins of two whole numbers each.
+        let counts = bins(Unit::Count, &[0.0, 1.0, 2.0, 9.0]);
+        assert_eq!(counts[0], ("0–1".to_string(), 2));
+        assert_eq!(counts[1], ("2–3".to_string(), 1));
+        assert_eq!(counts[4], ("8–9".to_string(), 1));
+        let svg = histogram("h", "Activity", Unit::Count, &[0.0, 1.0, 2.0, 9.0]).into_string();
+        assert_eq!(svg.matches("<rect").count(), 5);
+        assert!(svg.contains("0–1: 2 learners"), "{svg}");
     }
 
     #[test]

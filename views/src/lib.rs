@@ -15,13 +15,15 @@
 //!   views keep access records and flag actions.
 //! - [`present`]: transport-free — open flags after teachers' actions,
 //!   series for charts.
-//! - [`chart`], [`labels`], [`pages`]: server-rendered HTML and SVG.
+//! - [`chart`], [`calendar`], [`labels`], [`pages`]: server-rendered HTML
+//!   and SVG.
 //! - [`digest`]: transport-free — which flags are new or worse since a
 //!   teacher's previous digest, and what the digest says (no names).
 //! - [`notify`]: sends the digests that are due, by e-mail and webhook.
 //! - [`oidc`]: sign-in through the school's OpenID provider.
 //! - [`server`]: routes, sign-in sessions, CSRF, and [`serve`].
 
+pub mod calendar;
 pub mod chart;
 pub mod digest;
 pub mod directory;

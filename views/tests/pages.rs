@@ -130,6 +130,15 @@ async fn each_person_sees_their_part(base: &str) {
         "the newest week is provisional"
     );
     assert!(class.body.contains("<svg"), "a trend chart");
+    assert!(
+        class
+            .body
+            .contains("How the class spreads in the newest week")
+            && class
+                .body
+                .contains("Learning activities: learners per range"),
+        "how the class spreads, with its numbers"
+    );
 
     // Tove's digest: weekly until she chooses (the service's default),
     // then what she chose; only with the form's token; nobody else's page.
@@ -189,6 +198,12 @@ async fn each_person_sees_their_part(base: &str) {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("Lea Lund") && page.body.contains("No recent activity"));
     assert!(page.body.contains("days inactive"), "the evidence is shown");
+    assert!(
+        page.body
+            .contains("Attendance in September 2026, Maths 7A: 1 present, 1 late, 1 absent"),
+        "the attendance calendar: {}",
+        page.body
+    );
     let csv = tove.get(&format!("{lea}/learner_weekly.csv")).await;
     assert_eq!(csv.status, 200);
     let lines: Vec<&str> = csv.body.lines().collect();

@@ -65,6 +65,11 @@ impl OffsetTracker {
         self.partitions.lock().keys().cloned().collect()
     }
 
+    /// Whether `tp` is assigned now.
+    pub(crate) fn holds(&self, tp: &TopicPartition) -> bool {
+        self.partitions.lock().contains_key(tp)
+    }
+
     /// Number of assigned partitions.
     pub(crate) fn assigned_count(&self) -> usize {
         self.partitions.lock().len()

@@ -1,19 +1,21 @@
 //! A class: its trend over the term, its newest week, and for its
-//! teachers the learners with their open flags. School leaders see the
-//! class rows only.
+//! teachers the learners with their open flags and how the class spreads.
+//! School leaders see the class rows only.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use lap_schemas::IndicatorRow;
 use lap_sink::select::Selection;
-use maud::html;
+use maud::{Markup, html};
 
 use super::{
     csv as csv_response, freshness, indicator_table, layout_live, record_access, table_of, trends,
 };
+use crate::chart::{bins, histogram};
 use crate::directory::{Class, Role};
-use crate::labels;
+use crate::labels::{self, Unit};
 use crate::present::{newest, open_flags};
 use crate::server::{PageError, Signed, Views};
 
@@ -125,11 +127,52 @@ pub async fn page(
                 }
                 button type="submit" { "Show the picked learners as a group" }
                 }
+                @if let Some(row) = latest {
+                    (spread(&learner_rows, row.window_start))
+                }
             }
         }
     };
     let live = format!("/classes/{}/live", class.id);
     Ok(layout_live(&class.title, Some((v, &signed.csrf)), Some(&live), body).into_response())
+}
+
+/// What the class's spread charts show: (indicator, unit).
+const SPREAD: [(&str, Unit); 2] = [
+    ("activity_events", Unit::Count),
+    ("mean_score", Unit::Percent),
+];
+
+/// How the learners of the class spread over the week starting at
+/// `week`, per indicator of [`SPREAD`]: a bar chart and its numbers. For
+/// the class's teachers only, who see each learner's row anyway.
+fn spread(learner_rows: &[IndicatorRow], week: i64) -> Markup {
+    html! {
+        h2 { "How the class spreads in the newest week" }
+        @for (name, unit) in SPREAD {
+            @let values: Vec<f64> = learner_rows.iter()
+                .filter(|r| r.window_start == week)
+                .filter_map(|r| r.indicators.get(name).copied().flatten())
+                .collect();
+            @let title = labels::indicator(name).0;
+            @if !values.is_empty() {
+                section.trend {
+                    h3 { (title) }
+                    (histogram(&format!("spread-{name}"), &title, unit, &values))
+                    details {
+                        summary { "Numbers of “" (title) "”" }
+                        table {
+                            caption { (title) ": learners per range" }
+                            thead { tr { th scope="col" { "Range" } th scope="col" { "Learners" } } }
+                            tbody { @for (range, n) in bins(unit, &values) {
+                                tr { th scope="row" { (range) } td { (n) } }
+                            } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `GET /classes/{class}/{class_weekly|class_daily}.csv`.

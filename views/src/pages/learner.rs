@@ -13,6 +13,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{csv as csv_response, freshness, layout_live, record_access, table_of, trends};
+use crate::calendar::{calendar, marks};
 use crate::chart::date;
 use crate::directory::{Learner, Role};
 use crate::labels;
@@ -61,7 +62,7 @@ pub async fn page(
         .flag_actions(std::slice::from_ref(&learner.pseudonym))
         .await?;
     let mut all = rows.clone();
-    all.extend(daily);
+    all.extend(daily.iter().cloned());
     let flags = open_flags(&all, &actions);
     record_access(
         &views,
@@ -132,6 +133,11 @@ pub async fn page(
                     }
                 }
                 (trends(&views, &format!("class{i}"), &of, Some(&format!("/learners/{}/learner_weekly.csv", learner.pseudonym))))
+                @let days = marks(&daily.iter().filter(|r| &r.class_id == c).cloned().collect::<Vec<_>>());
+                @if !days.is_empty() {
+                    h3 { "Attendance by day" }
+                    (calendar(&title_of(c), &days))
+                }
             }
         }
         @if rows.is_empty() { p { "No weekly rows yet." } }

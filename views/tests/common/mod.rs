@@ -227,6 +227,33 @@ pub fn rows() -> Rows {
             }
             learners.push(lr);
         }
+        if week == 0 {
+            // Lea's first three school days in Maths: present, late, absent.
+            let days = r.indicators.entry("learner_daily").or_default();
+            for (d, absences, tardies) in [(0, 0.0, 0.0), (1, 0.0, 1.0), (2, 1.0, 0.0)] {
+                let start = MONDAY + d * 86_400_000_000;
+                days.push(IndicatorRow {
+                    table_name: "learner_daily".into(),
+                    window_kind: WindowKind::Daily,
+                    window_start: start,
+                    window_end: start + 86_400_000_000,
+                    ..row(
+                        EntityKind::Learner,
+                        &p("l1"),
+                        Some("c1"),
+                        "s1",
+                        0,
+                        1,
+                        &[
+                            ("attendance_rate", 1.0 - absences),
+                            ("absences", absences),
+                            ("tardies", tardies),
+                        ],
+                    )
+                });
+            }
+        }
+        let learners = r.indicators.entry("learner_weekly").or_default();
         learners.push(row(
             EntityKind::Learner,
             &p("l7"),

@@ -7,7 +7,9 @@
 //!
 //! Rebalances reach the stage as [`Rebalance`] notices in the same channel
 //! as the batches, so a stage sees an assignment before the first message
-//! of the partition and a revocation after the last one. On a revocation
+//! of the partition and a revocation after the last one; what of a
+//! partition still waits in the channel when it is revoked is not handed
+//! out any more (its new owner reads it). On a revocation
 //! the thread, inside librdkafka's rebalance callback (cooperative-sticky:
 //! only the partitions that move), hands the notice over and waits until
 //! every message of the revoked partitions is acknowledged or abandoned by
@@ -284,29 +286,48 @@ impl Source for KafkaSource {
         let acker = Acker {
             tracker: self.tracker.clone(),
         };
-        match rx.recv().await {
-            Some(Polled::Messages(messages)) => Ok(Some(Batch {
-                messages,
-                rebalance: None,
-                acker,
-            })),
-            Some(Polled::Notice(notice)) => Ok(Some(Batch {
-                messages: Vec::new(),
-                rebalance: Some(notice),
-                acker,
-            })),
-            None => {
-                // The poll thread ended without being asked to: it panicked
-                // (it sends a report on every other way out).
-                let asked = self.shared.stop.load(Ordering::SeqCst);
-                if let (false, Some(done)) = (asked, self.done.as_mut())
-                    && let Err(oneshot::error::TryRecvError::Closed) = done.try_recv()
-                {
-                    self.done = None;
-                    return Err(TransportError::Thread("poll thread panicked".into()));
+        // What waited in the channel while its partition was revoked (the
+        // stage fell behind by more than the drain timeout) belongs to the
+        // partition's new owner now: a stale assignment notice or message
+        // handed out here would let this member work on, and emit for, a
+        // partition another member already restored and took on.
+        let held = |tp: &TopicPartition| self.tracker.holds(tp);
+        loop {
+            return match rx.recv().await {
+                Some(Polled::Messages(mut messages)) => {
+                    messages.retain(|m| held(&m.topic_partition()));
+                    if messages.is_empty() {
+                        continue;
+                    }
+                    Ok(Some(Batch {
+                        messages,
+                        rebalance: None,
+                        acker,
+                    }))
                 }
-                Ok(None)
-            }
+                Some(Polled::Notice(mut notice)) => {
+                    if let Rebalance::Assigned(tps) = &mut notice {
+                        tps.retain(|tp| held(tp));
+                    }
+                    Ok(Some(Batch {
+                        messages: Vec::new(),
+                        rebalance: Some(notice),
+                        acker,
+                    }))
+                }
+                None => {
+                    // The poll thread ended without being asked to: it panicked
+                    // (it sends a report on every other way out).
+                    let asked = self.shared.stop.load(Ordering::SeqCst);
+                    if let (false, Some(done)) = (asked, self.done.as_mut())
+                        && let Err(oneshot::error::TryRecvError::Closed) = done.try_recv()
+                    {
+                        self.done = None;
+                        return Err(TransportError::Thread("poll thread panicked".into()));
+                    }
+                    Ok(None)
+                }
+            };
         }
     }
 
