@@ -42,6 +42,12 @@ fn learner_identifiers(p: &Pipeline) -> Vec<String> {
     out
 }
 
+/// Where the screenshots are kept for people to look at, beside the views
+/// tests' own.
+fn screenshots() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("views-screenshots")
+}
+
 /// The newest generated xAPI statement of class `class`, by timestamp.
 fn newest_statement_of(p: &Pipeline, class: &str) -> Value {
     let suffix = format!("/classes/{class}");
@@ -215,7 +221,7 @@ async fn a_teacher_watches_their_class_page_change_live_in_a_real_browser() {
     );
     assert!(browser.text().await.contains("Updated with new data"));
     browser
-        .screenshot(&p.dir.path().join("screenshots"), "class-live")
+        .screenshot(&screenshots(), "pipeline-class-live")
         .await;
 
     // One learner page: one access record.
@@ -226,6 +232,7 @@ async fn a_teacher_watches_their_class_page_change_live_in_a_real_browser() {
         .await;
     let learner = learner.as_str().unwrap().to_string();
     browser.open(&format!("{base}{learner}")).await;
+    browser.screenshot(&screenshots(), "pipeline-learner").await;
     let key = learner.trim_start_matches("/learners/");
     let records: i64 = client
         .query_one(

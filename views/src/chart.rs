@@ -95,8 +95,10 @@ pub fn line_chart(id: &str, title: &str, unit: Unit, series: &[Series]) -> Marku
                     line x1=(LEFT) x2=(WIDTH - RIGHT) y1=(y(*g)) y2=(y(*g)) stroke="#d0d0d0" {}
                     text x=(LEFT - 6.0) y=(y(*g) + 4.0) text-anchor="end" font-size="11" fill="#333" { (tick(unit, *g)) }
                 }
-                @for t in &x_ticks {
-                    text x=(x(*t)) y=(HEIGHT - BOTTOM + 16.0) text-anchor="middle" font-size="11" fill="#333" { (date(*t)) }
+                @for (i, t) in x_ticks.iter().enumerate() {
+                    // The outer dates align with the plot's edges, not across them.
+                    @let anchor = match i { 0 if x_ticks.len() > 1 => "start", i if i + 1 == x_ticks.len() && i > 0 => "end", _ => "middle" };
+                    text x=(x(*t)) y=(HEIGHT - BOTTOM + 16.0) text-anchor=(anchor) font-size="11" fill="#333" { (date(*t)) }
                 }
                 @for (i, s) in series.iter().enumerate() {
                     @let colour = COLOURS[i % COLOURS.len()];
